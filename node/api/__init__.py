@@ -1,0 +1,1 @@
+"""REST API (JSON) under /api/v1, with its OpenAPI document."""

@@ -1,0 +1,102 @@
+"""Flask application factory: wires the database, auth, errors, metrics and each domain's views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from node import db, pii
+from node import settings as node_settings
+from node.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+# Each module has init_app(app). Later subsystems add themselves here.
+VIEW_MODULES = [
+    "node.auth.web",
+    "node.api.views",
+    "node.api.openapi",
+    "node.monitoring.metrics",
+]
+
+HTTP_MESSAGES = {
+    400: "请求格式有误",
+    401: "请先登录",
+    403: "无权访问",
+    404: "页面或接口不存在",
+    405: "不支持的请求方法",
+    413: "请求内容过大",
+    429: "操作过于频繁，请稍后再试",
+    500: "服务器内部错误，请联系管理员",
+}
+
+
+def create_app(settings: node_settings.Settings | None = None, *, manage_connections: bool = True) -> Flask:
+    """Build the web application. No database connection is opened here (safe before fork)."""
+    settings = settings or node_settings.load()
+    node_settings.configure(settings)
+    pii.configure(settings.data_key)
+    if db.database.obj is None:
+        db.bind(settings.database_url)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="hotline_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        SESSION_MINUTES=settings.session_minutes,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+        NODE=settings,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    if manage_connections:
+
+        @app.before_request
+        def _connect() -> None:
+            db.database.connect(reuse_if_open=True)
+
+        @app.teardown_request
+        def _close(exc: BaseException | None) -> None:
+            if not db.database.is_closed() and db.database.transaction_depth() == 0:
+                db.database.close()
+
+    @app.errorhandler(DomainError)
+    def _domain_error(err: DomainError) -> Any:
+        return _error_response(err.status, err.to_dict())
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> Any:
+        status = err.code or 500
+        return _error_response(status, {"code": f"http_{status}", "message": HTTP_MESSAGES.get(status, err.name)})
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_response(500, {"code": "internal", "message": HTTP_MESSAGES[500]})
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify({"status": "ok", "node": settings.region, "level": settings.level})
+
+    for name in VIEW_MODULES:
+        importlib.import_module(name).init_app(app)
+    return app
+
+
+def _error_response(status: int, body: dict[str, Any]) -> Any:
+    from flask import current_app
+
+    renderer = current_app.config.get("HTML_ERROR_RENDERER")
+    if renderer is not None and not request.path.startswith("/api/") and request.accept_mimetypes.accept_html:
+        return renderer(status, body)
+    return jsonify(body), status

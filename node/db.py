@@ -1,0 +1,126 @@
+"""Database binding: one peewee proxy, the base model, and the write-lock helper.
+
+The same models run on SQLite (WAL, the embedded default) and PostgreSQL. Nothing connects at
+import time; `bind()` initialises the proxy and connections open per request or per job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlparse
+
+import peewee as pw
+from playhouse.pool import PooledPostgresqlDatabase
+
+database: pw.DatabaseProxy = pw.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "normal",
+    "cache_size": -32000,
+}
+
+Q = TypeVar("Q", bound=pw.Query)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class JSONField(pw.TextField):
+    """JSON stored as text: identical on SQLite and PostgreSQL, queried in Python."""
+
+    field_type = "TEXT"
+
+    def db_value(self, value: Any) -> str | None:
+        import json
+
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value: Any) -> Any:
+        import json
+
+        return None if value is None else json.loads(value)
+
+
+def open_database(url: str) -> pw.Database:
+    """A peewee database for `sqlite:///path` or `postgresql://user@host:port/name`."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif url.startswith("sqlite:///"):
+            path = path[1:] if path.startswith("/") else path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+    if parsed.scheme in ("postgres", "postgresql"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        max_conn = int(options.pop("max_connections", "8"))
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")),
+            user=unquote(parsed.username or "") or None,
+            password=unquote(parsed.password or "") or None,
+            host=parsed.hostname or None,
+            port=parsed.port or 5432,
+            max_connections=max_conn,
+            stale_timeout=300,
+            prefer_psycopg3=True,
+            **options,
+        )
+    raise ValueError(f"不支持的数据库地址：{url}")
+
+
+def bind(url: str) -> pw.Database:
+    """Point the proxy at the database at `url` (no connection is opened)."""
+    db = open_database(url)
+    database.initialize(db)
+    return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, pw.SqliteDatabase)
+
+
+@contextmanager
+def write_tx() -> Iterator[None]:
+    """A transaction that will write: `BEGIN IMMEDIATE` on SQLite (the whole-database write lock
+    is taken up front, so a read-then-write never deadlocks), a plain transaction on PostgreSQL
+    where `locked()` adds row locks. Nested calls become savepoints."""
+    if is_sqlite() and database.transaction_depth() == 0:
+        with database.atomic(lock_type="IMMEDIATE"):
+            yield
+    else:
+        with database.atomic():
+            yield
+
+
+def locked(query: Q) -> Q:
+    """Row-lock the rows `query` selects, inside `write_tx()` (SQLite is already locked)."""
+    if is_sqlite():
+        return query
+    return query.for_update()  # type: ignore[attr-defined, no-any-return]
+
+
+@contextmanager
+def connection() -> Iterator[None]:
+    """Open (or reuse) a connection for a unit of work outside a web request."""
+    opened = database.connect(reuse_if_open=True)
+    try:
+        yield
+    finally:
+        if opened and database.transaction_depth() == 0:
+            database.close()
+
+
+def utc_date(value: dt.datetime) -> dt.date:
+    return value.date()

@@ -1,0 +1,139 @@
+"""How orders look to people and machines: JSON dicts with Chinese labels and masked PII."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from node import clock, pii
+from node.auth.service import Actor
+from node.catalog import service as catalog
+from node.workflow import deadlines, service, states
+from node.workflow.models import SATISFACTION, Assignment, OrderEvent, WorkOrder
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def order_summary(order: WorkOrder) -> dict[str, Any]:
+    now = clock.now()
+    return {
+        "number": order.number,
+        "title": order.title,
+        "state": order.state,
+        "state_label": states.label(order.state),
+        "category": states.category(order.state),
+        "business_type": order.business_type,
+        "business_type_name": catalog.type_name(order.business_type),
+        "domain": order.domain,
+        "domain_name": catalog.domain_name(order.domain) if order.domain else "",
+        "sub_business": order.sub_business,
+        "sub_business_name": catalog.sub_name(order.sub_business) if order.sub_business else "",
+        "region_code": order.region_code,
+        "channel": order.channel,
+        "channel_name": catalog.channel_name(order.channel),
+        "priority": order.priority,
+        "accepted_at": iso(order.accepted_at),
+        "due_at": iso(order.due_at),
+        "deadline_state": deadlines.deadline_state(order, now),
+        "caller_phone_masked": order.caller_phone_masked,
+        "respondent_plate": order.respondent_plate,
+    }
+
+
+def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
+    data = order_summary(order)
+    show_pii = actor.can("pii.view") and not order.confidential
+    data.update(
+        {
+            "origin_node": order.origin_node,
+            "external_number": order.external_number,
+            "parent": order.parent.number if order.parent_id else None,
+            "master": order.master.number if order.master_id else None,
+            "children": [c.number for c in WorkOrder.select(WorkOrder.number).where(WorkOrder.parent == order)],
+            "road_class": order.road_class,
+            "address": order.address,
+            "latitude": order.latitude,
+            "longitude": order.longitude,
+            "respondent_name": order.respondent_name,
+            "respondent_route": order.respondent_route,
+            "respondent_vessel": order.respondent_vessel,
+            "content": order.content,
+            "caller_name": order.caller_name if not order.anonymous else "（匿名）",
+            "caller_phone": pii.codec().reveal(order.caller_phone_cipher)
+            if show_pii and order.caller_phone_cipher
+            else order.caller_phone_masked,
+            "contact_phone": pii.codec().reveal(order.contact_phone_cipher)
+            if show_pii and order.contact_phone_cipher
+            else order.contact_phone_masked,
+            "confidential": order.confidential,
+            "anonymous": order.anonymous,
+            "call_id": order.call_id,
+            "recording_ref": order.recording_ref,
+            "dispatched_at": iso(order.dispatched_at),
+            "replied_at": iso(order.replied_at),
+            "closed_at": iso(order.closed_at),
+            "archived_at": iso(order.archived_at),
+            "immediate_answer": order.immediate_answer,
+            "result": {"basic": order.result_basic, "process": order.result_process, "basis": order.result_basis},
+            "return_count": order.return_count,
+            "reopen_count": order.reopen_count,
+            "extension_days": order.extension_days,
+            "callback": {
+                "method": order.callback_method,
+                "at": iso(order.callback_at),
+                "result_satisfaction": order.callback_result_satisfaction,
+                "result_satisfaction_name": SATISFACTION.get(order.callback_result_satisfaction, ""),
+                "service_satisfaction": order.callback_service_satisfaction,
+                "service_satisfaction_name": SATISFACTION.get(order.callback_service_satisfaction, ""),
+                "note": order.callback_note,
+            },
+            "assignments": [assignment(a) for a in service.assignments(order)],
+            "actions": [{"action": t.action, "label": t.label, "needs_reason": t.needs_reason}
+                        for t in service.available_actions(actor, order)],
+            "version": order.version,
+        }
+    )
+    if actor.can("order.view_all"):
+        data["query_code"] = order.query_code
+    return data
+
+
+def assignment(a: Assignment) -> dict[str, Any]:
+    return {
+        "unit": a.unit.code,
+        "unit_name": a.unit.name,
+        "role": a.role,
+        "role_name": "主办" if a.role == "lead" else "协办",
+        "status": a.status,
+        "active": a.active,
+        "dispatched_at": iso(a.dispatched_at),
+        "sign_due_at": iso(a.sign_due_at),
+        "signed_at": iso(a.signed_at),
+        "due_at": iso(a.due_at),
+        "replied_at": iso(a.replied_at),
+        "reply": a.reply,
+    }
+
+
+ACTION_LABELS = {t.action: t.label for t in states.TRANSITIONS.values()} | {
+    "create": "受理",
+    "merge_in": "合并入重复件",
+    "split_from": "由拆分生成",
+}
+
+
+def event(e: OrderEvent) -> dict[str, Any]:
+    return {
+        "at": iso(e.at),
+        "actor": e.actor_name,
+        "node": e.node,
+        "action": e.action,
+        "action_label": ACTION_LABELS.get(e.action, e.action),
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "to_state_label": states.label(e.to_state) if e.to_state else "",
+        "reason": e.reason,
+        "data": e.data,
+    }

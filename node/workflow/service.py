@@ -1,0 +1,772 @@
+"""The work-order engine: creation, every transition of the flow, look-ups and lists.
+
+Each public function takes the acting `Actor`, checks permission and visibility, runs in one
+write transaction with the order row locked, writes the history row, and calls the change hooks
+(federation outbox, text index) inside that same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import peewee as pw
+
+from node import clock, pii
+from node.auth.service import Actor
+from node.catalog import service as catalog
+from node.catalog.models import Unit
+from node.db import database, locked, write_tx
+from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from node.settings import current as current_settings
+from node.validation import parse
+from node.workflow import schemas, states
+from node.workflow.models import (
+    Assignment,
+    Extension,
+    OrderEvent,
+    OrderSequence,
+    ReturnRequest,
+    Urge,
+    WorkOrder,
+)
+
+# Callbacks run inside the transaction of every change: (order, event) -> None.
+# Federation registers its outbox writer here, the text module its index updater.
+ON_CHANGE: list[Callable[[WorkOrder, OrderEvent], None]] = []
+# Turns an order's title + content into the tokens stored in `search_text` (set by node.text).
+SEARCH_TOKENS: list[Callable[[str], str]] = []
+
+
+def _search_text(order: WorkOrder) -> str:
+    text = " ".join(
+        filter(None, [order.title, order.content, order.respondent_name, order.respondent_plate, order.address])
+    )
+    return SEARCH_TOKENS[0](text) if SEARCH_TOKENS else text
+
+
+# ---- numbers ------------------------------------------------------------------------------------
+
+
+def next_number(region: str, business_type: str, day: dt.date) -> str:
+    """`{region}{YYYYMMDD}{type}{seq:06d}`; must run inside write_tx()."""
+    key = f"{day:%Y%m%d}{business_type}"
+    OrderSequence.insert(key=key, last=0).on_conflict_ignore().execute()
+    rows = list(
+        OrderSequence.update(last=OrderSequence.last + 1)
+        .where(OrderSequence.key == key)
+        .returning(OrderSequence.last)
+        .execute()
+    )
+    seq = rows[0].last
+    if seq > 999_999:
+        raise Conflict("当日工单编号已用尽")
+    return f"{region}{key}{seq:06d}"
+
+
+def _query_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def _visible_query(actor: Actor) -> pw.ModelSelect:
+    query = WorkOrder.select()
+    if actor.can("order.view_all"):
+        return query
+    if actor.can("order.view_unit") and actor.unit_id is not None:
+        assigned = Assignment.select(Assignment.order).where(
+            Assignment.unit == actor.unit_id, Assignment.status != "withdrawn"
+        )
+        return query.where(WorkOrder.id.in_(assigned))
+    raise PermissionDenied("当前角色无权查看工单")
+
+
+def get_order(actor: Actor, number: str) -> WorkOrder:
+    order = _visible_query(actor).where(WorkOrder.number == number).first()
+    if order is None:
+        raise NotFound(f"工单不存在或无权查看：{number}")
+    return order
+
+
+@dataclass
+class OrderFilter:
+    state: list[str] | None = None
+    category: str | None = None
+    business_type: str | None = None
+    domain: str | None = None
+    region_code: str | None = None
+    unit: str | None = None
+    queue: str | None = None
+    q: str | None = None
+    phone: str | None = None
+    accepted_from: dt.datetime | None = None
+    accepted_to: dt.datetime | None = None
+    due_before: dt.datetime | None = None
+    overdue: bool | None = None
+
+
+QUEUES: dict[str, str] = {
+    "mine": "我受理的",
+    "to_submit": "待提交",
+    "to_review": "待审核",
+    "to_approve": "待审批",
+    "to_dispatch": "待分派",
+    "returned": "退回待确认",
+    "replied": "待复核",
+    "to_close": "待办结",
+    "to_callback": "待回访",
+    "due_soon": "即将到期",
+    "overdue": "已超期",
+    "unit_inbox": "本单位待办",
+}
+
+_QUEUE_STATES: dict[str, list[str]] = {
+    "to_submit": ["accepted"],
+    "to_review": ["pending_review"],
+    "to_approve": ["pending_approval"],
+    "to_dispatch": ["pending_dispatch"],
+    "returned": ["return_requested"],
+    "replied": ["replied"],
+    "to_close": ["reviewed"],
+    "to_callback": ["closed"],
+}
+
+
+def list_orders(
+    actor: Actor, flt: OrderFilter, page: int = 1, page_size: int = 20
+) -> tuple[list[WorkOrder], int]:
+    if page < 1 or not 1 <= page_size <= 200:
+        raise ValidationError("分页参数有误：page ≥ 1，page_size 1-200")
+    now = clock.now()
+    query = _visible_query(actor)
+    if flt.queue:
+        if flt.queue not in QUEUES:
+            raise ValidationError(f"未知的队列：{flt.queue}")
+        if flt.queue in _QUEUE_STATES:
+            query = query.where(WorkOrder.state.in_(_QUEUE_STATES[flt.queue]))
+        elif flt.queue == "mine":
+            query = query.where(WorkOrder.agent == actor.user_id)
+        elif flt.queue == "due_soon":
+            query = query.where(
+                WorkOrder.state.in_(states.states_in(states.PENDING) + states.states_in(states.OPEN)),
+                WorkOrder.due_at > now,
+                WorkOrder.due_at <= now + dt.timedelta(days=1),
+            )
+        elif flt.queue == "overdue":
+            query = query.where(
+                WorkOrder.state.in_(states.states_in(states.PENDING) + states.states_in(states.OPEN)),
+                WorkOrder.due_at < now,
+            )
+        elif flt.queue == "unit_inbox":
+            if actor.unit_id is None:
+                raise ValidationError("只有承办单位用户有本单位待办")
+            active = Assignment.select(Assignment.order).where(
+                Assignment.unit == actor.unit_id, Assignment.active == True  # noqa: E712
+            )
+            query = query.where(WorkOrder.id.in_(active), WorkOrder.state.in_(["dispatched", "handling"]))
+    if flt.state:
+        unknown = [s for s in flt.state if s not in states.STATES]
+        if unknown:
+            raise ValidationError(f"未知的状态：{'、'.join(unknown)}")
+        query = query.where(WorkOrder.state.in_(flt.state))
+    if flt.category:
+        if flt.category not in states.CATEGORY_NAMES:
+            raise ValidationError(f"未知的状态类别：{flt.category}")
+        query = query.where(WorkOrder.state.in_(states.states_in(flt.category)))
+    if flt.business_type:
+        query = query.where(WorkOrder.business_type == flt.business_type)
+    if flt.domain:
+        query = query.where(WorkOrder.domain == flt.domain)
+    if flt.region_code:
+        query = query.where(WorkOrder.region_code.startswith(flt.region_code.rstrip("0") or flt.region_code))
+    if flt.unit:
+        unit = catalog.unit_by_code(flt.unit)
+        query = query.where(
+            WorkOrder.id.in_(Assignment.select(Assignment.order).where(Assignment.unit == unit, Assignment.active))
+        )
+    if flt.accepted_from:
+        query = query.where(WorkOrder.accepted_at >= flt.accepted_from)
+    if flt.accepted_to:
+        query = query.where(WorkOrder.accepted_at < flt.accepted_to)
+    if flt.due_before:
+        query = query.where(WorkOrder.due_at < flt.due_before)
+    if flt.overdue is not None:
+        overdue = (WorkOrder.due_at < now) & WorkOrder.state.not_in(states.states_in(states.CLOSED))
+        query = query.where(overdue if flt.overdue else ~overdue)
+    if flt.phone:
+        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(flt.phone))
+    if flt.q:
+        q = flt.q.strip()
+        if q.isdigit() and len(q) == 21:
+            query = query.where(WorkOrder.number == q)
+        else:
+            from node.workflow import search
+
+            query = search.restrict(query, q)
+    total = query.count()
+    items = list(query.order_by(WorkOrder.accepted_at.desc(), WorkOrder.id.desc()).paginate(page, page_size))
+    return items, total
+
+
+def history(actor: Actor, number: str) -> list[OrderEvent]:
+    order = get_order(actor, number)
+    return list(OrderEvent.select().where(OrderEvent.order == order).order_by(OrderEvent.at, OrderEvent.id))
+
+
+def assignments(order: WorkOrder) -> list[Assignment]:
+    return list(
+        Assignment.select(Assignment, Unit)
+        .join(Unit)
+        .where(Assignment.order == order)
+        .order_by(Assignment.active.desc(), Assignment.role.desc(), Assignment.id)
+    )
+
+
+def _unit_assignment(actor: Actor, order: WorkOrder) -> Assignment | None:
+    if actor.unit_id is None:
+        return None
+    return (
+        Assignment.select()
+        .where(Assignment.order == order, Assignment.unit == actor.unit_id, Assignment.active == True)  # noqa: E712
+        .first()
+    )
+
+
+def available_actions(actor: Actor, order: WorkOrder) -> list[states.Transition]:
+    """Actions this actor may take on this order now (for the UI; services re-check)."""
+    result = []
+    assignment = _unit_assignment(actor, order) if actor.unit_id else None
+    for t in states.TRANSITIONS.values():
+        if order.state not in t.sources or not actor.can(t.permission):
+            continue
+        if t.action in states.UNIT_ACTIONS:
+            if assignment is None:
+                continue
+            if t.action in states.LEAD_ONLY and assignment.role != "lead":
+                continue
+            if t.action == "sign" and assignment.signed_at is not None:
+                continue
+            if t.action == "assist_reply" and assignment.role != "assist":
+                continue
+        if t.action == "withdraw" and _lead_signed(order):
+            continue
+        result.append(t)
+    return result
+
+
+def _lead_signed(order: WorkOrder) -> bool:
+    return (
+        Assignment.select()
+        .where(
+            Assignment.order == order,
+            Assignment.role == "lead",
+            Assignment.active == True,  # noqa: E712
+            Assignment.signed_at.is_null(False),
+        )
+        .exists()
+    )
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+def _record(
+    order: WorkOrder, actor: Actor, action: str, from_state: str, reason: str = "", data: dict[str, Any] | None = None
+) -> OrderEvent:
+    event = OrderEvent.create(
+        order=order,
+        at=clock.now(),
+        actor=actor.user_id,
+        actor_name=actor.display_name[:40],
+        node=current_settings().region,
+        action=action,
+        from_state=from_state,
+        to_state=order.state,
+        reason=reason,
+        data=data,
+    )
+    for hook in ON_CHANGE:
+        hook(order, event)
+    return event
+
+
+def _save(order: WorkOrder) -> None:
+    """Write the order, bumping its version; the row is locked so the check is belt and braces."""
+    old_version = order.version
+    order.version = old_version + 1
+    order.updated_at = clock.now()
+    fields = {f: getattr(order, f.name) for f in WorkOrder._meta.sorted_fields if f.name != "id"}
+    updated = WorkOrder.update(fields).where(WorkOrder.id == order.id, WorkOrder.version == old_version).execute()
+    if updated != 1:
+        raise Conflict()
+
+
+def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> WorkOrder:
+    """受理: create an order from an agent's (or the portal's) input."""
+    actor.require("order.create")
+    data = body if isinstance(body, schemas.OrderCreate) else parse(schemas.OrderCreate, body)
+    catalog.check_codes(
+        business_type=data.business_type, domain=data.domain or None, sub_business=data.sub_business or None,
+        channel=data.channel,
+    )
+    catalog.region(data.region_code)
+    settings = current_settings()
+    policy = catalog.policy_for(data.business_type, data.domain or None, settings.region)
+    now = clock.now()
+    with write_tx():
+        order = WorkOrder(
+            number=next_number(settings.region, data.business_type, now.date()),
+            origin_node=settings.region,
+            external_number=data.external_number,
+            contact_id=data.contact_id,
+            channel=data.channel,
+            business_type=data.business_type,
+            domain=data.domain,
+            sub_business=data.sub_business,
+            road_class=data.road_class if data.domain == "01" else "",
+            region_code=data.region_code,
+            address=data.address,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            respondent_name=data.respondent_name,
+            respondent_plate=data.respondent_plate.upper(),
+            respondent_route=data.respondent_route,
+            respondent_vessel=data.respondent_vessel,
+            title=data.title or _title_from(data.content),
+            content=data.content,
+            priority=data.priority,
+            caller_name=data.caller_name,
+            confidential=data.confidential,
+            anonymous=data.anonymous,
+            query_code=_query_code(),
+            state="accepted",
+            agent=actor.user_id,
+            call_id=data.call_id,
+            recording_ref=data.recording_ref,
+            accepted_at=now,
+            due_at=catalog.due_at(policy, now),
+            created_at=now,
+            updated_at=now,
+        )
+        _set_phones(order, data.caller_phone, data.contact_phone)
+        order.search_text = _search_text(order)
+        order.save(force_insert=True)
+        _record(order, actor, "create", "", data={"channel": data.channel})
+        if data.contact_id:
+            from node.intake import service as intake
+
+            intake.link_order(data.contact_id, order.number, "answered" if data.immediate_answer else "order_created")
+        if data.immediate_answer:
+            _answer(order, actor, schemas.Answer(answer=data.immediate_answer))
+        elif data.submit:
+            _submit(order, actor, policy)
+    return order
+
+
+def _title_from(content: str) -> str:
+    first = content.strip().splitlines()[0] if content.strip() else ""
+    return first[:30] + ("…" if len(first) > 30 else "")
+
+
+def _set_phones(order: WorkOrder, caller_phone: str, contact_phone: str) -> None:
+    if caller_phone:
+        p = pii.codec().protect(caller_phone)
+        order.caller_phone_cipher, order.caller_phone_digest, order.caller_phone_masked = p.cipher, p.digest, p.masked
+    if contact_phone:
+        p = pii.codec().protect(contact_phone)
+        order.contact_phone_cipher, order.contact_phone_masked = p.cipher, p.masked
+
+
+def perform(actor: Actor, number: str, action: str, body: dict[str, Any] | None = None) -> WorkOrder:
+    """Run `action` on order `number` for `actor` with the JSON-like `body`."""
+    transition = states.TRANSITIONS.get(action)
+    if transition is None:
+        raise NotFound(f"未知的工单操作：{action}")
+    payload = parse(schemas.ACTION_BODIES[action], body or {})
+    actor.require(transition.permission)
+    with write_tx():
+        order = locked(_visible_query(actor).where(WorkOrder.number == number)).first()
+        if order is None:
+            raise NotFound(f"工单不存在或无权查看：{number}")
+        if order.state not in transition.sources:
+            raise InvalidTransition(
+                f"工单当前状态为“{states.label(order.state)}”，不能执行“{transition.label}”",
+                details={"state": order.state, "action": action},
+            )
+        handler = _HANDLERS[action]
+        handler(order, actor, payload)
+    return order
+
+
+def _change(order: WorkOrder, actor: Actor, action: str, to_state: str, reason: str = "", **data: Any) -> OrderEvent:
+    from_state = order.state
+    if to_state != states.SAME:
+        order.state = to_state
+    _save(order)
+    return _record(order, actor, action, from_state, reason, data or None)
+
+
+def _require_unit(order: WorkOrder, actor: Actor, *, lead: bool) -> Assignment:
+    assignment = _unit_assignment(actor, order)
+    if assignment is None:
+        raise PermissionDenied("本单位不是该工单的承办单位")
+    if lead and assignment.role != "lead":
+        raise PermissionDenied("只有主办单位可以执行此操作")
+    return assignment
+
+
+# ---- handlers (one per action; all run inside perform()'s transaction) ------------------------
+
+
+def _answer(order: WorkOrder, actor: Actor, p: schemas.Answer) -> None:
+    now = clock.now()
+    order.immediate_answer = p.answer
+    order.replied_at = order.closed_at = now
+    _change(order, actor, "answer", "answered")
+
+
+def _submit(order: WorkOrder, actor: Actor, policy: Any = None, p: Any = None) -> None:
+    policy = policy or catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    if not order.domain:
+        raise ValidationError("提交前须选择业务领域", details={"domain": "必填"})
+    _change(order, actor, "submit", "pending_review" if policy.requires_review else "pending_dispatch")
+
+
+def _review(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
+    policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    target = "pending_approval" if (policy.requires_approval or order.priority == "urgent") else "pending_dispatch"
+    _change(order, actor, "review", target, p.note)
+
+
+def _simple(action: str) -> Callable[[WorkOrder, Actor, Any], None]:
+    def handler(order: WorkOrder, actor: Actor, p: Any) -> None:
+        reason = getattr(p, "reason", "") or getattr(p, "note", "")
+        _change(order, actor, action, states.TRANSITIONS[action].target, reason)
+
+    return handler
+
+
+def _dispatch(order: WorkOrder, actor: Actor, p: schemas.Dispatch) -> None:
+    codes = [p.lead_unit, *p.assist_units]
+    if len(set(codes)) != len(codes):
+        raise ValidationError("主办单位和协办单位不能重复")
+    units = {code: catalog.unit_by_code(code) for code in codes}
+    inactive = [u.name for u in units.values() if not u.active]
+    if inactive:
+        raise ValidationError(f"单位已停用：{'、'.join(inactive)}")
+    policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    now = clock.now()
+    sign_due = catalog.calendar().add_work_minutes(now, policy.sign_minutes)
+    Assignment.update(active=False).where(Assignment.order == order, Assignment.active == True).execute()  # noqa: E712
+    for code in codes:
+        Assignment.create(
+            order=order, unit=units[code], role="lead" if code == p.lead_unit else "assist",
+            dispatched_at=now, dispatched_by=actor.user_id, sign_due_at=sign_due, due_at=order.due_at,
+        )
+    order.dispatched_at = now
+    _change(order, actor, "dispatch", "dispatched", p.note, lead=p.lead_unit, assist=p.assist_units)
+
+
+def _withdraw(order: WorkOrder, actor: Actor, p: schemas.WithReason) -> None:
+    if _lead_signed(order):
+        raise InvalidTransition("主办单位已签收，不能撤回")
+    Assignment.update(active=False, status="withdrawn").where(
+        Assignment.order == order, Assignment.active == True  # noqa: E712
+    ).execute()
+    _change(order, actor, "withdraw", "pending_dispatch", p.reason)
+
+
+def _sign(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
+    assignment = _require_unit(order, actor, lead=False)
+    if assignment.signed_at is not None:
+        raise InvalidTransition("本单位已签收该工单")
+    assignment.signed_at = clock.now()
+    assignment.signed_by = actor.user_id
+    assignment.status = "signed"
+    assignment.save()
+    target = "handling" if assignment.role == "lead" else states.SAME
+    _change(order, actor, "sign", target, data_unit(assignment))
+
+
+def data_unit(assignment: Assignment) -> str:
+    role = "主办" if assignment.role == "lead" else "协办"
+    return f"{role}单位 {assignment.unit.name}"
+
+
+def _return(order: WorkOrder, actor: Actor, p: schemas.Return) -> None:
+    assignment = _require_unit(order, actor, lead=True)
+    reason_name = catalog.reason_name("return", p.reason_code)
+    policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    if order.return_count >= policy.max_returns:
+        raise InvalidTransition(f"该工单已退回{order.return_count}次，达到上限，不能再退回，请联系派单员协调")
+    ReturnRequest.create(
+        order=order, unit=assignment.unit, reason_code=p.reason_code, reason=p.reason, previous_state=order.state,
+        requested_by=actor.user_id, requested_at=clock.now(),
+    )
+    order.return_count += 1
+    _change(order, actor, "return", "return_requested", f"{reason_name}：{p.reason}", reason_code=p.reason_code)
+
+
+def _pending_return(order: WorkOrder) -> ReturnRequest:
+    req = (
+        ReturnRequest.select()
+        .where(ReturnRequest.order == order, ReturnRequest.decision == "pending")
+        .order_by(ReturnRequest.id.desc())
+        .first()
+    )
+    if req is None:
+        raise Conflict("没有待确认的退回申请")
+    return req
+
+
+def _accept_return(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
+    req = _pending_return(order)
+    req.decision, req.decided_by, req.decided_at, req.decision_note = "accepted", actor.user_id, clock.now(), p.note
+    req.save()
+    Assignment.update(active=False, status="returned").where(
+        Assignment.order == order, Assignment.active == True  # noqa: E712
+    ).execute()
+    _change(order, actor, "accept_return", "pending_dispatch", p.note)
+
+
+def _reject_return(order: WorkOrder, actor: Actor, p: schemas.WithReason) -> None:
+    req = _pending_return(order)
+    req.decision, req.decided_by, req.decided_at, req.decision_note = "rejected", actor.user_id, clock.now(), p.reason
+    req.save()
+    _change(order, actor, "reject_return", req.previous_state, p.reason)
+
+
+def _request_extension(order: WorkOrder, actor: Actor, p: schemas.RequestExtension) -> None:
+    assignment = _require_unit(order, actor, lead=True)
+    policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    approved = Extension.select().where(Extension.order == order, Extension.status == "approved").count()
+    if approved >= policy.max_extensions:
+        raise InvalidTransition(f"延期次数已达上限（{policy.max_extensions}次）")
+    if order.extension_days + p.days > policy.max_extension_days:
+        raise ValidationError(f"累计延期不能超过{policy.max_extension_days}个工作日", details={"days": "超出上限"})
+    if Extension.select().where(Extension.order == order, Extension.status == "pending").exists():
+        raise Conflict("已有待审批的延期申请")
+    if order.due_at and clock.now() > order.due_at:
+        raise InvalidTransition("工单已超期，须在到期前申请延期")
+    ext = Extension.create(
+        order=order, unit=assignment.unit, days=p.days, reason=p.reason, requested_by=actor.user_id,
+        requested_at=clock.now(), old_due_at=order.due_at,
+    )
+    _change(order, actor, "request_extension", states.SAME, p.reason, extension_id=ext.id, days=p.days)
+
+
+def _decide_extension(order: WorkOrder, actor: Actor, p: schemas.DecideExtension) -> None:
+    ext = Extension.get_or_none(Extension.id == p.extension_id, Extension.order == order)
+    if ext is None:
+        raise NotFound("延期申请不存在")
+    if ext.status != "pending":
+        raise Conflict("该延期申请已处理")
+    ext.status = "approved" if p.approve else "denied"
+    ext.decided_by, ext.decided_at, ext.decision_note = actor.user_id, clock.now(), p.note
+    if p.approve and order.due_at:
+        ext.new_due_at = catalog.calendar().add_workdays(order.due_at, ext.days)
+        order.due_at = ext.new_due_at
+        order.extension_days += ext.days
+        Assignment.update(due_at=order.due_at).where(Assignment.order == order, Assignment.active).execute()
+    ext.save()
+    _change(
+        order, actor, "decide_extension", states.SAME, p.note,
+        extension_id=ext.id, approved=p.approve, new_due_at=ext.new_due_at.isoformat() if ext.new_due_at else None,
+    )
+
+
+def _assist_reply(order: WorkOrder, actor: Actor, p: schemas.AssistReply) -> None:
+    assignment = _require_unit(order, actor, lead=False)
+    if assignment.role != "assist":
+        raise PermissionDenied("主办单位请使用“回复”")
+    assignment.reply, assignment.replied_at, assignment.status = p.content, clock.now(), "replied"
+    assignment.save()
+    _change(order, actor, "assist_reply", states.SAME, data_unit(assignment))
+
+
+def _reply(order: WorkOrder, actor: Actor, p: schemas.Reply) -> None:
+    assignment = _require_unit(order, actor, lead=True)
+    now = clock.now()
+    order.result_basic, order.result_process, order.result_basis = p.basic, p.process, p.basis
+    order.replied_at = now
+    assignment.replied_at, assignment.status = now, "replied"
+    assignment.save()
+    _change(order, actor, "reply", "replied")
+
+
+def _close(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
+    order.closed_at = clock.now()
+    _change(order, actor, "close", "closed", p.note)
+
+
+def _callback(order: WorkOrder, actor: Actor, p: schemas.Callback) -> None:
+    order.callback_method, order.callback_at, order.callback_note = p.method, clock.now(), p.note
+    if p.reached:
+        order.callback_result_satisfaction = p.result_satisfaction or ""
+        order.callback_service_satisfaction = p.service_satisfaction or ""
+    target = "visited" if p.reached and order.state == "closed" else states.SAME
+    _change(
+        order, actor, "callback", target, p.note, reached=p.reached, result=p.result_satisfaction,
+        service=p.service_satisfaction,
+    )
+
+
+def _reopen(order: WorkOrder, actor: Actor, p: schemas.WithReason) -> None:
+    order.reopen_count += 1
+    order.closed_at = None
+    order.replied_at = None
+    policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    order.due_at = catalog.due_at(policy, clock.now())
+    Assignment.update(active=False).where(Assignment.order == order, Assignment.active == True).execute()  # noqa: E712
+    _change(order, actor, "reopen", "pending_dispatch", p.reason)
+
+
+def _archive(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
+    order.archived_at = clock.now()
+    _change(order, actor, "archive", "archived", p.note)
+
+
+def _reject(order: WorkOrder, actor: Actor, p: schemas.Reject) -> None:
+    name = catalog.reason_name("reject", p.reason_code)
+    order.closed_at = clock.now()
+    _change(order, actor, "reject", "rejected", f"{name}：{p.reason}", reason_code=p.reason_code)
+
+
+def _merge(order: WorkOrder, actor: Actor, p: schemas.Merge) -> None:
+    if p.master == order.number:
+        raise ValidationError("不能把工单合并到自身")
+    master = locked(WorkOrder.select().where(WorkOrder.number == p.master)).first()
+    if master is None:
+        raise NotFound(f"主工单不存在：{p.master}")
+    while master.master_id is not None:  # always point at the root master
+        master = WorkOrder.get_by_id(master.master_id)
+    if master.id == order.id:
+        raise ValidationError("合并会形成循环")
+    if master.state in ("merged", "rejected", "split"):
+        raise InvalidTransition(f"主工单状态为“{states.label(master.state)}”，不能作为合并目标")
+    order.master = master
+    order.closed_at = clock.now()
+    WorkOrder.update(master=master).where(WorkOrder.master == order).execute()
+    _change(order, actor, "merge", "merged", p.note, master=master.number)
+    _record(master, actor, "merge_in", master.state, p.note, {"duplicate": order.number})
+
+
+def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
+    settings = current_settings()
+    now = clock.now()
+    children = []
+    for part in p.parts:
+        catalog.check_codes(
+            business_type=part.business_type, domain=part.domain or None, sub_business=part.sub_business or None,
+            channel=order.channel,
+        )
+        policy = catalog.policy_for(part.business_type, part.domain or None, settings.region)
+        child = WorkOrder(
+            **{
+                f.name: getattr(order, f.name)
+                for f in WorkOrder._meta.sorted_fields
+                if f.name not in ("id", "number", "version", "parent", "master", "search_text")
+            }
+        )
+        child.number = next_number(settings.region, part.business_type, now.date())
+        child.parent = order
+        child.business_type, child.domain, child.sub_business = part.business_type, part.domain, part.sub_business
+        child.title, child.content = part.title or _title_from(part.content), part.content
+        child.state = "pending_dispatch"
+        child.query_code = order.query_code
+        child.due_at = catalog.due_at(policy, order.accepted_at)
+        child.created_at = child.updated_at = now
+        child.version = 1
+        child.search_text = _search_text(child)
+        child.save(force_insert=True)
+        _record(child, actor, "split_from", "", p.note, {"parent": order.number})
+        children.append(child.number)
+    order.closed_at = now
+    _change(order, actor, "split", "split", p.note, children=children)
+
+
+def _transfer(order: WorkOrder, actor: Actor, p: schemas.Transfer) -> None:
+    catalog.region(p.region_code)
+    if p.region_code[:4] == current_settings().region[:4] and current_settings().level == "city":
+        raise ValidationError("目标区划属于本市，请直接分派本地承办单位")
+    order.region_code = p.region_code
+    _change(order, actor, "transfer", "transferred", p.reason, destination=p.region_code)
+
+
+def _urge(order: WorkOrder, actor: Actor, p: schemas.Urge) -> None:
+    lead = (
+        Assignment.select().where(Assignment.order == order, Assignment.role == "lead", Assignment.active).first()
+    )
+    Urge.create(order=order, unit=lead.unit if lead else None, by=actor.user_id, at=clock.now(), note=p.note)
+    _change(order, actor, "urge", states.SAME, p.note)
+
+
+def _note(order: WorkOrder, actor: Actor, p: schemas.Note) -> None:
+    _change(order, actor, "note", states.SAME, p.text)
+
+
+def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
+    changes = p.model_dump(exclude_none=True)
+    if not changes:
+        raise ValidationError("没有需要修改的字段")
+    merged = {
+        "business_type": changes.get("business_type", order.business_type),
+        "domain": changes.get("domain", order.domain),
+        "sub_business": changes.get("sub_business", order.sub_business),
+    }
+    catalog.check_codes(
+        business_type=merged["business_type"], domain=merged["domain"] or None,
+        sub_business=merged["sub_business"] or None, channel=order.channel,
+    )
+    if "region_code" in changes:
+        catalog.region(changes["region_code"])
+    before = {k: getattr(order, k) for k in changes}
+    for key, value in changes.items():
+        setattr(order, key, value)
+    if "business_type" in changes or "domain" in changes:
+        policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+        order.due_at = catalog.due_at(policy, order.accepted_at)
+    order.search_text = _search_text(order)
+    diff = {k: [str(before[k]), str(v)] for k, v in changes.items() if str(before[k]) != str(v)}
+    _change(order, actor, "edit", states.SAME, "", changes=diff)
+
+
+_HANDLERS: dict[str, Callable[[WorkOrder, Actor, Any], None]] = {
+    "answer": _answer,
+    "submit": lambda o, a, p: _submit(o, a),
+    "review": _review,
+    "review_back": _simple("review_back"),
+    "approve": _simple("approve"),
+    "disapprove": _simple("disapprove"),
+    "dispatch": _dispatch,
+    "withdraw": _withdraw,
+    "sign": _sign,
+    "return": _return,
+    "accept_return": _accept_return,
+    "reject_return": _reject_return,
+    "request_extension": _request_extension,
+    "decide_extension": _decide_extension,
+    "assist_reply": _assist_reply,
+    "reply": _reply,
+    "accept_reply": _simple("accept_reply"),
+    "reject_reply": _simple("reject_reply"),
+    "close": _close,
+    "callback": _callback,
+    "reopen": _reopen,
+    "archive": _archive,
+    "reject": _reject,
+    "merge": _merge,
+    "split": _split,
+    "transfer": _transfer,
+    "urge": _urge,
+    "note": _note,
+    "edit": _edit,
+}
+assert set(_HANDLERS) == set(states.TRANSITIONS), "every transition needs a handler"
+
+__all__ = ["ON_CHANGE", "create_order", "database", "get_order", "history", "list_orders", "perform"]

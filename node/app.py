@@ -77,7 +77,9 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
         status = err.code or 500
-        return _error_response(status, {"code": f"http_{status}", "message": HTTP_MESSAGES.get(status, err.name)})
+        return _error_response(
+            status, {"code": f"http_{status}", "message": HTTP_MESSAGES.get(status, err.name)}
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:

@@ -35,7 +35,7 @@ class BaseModel(pw.Model):
         legacy_table_names = False
 
 
-class JSONField(pw.TextField):
+class JsonText(pw.TextField):
     """JSON stored as text: identical on SQLite and PostgreSQL, queried in Python."""
 
     field_type = "TEXT"

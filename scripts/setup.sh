@@ -24,7 +24,7 @@ stamp=".venv/.installed-$(cat requirements.txt requirements-dev.txt setup.py | s
 if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
   .venv/bin/pip install -q -r "$req" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/pip install -q --no-deps -e . 2>&1 | grep -v "is ignored" || true
+  .venv/bin/pip install -q --no-deps -e . --config-settings editable_mode=compat 2>&1 | grep -v "is ignored" || true
   .venv/bin/pip check
   touch "$stamp"
 fi

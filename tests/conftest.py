@@ -60,7 +60,9 @@ def settings(tmp_path: Path) -> node_settings.Settings:
 
 
 @pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, prepared_databases: dict[str, pw.Database], settings: Any) -> Iterator[str]:
+def db(
+    request: pytest.FixtureRequest, prepared_databases: dict[str, pw.Database], settings: Any
+) -> Iterator[str]:
     database = prepared_databases[request.param]
     node_db.database.initialize(database)
     catalog.invalidate()
@@ -103,7 +105,9 @@ def login_as(client: FlaskClient, db: str) -> Any:
 
     def do(role: str | list[str], unit: Any = None) -> str:
         user = factories.make_user(role, unit)
-        resp = client.post("/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD})
+        resp = client.post(
+            "/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD}
+        )
         assert resp.status_code == 200, resp.get_json()
         return str(resp.get_json()["csrf_token"])
 

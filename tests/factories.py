@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 from werkzeug.security import generate_password_hash
@@ -19,9 +20,13 @@ _HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 _seq = itertools.count(1)
 
 
-def make_unit(code: str | None = None, name: str | None = None, region_code: str = "320100", **kw: Any) -> Unit:
+def make_unit(
+    code: str | None = None, name: str | None = None, region_code: str = "320100", **kw: Any
+) -> Unit:
     n = next(_seq)
-    return catalog.create_unit(code=code or f"U{n:04d}", name=name or f"测试承办单位{n}", region_code=region_code, **kw)
+    return catalog.create_unit(
+        code=code or f"U{n:04d}", name=name or f"测试承办单位{n}", region_code=region_code, **kw
+    )
 
 
 def make_user(role: str | list[str] = "agent", unit: Unit | None = None, username: str | None = None) -> User:
@@ -30,8 +35,12 @@ def make_user(role: str | list[str] = "agent", unit: Unit | None = None, usernam
     if "unit_staff" in roles and unit is None:
         unit = make_unit()
     return auth.create_user(
-        username=username or f"{roles[0]}{n}", display_name=f"{roles[0]}{n}", password=PASSWORD, roles=roles,
-        unit_id=unit.id if unit else None, password_hash=_HASH,
+        username=username or f"{roles[0]}{n}_{os.getpid()}",
+        display_name=f"{roles[0]}{n}",
+        password=PASSWORD,
+        roles=roles,
+        unit_id=unit.id if unit else None,
+        password_hash=_HASH,
     )
 
 
@@ -56,7 +65,12 @@ _PATH: list[tuple[str, str, str, dict[str, Any]]] = [
     ("pending_dispatch", "reviewer", "review", {}),
     ("dispatched", "dispatcher", "dispatch", {}),  # body filled with the unit
     ("handling", "unit", "sign", {}),
-    ("replied", "unit", "reply", {"basic": "经查属实", "process": "已约谈驾驶员", "basis": "《出租汽车经营服务管理规定》"}),
+    (
+        "replied",
+        "unit",
+        "reply",
+        {"basic": "经查属实", "process": "已约谈驾驶员", "basis": "《出租汽车经营服务管理规定》"},
+    ),
     ("reviewed", "reviewer", "accept_reply", {}),
     ("closed", "reviewer", "close", {}),
     ("visited", "agent", "callback", {"result_satisfaction": "1", "service_satisfaction": "2"}),
@@ -74,7 +88,7 @@ def make_order(state: str = "accepted", unit: Unit | None = None, **overrides: A
     unit = unit or make_unit()
     unit_actor = actor("unit_staff", unit)
     actors = {"agent": agent, "unit": unit_actor}
-    for target, role, action, payload in _PATH:
+    for _target, role, action, payload in _PATH:
         who = actors.get(role) or actor(role)
         if action == "dispatch":
             payload = {"lead_unit": unit.code}

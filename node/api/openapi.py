@@ -47,7 +47,10 @@ def build_spec() -> dict[str, Any]:
             "parameters": params,
             "responses": {
                 str(r.status): {"description": "成功", "content": {"application/json": {}}},
-                "4XX": {"description": "请求有误", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "4XX": {
+                    "description": "请求有误",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
             },
         }
         if r.body is not None:
@@ -55,9 +58,13 @@ def build_spec() -> dict[str, Any]:
         if path.endswith("/actions/{action}"):
             op["requestBody"] = {
                 "required": False,
-                "content": {"application/json": {"schema": {"oneOf": [ref(m) for m in set(ACTION_BODIES.values())]}}},
+                "content": {
+                    "application/json": {"schema": {"oneOf": [ref(m) for m in set(ACTION_BODIES.values())]}}
+                },
             }
-            op["description"] = "action 取值及请求体：" + "；".join(f"{a}→{m.__name__}" for a, m in ACTION_BODIES.items())
+            op["description"] = "action 取值及请求体：" + "；".join(
+                f"{a}→{m.__name__}" for a, m in ACTION_BODIES.items()
+            )
         if not r.auth:
             op["security"] = []
         paths.setdefault(path, {})[r.method] = op

@@ -27,8 +27,16 @@ ROUTES: list[RouteDoc] = []
 
 
 def route(
-    bp: Blueprint, path: str, method: str, summary: str, tag: str, *, body: type | None = None,
-    query: dict[str, str] | None = None, auth: bool = True, status: int = 200,
+    bp: Blueprint,
+    path: str,
+    method: str,
+    summary: str,
+    tag: str,
+    *,
+    body: type | None = None,
+    query: dict[str, str] | None = None,
+    auth: bool = True,
+    status: int = 200,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         prefix = bp.url_prefix or ""
@@ -41,7 +49,7 @@ def route(
 
 def json_body() -> Any:
     """The request's JSON body; malformed JSON or a wrong content type is a clear 400."""
-    if not request.data:
+    if not request.content_length and not request.data:
         return {}
     if not request.is_json:
         raise ValidationError("请求体须为 JSON（Content-Type: application/json）")

@@ -73,7 +73,9 @@ def login() -> Any:
     return jsonify({"user": _me(auth.actor_for(user)), "csrf_token": web.csrf_token()})
 
 
-@route(bp, "/auth/token", "POST", "签发访问令牌（机器调用）", "认证", body=TokenRequest, auth=False, status=201)
+@route(
+    bp, "/auth/token", "POST", "签发访问令牌（机器调用）", "认证", body=TokenRequest, auth=False, status=201
+)
 def token() -> Any:
     data = parse(TokenRequest, json_body())
     user = auth.authenticate(data.username, data.password, request.remote_addr or "")
@@ -105,10 +107,14 @@ def catalog_tables() -> Any:
             "channels": [{"code": c, "name": n} for c, n in catalog.channels().items()],
             "domains": [
                 {
-                    "code": d.code, "name": d.name, "in_scope": d.in_scope, "referral_hotline": d.referral_hotline,
+                    "code": d.code,
+                    "name": d.name,
+                    "in_scope": d.in_scope,
+                    "referral_hotline": d.referral_hotline,
                     "sub_businesses": [
                         {"code": s.code, "name": s.name, "pinyin": s.pinyin}
-                        for s in sorted(subs.values(), key=lambda s: s.code) if s.domain_id == d.code
+                        for s in sorted(subs.values(), key=lambda s: s.code)
+                        if s.domain_id == d.code
                     ],
                 }
                 for d in sorted(catalog.domains().values(), key=lambda d: d.code)
@@ -130,9 +136,12 @@ def catalog_tables() -> Any:
 @route(bp, "/regions", "GET", "行政区划查询", "代码表", query={"q": "名称或代码前缀", "parent": "上级代码"})
 def regions() -> Any:
     web.current_actor()
-    rows = catalog.search_regions(request.args.get("q", "")[:20], request.args.get("parent"),
-                                  limit=arg_int("limit", 50, 1, 500))
-    return jsonify([{"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code} for r in rows])
+    rows = catalog.search_regions(
+        request.args.get("q", "")[:20], request.args.get("parent"), limit=arg_int("limit", 50, 1, 500)
+    )
+    return jsonify(
+        [{"code": r.code, "name": r.name, "level": r.level, "parent_code": r.parent_code} for r in rows]
+    )
 
 
 class UnitCreate(Input):
@@ -148,10 +157,22 @@ class UnitCreate(Input):
 
 def _unit(u: Unit) -> dict[str, Any]:
     return {
-        "code": u.code, "name": u.name, "region_code": u.region_code, "kind": u.kind, "phone": u.phone,
-        "address": u.address, "active": u.active, "parent_code": u.parent.code if u.parent_id else None,
+        "code": u.code,
+        "name": u.name,
+        "region_code": u.region_code,
+        "kind": u.kind,
+        "phone": u.phone,
+        "address": u.address,
+        "active": u.active,
+        "parent_code": u.parent.code if u.parent_id else None,
         "contacts": [
-            {"name": c.name, "position": c.position, "phone": c.phone, "email": c.email, "is_primary": c.is_primary}
+            {
+                "name": c.name,
+                "position": c.position,
+                "phone": c.phone,
+                "email": c.email,
+                "is_primary": c.is_primary,
+            }
             for c in u.contacts
         ],
     }
@@ -205,7 +226,9 @@ def _policy(p: SlaPolicy) -> dict[str, Any]:
 @route(bp, "/sla-policies", "GET", "办理时限策略", "代码表")
 def list_policies() -> Any:
     web.current_actor()
-    return jsonify([_policy(p) for p in SlaPolicy.select().order_by(SlaPolicy.business_type, SlaPolicy.domain_code)])
+    return jsonify(
+        [_policy(p) for p in SlaPolicy.select().order_by(SlaPolicy.business_type, SlaPolicy.domain_code)]
+    )
 
 
 @route(bp, "/sla-policies", "PUT", "新增或修改办理时限策略", "代码表", body=PolicyIn)
@@ -213,8 +236,9 @@ def put_policy() -> Any:
     web.current_actor().require("catalog.manage")
     data = parse(PolicyIn, json_body())
     if data.domain_code:
-        catalog.check_codes(business_type=data.business_type, domain=data.domain_code, sub_business=None,
-                            channel="01")
+        catalog.check_codes(
+            business_type=data.business_type, domain=data.domain_code, sub_business=None, channel="01"
+        )
     return jsonify(_policy(catalog.save_policy(data.model_dump())))
 
 
@@ -230,7 +254,14 @@ def _parse_date(raw: str, name: str) -> dt.date:
         raise ValidationError(f"{name} 应为日期（如 2026-01-31）", details={name: "日期格式有误"}) from None
 
 
-@route(bp, "/calendar", "GET", "工作日历（含法定节假日与调休）", "代码表", query={"from": "起始日期", "to": "截止日期"})
+@route(
+    bp,
+    "/calendar",
+    "GET",
+    "工作日历（含法定节假日与调休）",
+    "代码表",
+    query={"from": "起始日期", "to": "截止日期"},
+)
 def get_calendar() -> Any:
     web.current_actor()
     start = _parse_date(request.args.get("from", clock.today().isoformat()), "from")
@@ -241,7 +272,9 @@ def get_calendar() -> Any:
     days = []
     day = start
     while day <= end:
-        days.append({"date": day.isoformat(), "is_workday": cal.is_workday(day), "holiday": cal.holiday_name(day)})
+        days.append(
+            {"date": day.isoformat(), "is_workday": cal.is_workday(day), "holiday": cal.holiday_name(day)}
+        )
         day += dt.timedelta(days=1)
     return jsonify(days)
 
@@ -268,8 +301,13 @@ class UserCreate(Input):
 
 def _user(u: auth.User) -> dict[str, Any]:
     return {
-        "id": u.id, "username": u.username, "display_name": u.display_name, "roles": u.role_list,
-        "unit_code": u.unit.code if u.unit_id else None, "seat": u.seat, "active": u.active,
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "roles": u.role_list,
+        "unit_code": u.unit.code if u.unit_id else None,
+        "seat": u.seat,
+        "active": u.active,
         "last_login_at": present.iso(u.last_login_at),
     }
 
@@ -286,8 +324,12 @@ def create_user() -> Any:
     data = parse(UserCreate, json_body())
     unit_id = catalog.unit_by_code(data.unit_code).id if data.unit_code else None
     user = auth.create_user(
-        username=data.username, display_name=data.display_name, password=data.password, roles=data.roles,
-        unit_id=unit_id, seat=data.seat,
+        username=data.username,
+        display_name=data.display_name,
+        password=data.password,
+        roles=data.roles,
+        unit_id=unit_id,
+        seat=data.seat,
     )
     return jsonify(_user(user)), 201
 
@@ -297,12 +339,21 @@ def create_user() -> Any:
 
 def _contact(c: Contact) -> dict[str, Any]:
     return {
-        "id": c.id, "channel": c.channel, "channel_name": catalog.channel_name(c.channel),
-        "started_at": present.iso(c.started_at), "ended_at": present.iso(c.ended_at),
-        "agent": c.agent.display_name if c.agent_id else None, "caller_phone_masked": c.caller_phone_masked,
-        "caller_name": c.caller_name, "summary": c.summary, "outcome": c.outcome,
-        "outcome_name": OUTCOMES.get(c.outcome, c.outcome), "outcome_note": c.outcome_note,
-        "order_number": c.order_number or None, "transfer_target": c.transfer_target, "call_id": c.call_id,
+        "id": c.id,
+        "channel": c.channel,
+        "channel_name": catalog.channel_name(c.channel),
+        "started_at": present.iso(c.started_at),
+        "ended_at": present.iso(c.ended_at),
+        "agent": c.agent.display_name if c.agent_id else None,
+        "caller_phone_masked": c.caller_phone_masked,
+        "caller_name": c.caller_name,
+        "summary": c.summary,
+        "outcome": c.outcome,
+        "outcome_name": OUTCOMES.get(c.outcome, c.outcome),
+        "outcome_note": c.outcome_note,
+        "order_number": c.order_number or None,
+        "transfer_target": c.transfer_target,
+        "call_id": c.call_id,
         "recording_ref": c.recording_ref,
     }
 
@@ -312,12 +363,21 @@ def create_contact() -> Any:
     return jsonify(_contact(intake.create_contact(web.current_actor(), json_body()))), 201
 
 
-@route(bp, "/contacts", "GET", "受理记录列表", "受理", query={"phone": "来电号码", "outcome": "结果",
-                                                           "page": "页码", "page_size": "每页条数"})
+@route(
+    bp,
+    "/contacts",
+    "GET",
+    "受理记录列表",
+    "受理",
+    query={"phone": "来电号码", "outcome": "结果", "page": "页码", "page_size": "每页条数"},
+)
 def list_contacts() -> Any:
     page, size = arg_int("page", 1), arg_int("page_size", 20, 1, 200)
     items, total = intake.list_contacts(
-        web.current_actor(), phone=request.args.get("phone"), outcome=request.args.get("outcome"), page=page,
+        web.current_actor(),
+        phone=request.args.get("phone"),
+        outcome=request.args.get("outcome"),
+        page=page,
         page_size=size,
     )
     return jsonify(page_of([_contact(c) for c in items], total, page, size))
@@ -328,8 +388,14 @@ def get_contact(contact_id: int) -> Any:
     return jsonify(_contact(intake.get_contact(web.current_actor(), contact_id)))
 
 
-@route(bp, "/contacts/<int:contact_id>/finish", "POST", "结束受理记录（转接、无效、查询、关联已有工单）", "受理",
-       body=ContactFinish)
+@route(
+    bp,
+    "/contacts/<int:contact_id>/finish",
+    "POST",
+    "结束受理记录（转接、无效、查询、关联已有工单）",
+    "受理",
+    body=ContactFinish,
+)
 def finish_contact(contact_id: int) -> Any:
     return jsonify(_contact(intake.finish_contact(web.current_actor(), contact_id, json_body())))
 
@@ -339,7 +405,9 @@ def caller_history(phone: str) -> Any:
     actor = web.current_actor()
     orders, _ = service.list_orders(actor, service.OrderFilter(phone=phone), 1, 20)
     contacts, _ = intake.list_contacts(actor, phone=phone, page=1, page_size=20)
-    return jsonify({"orders": [present.order_summary(o) for o in orders], "contacts": [_contact(c) for c in contacts]})
+    return jsonify(
+        {"orders": [present.order_summary(o) for o in orders], "contacts": [_contact(c) for c in contacts]}
+    )
 
 
 # ---- orders -------------------------------------------------------------------------------------
@@ -420,7 +488,13 @@ def order_history(number: str) -> Any:
     return jsonify([present.event(e) for e in service.history(web.current_actor(), number)])
 
 
-@route(bp, "/orders/<number>/actions/<action>", "POST", "执行工单操作（审核、分派、签收、退回、回复、办结……）", "工单")
+@route(
+    bp,
+    "/orders/<number>/actions/<action>",
+    "POST",
+    "执行工单操作（审核、分派、签收、退回、回复、办结……）",
+    "工单",
+)
 def order_action(number: str, action: str) -> Any:
     actor = web.current_actor()
     order = service.perform(actor, number, action, json_body())

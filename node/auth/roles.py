@@ -15,22 +15,58 @@ ROLES: dict[str, str] = {
 }
 
 _AGENT = {
-    "contact.create", "contact.view", "order.create", "order.view_all", "order.edit", "order.answer",
-    "order.submit", "order.merge", "order.note", "order.callback", "pii.view", "knowledge.view",
+    "contact.create",
+    "contact.view",
+    "order.create",
+    "order.view_all",
+    "order.edit",
+    "order.answer",
+    "order.submit",
+    "order.merge",
+    "order.note",
+    "order.callback",
+    "pii.view",
+    "knowledge.view",
 }
 _REVIEWER = {
-    "contact.view", "order.view_all", "order.edit", "order.review", "order.reject", "order.merge",
-    "order.split", "order.reply.review", "order.close", "order.note", "order.urge", "order.callback",
+    "contact.view",
+    "order.view_all",
+    "order.edit",
+    "order.review",
+    "order.reject",
+    "order.merge",
+    "order.split",
+    "order.reply.review",
+    "order.close",
+    "order.note",
+    "order.urge",
+    "order.callback",
     "knowledge.view",
 }
 _DISPATCHER = {
-    "contact.view", "order.view_all", "order.dispatch", "order.withdraw", "order.return.decide",
-    "order.split", "order.merge", "order.urge", "order.note", "order.transfer", "order.extension.decide",
-    "order.reject", "order.close", "knowledge.view",
+    "contact.view",
+    "order.view_all",
+    "order.dispatch",
+    "order.withdraw",
+    "order.return.decide",
+    "order.split",
+    "order.merge",
+    "order.urge",
+    "order.note",
+    "order.transfer",
+    "order.extension.decide",
+    "order.reject",
+    "order.close",
+    "knowledge.view",
 }
 _UNIT = {
-    "order.view_unit", "order.sign", "order.return", "order.reply", "order.extension.request",
-    "order.note", "knowledge.view",
+    "order.view_unit",
+    "order.sign",
+    "order.return",
+    "order.reply",
+    "order.extension.request",
+    "order.note",
+    "knowledge.view",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -38,18 +74,38 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reviewer": frozenset(_REVIEWER),
     "dispatcher": frozenset(_DISPATCHER),
     "shift_leader": frozenset(
-        _AGENT | _REVIEWER | _DISPATCHER
+        _AGENT
+        | _REVIEWER
+        | _DISPATCHER
         | {"order.approve", "order.reopen", "order.archive", "stats.view", "monitor.view", "appraisal.view"}
     ),
     "unit_staff": frozenset(_UNIT),
     "knowledge_editor": frozenset({"knowledge.view", "knowledge.edit", "knowledge.review", "order.view_all"}),
     "supervisor": frozenset(
-        {"order.view_all", "contact.view", "order.urge", "stats.view", "monitor.view", "appraisal.view",
-         "knowledge.view", "recording.listen"}
+        {
+            "order.view_all",
+            "contact.view",
+            "order.urge",
+            "stats.view",
+            "monitor.view",
+            "appraisal.view",
+            "knowledge.view",
+            "recording.listen",
+        }
     ),
     "admin": frozenset(
-        {"catalog.manage", "user.manage", "node.manage", "order.view_all", "contact.view", "stats.view",
-         "monitor.view", "audit.view", "knowledge.view", "order.archive"}
+        {
+            "catalog.manage",
+            "user.manage",
+            "node.manage",
+            "order.view_all",
+            "contact.view",
+            "stats.view",
+            "monitor.view",
+            "audit.view",
+            "knowledge.view",
+            "order.archive",
+        }
     ),
     "auditor": frozenset({"audit.view", "order.view_all", "contact.view", "stats.view", "recording.listen"}),
 }

@@ -14,7 +14,14 @@ from node import clock
 from node.auth.models import ApiToken, LoginAttempt, User
 from node.auth.roles import ALL_PERMISSIONS, ROLES, permissions_for
 from node.db import database, write_tx
-from node.errors import AuthenticationRequired, Conflict, NotFound, PermissionDenied, RateLimited, ValidationError
+from node.errors import (
+    AuthenticationRequired,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationError,
+)
 
 MAX_USER_FAILURES = 5
 MAX_ADDRESS_FAILURES = 30
@@ -49,7 +56,9 @@ class Actor:
         return "、".join(ROLES.get(r, r) for r in self.roles)
 
 
-SYSTEM = Actor(user_id=None, username="system", display_name="系统", roles=("system",), permissions=ALL_PERMISSIONS)
+SYSTEM = Actor(
+    user_id=None, username="system", display_name="系统", roles=("system",), permissions=ALL_PERMISSIONS
+)
 
 
 def actor_for(user: User) -> Actor:
@@ -68,8 +77,15 @@ def hash_password(password: str) -> str:
 
 
 def create_user(
-    *, username: str, display_name: str, password: str, roles: list[str], unit_id: int | None = None,
-    seat: str = "", phone: str = "", password_hash: str | None = None,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    roles: list[str],
+    unit_id: int | None = None,
+    seat: str = "",
+    phone: str = "",
+    password_hash: str | None = None,
 ) -> User:
     errors: dict[str, str] = {}
     if not username or len(username) > 40 or not username.replace("_", "").replace(".", "").isalnum():
@@ -82,14 +98,19 @@ def create_user(
     if "unit_staff" in roles and unit_id is None:
         errors["unit"] = "承办人必须属于一个承办单位"
     if errors:
-        raise ValidationError("用户信息有误", details=errors)
+        raise ValidationError("用户信息有误：" + "；".join(errors.values()), details=errors)
     with write_tx():
         try:
             with database.atomic():
                 return User.create(
-                    username=username, display_name=display_name or username,
-                    password_hash=password_hash or hash_password(password), roles=",".join(roles),
-                    unit=unit_id, seat=seat, phone=phone, created_at=clock.now(),
+                    username=username,
+                    display_name=display_name or username,
+                    password_hash=password_hash or hash_password(password),
+                    roles=",".join(roles),
+                    unit=unit_id,
+                    seat=seat,
+                    phone=phone,
+                    created_at=clock.now(),
                 )
         except pw.IntegrityError as exc:
             raise Conflict(f"用户名已存在：{username}") from exc
@@ -132,8 +153,12 @@ def issue_token(user: User, name: str, days: int | None = 365) -> str:
     secret = "hl_" + secrets.token_urlsafe(32)
     with write_tx():
         ApiToken.create(
-            user=user, name=name[:60], token_hash=hashlib.sha256(secret.encode()).hexdigest(), prefix=secret[:10],
-            created_at=clock.now(), expires_at=clock.now() + dt.timedelta(days=days) if days else None,
+            user=user,
+            name=name[:60],
+            token_hash=hashlib.sha256(secret.encode()).hexdigest(),
+            prefix=secret[:10],
+            created_at=clock.now(),
+            expires_at=clock.now() + dt.timedelta(days=days) if days else None,
         )
     return secret
 

@@ -84,8 +84,8 @@ def csrf_token() -> str:
 
 def check_csrf(sent: str | None) -> None:
     """Refuse a state-changing request made with a session cookie but without the CSRF token."""
-    if request.method in SAFE_METHODS or getattr(g, "auth_via", None) == "token":
-        return
+    if request.method in SAFE_METHODS or getattr(g, "auth_via", None) != "session":
+        return  # tokens are not sent by browsers on their own; anonymous requests carry no authority
     expected = session.get("csrf")
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
         raise PermissionDenied("表单已失效（CSRF 校验失败），请刷新页面后重试", code="csrf")

@@ -32,7 +32,9 @@ class WorkCalendar:
         except NotImplementedError:
             if day.year not in self._warned:
                 self._warned.add(day.year)
-                log.warning("节假日数据未覆盖%s年，按周一至周五计算工作日；请在管理后台维护调休安排", day.year)
+                log.warning(
+                    "节假日数据未覆盖%s年，按周一至周五计算工作日；请在管理后台维护调休安排", day.year
+                )
             return day.weekday() < 5
 
     def holiday_name(self, day: dt.date) -> str | None:

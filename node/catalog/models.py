@@ -115,4 +115,15 @@ class CalendarOverride(BaseModel):
     note = pw.CharField(max_length=60, default="")
 
 
-MODELS = [BusinessType, Channel, Domain, SubBusiness, Region, ReasonCode, Unit, UnitContact, SlaPolicy, CalendarOverride]
+MODELS = [
+    BusinessType,
+    Channel,
+    Domain,
+    SubBusiness,
+    Region,
+    ReasonCode,
+    Unit,
+    UnitContact,
+    SlaPolicy,
+    CalendarOverride,
+]

@@ -92,7 +92,12 @@ def _region_rows() -> list[dict[str, Any]]:
             if not ccode.isdigit():
                 continue
             is_county = len(str(child["code"])) == 6
-            rows[ccode] = {"code": ccode, "name": child["name"], "level": 3 if is_county else 2, "parent_code": pcode}
+            rows[ccode] = {
+                "code": ccode,
+                "name": child["name"],
+                "level": 3 if is_county else 2,
+                "parent_code": pcode,
+            }
             for grand in child.get("children", []):
                 gcode = str(grand["code"]).ljust(6, "0")
                 if gcode.isdigit():
@@ -221,7 +226,7 @@ def check_codes(*, business_type: str, domain: str | None, sub_business: str | N
         elif domain and sub.domain_id != domain:
             errors["sub_business"] = f"子业务 {sub.name} 不属于所选业务领域"
     if errors:
-        raise ValidationError("业务分类代码有误", details=errors)
+        raise ValidationError("；".join(errors.values()), details=errors)
 
 
 def region(code: str) -> Region:
@@ -280,7 +285,9 @@ def save_policy(values: dict[str, Any]) -> SlaPolicy:
     with write_tx():
         key = (values["business_type"], values.get("domain_code", ""), values.get("node_region", ""))
         existing = SlaPolicy.get_or_none(
-            SlaPolicy.business_type == key[0], SlaPolicy.domain_code == key[1], SlaPolicy.node_region == key[2]
+            SlaPolicy.business_type == key[0],
+            SlaPolicy.domain_code == key[1],
+            SlaPolicy.node_region == key[2],
         )
         if existing:
             for k, v in values.items():
@@ -307,8 +314,15 @@ def set_calendar_override(day: dt.date, is_workday: bool, note: str = "") -> Cal
 
 
 def create_unit(
-    *, code: str, name: str, region_code: str, parent_code: str | None = None, kind: str = "department",
-    phone: str = "", address: str = "", contacts: list[dict[str, Any]] | None = None,
+    *,
+    code: str,
+    name: str,
+    region_code: str,
+    parent_code: str | None = None,
+    kind: str = "department",
+    phone: str = "",
+    address: str = "",
+    contacts: list[dict[str, Any]] | None = None,
 ) -> Unit:
     region(region_code)
     with write_tx():
@@ -320,8 +334,14 @@ def create_unit(
         try:
             with database.atomic():
                 unit = Unit.create(
-                    code=code, name=name, region_code=region_code, parent=parent, kind=kind,
-                    phone=phone, address=address, created_at=clock.now(),
+                    code=code,
+                    name=name,
+                    region_code=region_code,
+                    parent=parent,
+                    kind=kind,
+                    phone=phone,
+                    address=address,
+                    created_at=clock.now(),
                 )
         except pw.IntegrityError as exc:
             raise Conflict(f"单位编码已存在：{code}") from exc
@@ -352,8 +372,13 @@ def unit_tree() -> list[dict[str, Any]]:
 
     def build(parent: int | None) -> list[dict[str, Any]]:
         return [
-            {"code": u.code, "name": u.name, "region_code": u.region_code, "active": u.active,
-             "children": build(u.id)}
+            {
+                "code": u.code,
+                "name": u.name,
+                "region_code": u.region_code,
+                "active": u.active,
+                "children": build(u.id),
+            }
             for u in by_parent.get(parent, [])
         ]
 

@@ -22,8 +22,14 @@ def create_contact(actor: Actor, body: ContactCreate | dict[str, Any]) -> Contac
     now = clock.now()
     with write_tx():
         contact = Contact(
-            channel=data.channel, started_at=now, agent=actor.user_id, caller_name=data.caller_name,
-            summary=data.summary, call_id=data.call_id, recording_ref=data.recording_ref, created_at=now,
+            channel=data.channel,
+            started_at=now,
+            agent=actor.user_id,
+            caller_name=data.caller_name,
+            summary=data.summary,
+            call_id=data.call_id,
+            recording_ref=data.recording_ref,
+            created_at=now,
         )
         if data.caller_phone:
             p = pii.codec().protect(data.caller_phone)

@@ -6,7 +6,7 @@ import peewee as pw
 
 from node.auth.models import User
 from node.catalog.models import Unit
-from node.db import BaseModel, JSONField
+from node.db import BaseModel, JsonText
 
 SATISFACTION: dict[str, str] = {"1": "非常满意", "2": "满意", "3": "不满意"}
 
@@ -119,7 +119,7 @@ class OrderEvent(BaseModel):
     from_state = pw.CharField(max_length=20, default="")
     to_state = pw.CharField(max_length=20, default="")
     reason = pw.TextField(default="")
-    data = JSONField(null=True)
+    data = JsonText(null=True)
 
 
 class ReturnRequest(BaseModel):
@@ -164,6 +164,7 @@ class Urge(BaseModel):
     at = pw.DateTimeField()
     note = pw.TextField(default="")
     automatic = pw.BooleanField(default=False)
+    level = pw.CharField(max_length=10, default="")  # automatic warnings: warn50 / warn80 / overdue
 
 
 MODELS = [OrderSequence, WorkOrder, Assignment, OrderEvent, ReturnRequest, Extension, Urge]

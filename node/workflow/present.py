@@ -51,7 +51,9 @@ def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
             "external_number": order.external_number,
             "parent": order.parent.number if order.parent_id else None,
             "master": order.master.number if order.master_id else None,
-            "children": [c.number for c in WorkOrder.select(WorkOrder.number).where(WorkOrder.parent == order)],
+            "children": [
+                c.number for c in WorkOrder.select(WorkOrder.number).where(WorkOrder.parent == order)
+            ],
             "road_class": order.road_class,
             "address": order.address,
             "latitude": order.latitude,
@@ -76,7 +78,11 @@ def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
             "closed_at": iso(order.closed_at),
             "archived_at": iso(order.archived_at),
             "immediate_answer": order.immediate_answer,
-            "result": {"basic": order.result_basic, "process": order.result_process, "basis": order.result_basis},
+            "result": {
+                "basic": order.result_basic,
+                "process": order.result_process,
+                "basis": order.result_basis,
+            },
             "return_count": order.return_count,
             "reopen_count": order.reopen_count,
             "extension_days": order.extension_days,
@@ -90,8 +96,10 @@ def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
                 "note": order.callback_note,
             },
             "assignments": [assignment(a) for a in service.assignments(order)],
-            "actions": [{"action": t.action, "label": t.label, "needs_reason": t.needs_reason}
-                        for t in service.available_actions(actor, order)],
+            "actions": [
+                {"action": t.action, "label": t.label, "needs_reason": t.needs_reason}
+                for t in service.available_actions(actor, order)
+            ],
             "version": order.version,
         }
     )

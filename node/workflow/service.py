@@ -43,7 +43,9 @@ SEARCH_TOKENS: list[Callable[[str], str]] = []
 
 def _search_text(order: WorkOrder) -> str:
     text = " ".join(
-        filter(None, [order.title, order.content, order.respondent_name, order.respondent_plate, order.address])
+        filter(
+            None, [order.title, order.content, order.respondent_name, order.respondent_plate, order.address]
+        )
     )
     return SEARCH_TOKENS[0](text) if SEARCH_TOKENS else text
 
@@ -166,7 +168,8 @@ def list_orders(
             if actor.unit_id is None:
                 raise ValidationError("只有承办单位用户有本单位待办")
             active = Assignment.select(Assignment.order).where(
-                Assignment.unit == actor.unit_id, Assignment.active == True  # noqa: E712
+                Assignment.unit == actor.unit_id,
+                Assignment.active == True,  # noqa: E712
             )
             query = query.where(WorkOrder.id.in_(active), WorkOrder.state.in_(["dispatched", "handling"]))
     if flt.state:
@@ -187,7 +190,9 @@ def list_orders(
     if flt.unit:
         unit = catalog.unit_by_code(flt.unit)
         query = query.where(
-            WorkOrder.id.in_(Assignment.select(Assignment.order).where(Assignment.unit == unit, Assignment.active))
+            WorkOrder.id.in_(
+                Assignment.select(Assignment.order).where(Assignment.unit == unit, Assignment.active)
+            )
         )
     if flt.accepted_from:
         query = query.where(WorkOrder.accepted_at >= flt.accepted_from)
@@ -276,7 +281,12 @@ def _lead_signed(order: WorkOrder) -> bool:
 
 
 def _record(
-    order: WorkOrder, actor: Actor, action: str, from_state: str, reason: str = "", data: dict[str, Any] | None = None
+    order: WorkOrder,
+    actor: Actor,
+    action: str,
+    from_state: str,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
 ) -> OrderEvent:
     event = OrderEvent.create(
         order=order,
@@ -301,7 +311,9 @@ def _save(order: WorkOrder) -> None:
     order.version = old_version + 1
     order.updated_at = clock.now()
     fields = {f: getattr(order, f.name) for f in WorkOrder._meta.sorted_fields if f.name != "id"}
-    updated = WorkOrder.update(fields).where(WorkOrder.id == order.id, WorkOrder.version == old_version).execute()
+    updated = (
+        WorkOrder.update(fields).where(WorkOrder.id == order.id, WorkOrder.version == old_version).execute()
+    )
     if updated != 1:
         raise Conflict()
 
@@ -311,7 +323,9 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
     actor.require("order.create")
     data = body if isinstance(body, schemas.OrderCreate) else parse(schemas.OrderCreate, body)
     catalog.check_codes(
-        business_type=data.business_type, domain=data.domain or None, sub_business=data.sub_business or None,
+        business_type=data.business_type,
+        domain=data.domain or None,
+        sub_business=data.sub_business or None,
         channel=data.channel,
     )
     catalog.region(data.region_code)
@@ -360,7 +374,9 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         if data.contact_id:
             from node.intake import service as intake
 
-            intake.link_order(data.contact_id, order.number, "answered" if data.immediate_answer else "order_created")
+            intake.link_order(
+                data.contact_id, order.number, "answered" if data.immediate_answer else "order_created"
+            )
         if data.immediate_answer:
             _answer(order, actor, schemas.Answer(answer=data.immediate_answer))
         elif data.submit:
@@ -376,7 +392,11 @@ def _title_from(content: str) -> str:
 def _set_phones(order: WorkOrder, caller_phone: str, contact_phone: str) -> None:
     if caller_phone:
         p = pii.codec().protect(caller_phone)
-        order.caller_phone_cipher, order.caller_phone_digest, order.caller_phone_masked = p.cipher, p.digest, p.masked
+        order.caller_phone_cipher, order.caller_phone_digest, order.caller_phone_masked = (
+            p.cipher,
+            p.digest,
+            p.masked,
+        )
     if contact_phone:
         p = pii.codec().protect(contact_phone)
         order.contact_phone_cipher, order.contact_phone_masked = p.cipher, p.masked
@@ -403,7 +423,9 @@ def perform(actor: Actor, number: str, action: str, body: dict[str, Any] | None 
     return order
 
 
-def _change(order: WorkOrder, actor: Actor, action: str, to_state: str, reason: str = "", **data: Any) -> OrderEvent:
+def _change(
+    order: WorkOrder, actor: Actor, action: str, to_state: str, reason: str = "", **data: Any
+) -> OrderEvent:
     from_state = order.state
     if to_state != states.SAME:
         order.state = to_state
@@ -431,7 +453,9 @@ def _answer(order: WorkOrder, actor: Actor, p: schemas.Answer) -> None:
 
 
 def _submit(order: WorkOrder, actor: Actor, policy: Any = None, p: Any = None) -> None:
-    policy = policy or catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    policy = policy or catalog.policy_for(
+        order.business_type, order.domain or None, current_settings().region
+    )
     if not order.domain:
         raise ValidationError("提交前须选择业务领域", details={"domain": "必填"})
     _change(order, actor, "submit", "pending_review" if policy.requires_review else "pending_dispatch")
@@ -439,7 +463,9 @@ def _submit(order: WorkOrder, actor: Actor, policy: Any = None, p: Any = None) -
 
 def _review(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
     policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
-    target = "pending_approval" if (policy.requires_approval or order.priority == "urgent") else "pending_dispatch"
+    target = (
+        "pending_approval" if (policy.requires_approval or order.priority == "urgent") else "pending_dispatch"
+    )
     _change(order, actor, "review", target, p.note)
 
 
@@ -465,8 +491,13 @@ def _dispatch(order: WorkOrder, actor: Actor, p: schemas.Dispatch) -> None:
     Assignment.update(active=False).where(Assignment.order == order, Assignment.active == True).execute()  # noqa: E712
     for code in codes:
         Assignment.create(
-            order=order, unit=units[code], role="lead" if code == p.lead_unit else "assist",
-            dispatched_at=now, dispatched_by=actor.user_id, sign_due_at=sign_due, due_at=order.due_at,
+            order=order,
+            unit=units[code],
+            role="lead" if code == p.lead_unit else "assist",
+            dispatched_at=now,
+            dispatched_by=actor.user_id,
+            sign_due_at=sign_due,
+            due_at=order.due_at,
         )
     order.dispatched_at = now
     _change(order, actor, "dispatch", "dispatched", p.note, lead=p.lead_unit, assist=p.assist_units)
@@ -476,7 +507,8 @@ def _withdraw(order: WorkOrder, actor: Actor, p: schemas.WithReason) -> None:
     if _lead_signed(order):
         raise InvalidTransition("主办单位已签收，不能撤回")
     Assignment.update(active=False, status="withdrawn").where(
-        Assignment.order == order, Assignment.active == True  # noqa: E712
+        Assignment.order == order,
+        Assignment.active == True,  # noqa: E712
     ).execute()
     _change(order, actor, "withdraw", "pending_dispatch", p.reason)
 
@@ -505,11 +537,18 @@ def _return(order: WorkOrder, actor: Actor, p: schemas.Return) -> None:
     if order.return_count >= policy.max_returns:
         raise InvalidTransition(f"该工单已退回{order.return_count}次，达到上限，不能再退回，请联系派单员协调")
     ReturnRequest.create(
-        order=order, unit=assignment.unit, reason_code=p.reason_code, reason=p.reason, previous_state=order.state,
-        requested_by=actor.user_id, requested_at=clock.now(),
+        order=order,
+        unit=assignment.unit,
+        reason_code=p.reason_code,
+        reason=p.reason,
+        previous_state=order.state,
+        requested_by=actor.user_id,
+        requested_at=clock.now(),
     )
     order.return_count += 1
-    _change(order, actor, "return", "return_requested", f"{reason_name}：{p.reason}", reason_code=p.reason_code)
+    _change(
+        order, actor, "return", "return_requested", f"{reason_name}：{p.reason}", reason_code=p.reason_code
+    )
 
 
 def _pending_return(order: WorkOrder) -> ReturnRequest:
@@ -526,17 +565,28 @@ def _pending_return(order: WorkOrder) -> ReturnRequest:
 
 def _accept_return(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
     req = _pending_return(order)
-    req.decision, req.decided_by, req.decided_at, req.decision_note = "accepted", actor.user_id, clock.now(), p.note
+    req.decision, req.decided_by, req.decided_at, req.decision_note = (
+        "accepted",
+        actor.user_id,
+        clock.now(),
+        p.note,
+    )
     req.save()
     Assignment.update(active=False, status="returned").where(
-        Assignment.order == order, Assignment.active == True  # noqa: E712
+        Assignment.order == order,
+        Assignment.active == True,  # noqa: E712
     ).execute()
     _change(order, actor, "accept_return", "pending_dispatch", p.note)
 
 
 def _reject_return(order: WorkOrder, actor: Actor, p: schemas.WithReason) -> None:
     req = _pending_return(order)
-    req.decision, req.decided_by, req.decided_at, req.decision_note = "rejected", actor.user_id, clock.now(), p.reason
+    req.decision, req.decided_by, req.decided_at, req.decision_note = (
+        "rejected",
+        actor.user_id,
+        clock.now(),
+        p.reason,
+    )
     req.save()
     _change(order, actor, "reject_return", req.previous_state, p.reason)
 
@@ -548,14 +598,21 @@ def _request_extension(order: WorkOrder, actor: Actor, p: schemas.RequestExtensi
     if approved >= policy.max_extensions:
         raise InvalidTransition(f"延期次数已达上限（{policy.max_extensions}次）")
     if order.extension_days + p.days > policy.max_extension_days:
-        raise ValidationError(f"累计延期不能超过{policy.max_extension_days}个工作日", details={"days": "超出上限"})
+        raise ValidationError(
+            f"累计延期不能超过{policy.max_extension_days}个工作日", details={"days": "超出上限"}
+        )
     if Extension.select().where(Extension.order == order, Extension.status == "pending").exists():
         raise Conflict("已有待审批的延期申请")
     if order.due_at and clock.now() > order.due_at:
         raise InvalidTransition("工单已超期，须在到期前申请延期")
     ext = Extension.create(
-        order=order, unit=assignment.unit, days=p.days, reason=p.reason, requested_by=actor.user_id,
-        requested_at=clock.now(), old_due_at=order.due_at,
+        order=order,
+        unit=assignment.unit,
+        days=p.days,
+        reason=p.reason,
+        requested_by=actor.user_id,
+        requested_at=clock.now(),
+        old_due_at=order.due_at,
     )
     _change(order, actor, "request_extension", states.SAME, p.reason, extension_id=ext.id, days=p.days)
 
@@ -575,8 +632,14 @@ def _decide_extension(order: WorkOrder, actor: Actor, p: schemas.DecideExtension
         Assignment.update(due_at=order.due_at).where(Assignment.order == order, Assignment.active).execute()
     ext.save()
     _change(
-        order, actor, "decide_extension", states.SAME, p.note,
-        extension_id=ext.id, approved=p.approve, new_due_at=ext.new_due_at.isoformat() if ext.new_due_at else None,
+        order,
+        actor,
+        "decide_extension",
+        states.SAME,
+        p.note,
+        extension_id=ext.id,
+        approved=p.approve,
+        new_due_at=ext.new_due_at.isoformat() if ext.new_due_at else None,
     )
 
 
@@ -611,7 +674,13 @@ def _callback(order: WorkOrder, actor: Actor, p: schemas.Callback) -> None:
         order.callback_service_satisfaction = p.service_satisfaction or ""
     target = "visited" if p.reached and order.state == "closed" else states.SAME
     _change(
-        order, actor, "callback", target, p.note, reached=p.reached, result=p.result_satisfaction,
+        order,
+        actor,
+        "callback",
+        target,
+        p.note,
+        reached=p.reached,
+        result=p.result_satisfaction,
         service=p.service_satisfaction,
     )
 
@@ -662,7 +731,9 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
     children = []
     for part in p.parts:
         catalog.check_codes(
-            business_type=part.business_type, domain=part.domain or None, sub_business=part.sub_business or None,
+            business_type=part.business_type,
+            domain=part.domain or None,
+            sub_business=part.sub_business or None,
             channel=order.channel,
         )
         policy = catalog.policy_for(part.business_type, part.domain or None, settings.region)
@@ -675,7 +746,11 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
         )
         child.number = next_number(settings.region, part.business_type, now.date())
         child.parent = order
-        child.business_type, child.domain, child.sub_business = part.business_type, part.domain, part.sub_business
+        child.business_type, child.domain, child.sub_business = (
+            part.business_type,
+            part.domain,
+            part.sub_business,
+        )
         child.title, child.content = part.title or _title_from(part.content), part.content
         child.state = "pending_dispatch"
         child.query_code = order.query_code
@@ -700,7 +775,9 @@ def _transfer(order: WorkOrder, actor: Actor, p: schemas.Transfer) -> None:
 
 def _urge(order: WorkOrder, actor: Actor, p: schemas.Urge) -> None:
     lead = (
-        Assignment.select().where(Assignment.order == order, Assignment.role == "lead", Assignment.active).first()
+        Assignment.select()
+        .where(Assignment.order == order, Assignment.role == "lead", Assignment.active)
+        .first()
     )
     Urge.create(order=order, unit=lead.unit if lead else None, by=actor.user_id, at=clock.now(), note=p.note)
     _change(order, actor, "urge", states.SAME, p.note)
@@ -720,8 +797,10 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
         "sub_business": changes.get("sub_business", order.sub_business),
     }
     catalog.check_codes(
-        business_type=merged["business_type"], domain=merged["domain"] or None,
-        sub_business=merged["sub_business"] or None, channel=order.channel,
+        business_type=merged["business_type"],
+        domain=merged["domain"] or None,
+        sub_business=merged["sub_business"] or None,
+        channel=order.channel,
     )
     if "region_code" in changes:
         catalog.region(changes["region_code"])

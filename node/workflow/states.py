@@ -47,7 +47,9 @@ class Transition:
     needs_reason: bool = False
 
 
-def _t(action: str, label: str, sources: str, target: str, permission: str, needs_reason: bool = False) -> Transition:
+def _t(
+    action: str, label: str, sources: str, target: str, permission: str, needs_reason: bool = False
+) -> Transition:
     return Transition(action, label, frozenset(sources.split()), target, permission, needs_reason)
 
 
@@ -71,8 +73,13 @@ TRANSITIONS: dict[str, Transition] = {
         _t("accept_return", "同意退回", "return_requested", "pending_dispatch", "order.return.decide"),
         _t("reject_return", "驳回退回", "return_requested", "dispatched", "order.return.decide", True),
         _t("request_extension", "申请延期", "dispatched handling", SAME, "order.extension.request", True),
-        _t("decide_extension", "延期审批", "dispatched handling return_requested replied", SAME,
-           "order.extension.decide"),
+        _t(
+            "decide_extension",
+            "延期审批",
+            "dispatched handling return_requested replied",
+            SAME,
+            "order.extension.decide",
+        ),
         _t("assist_reply", "协办反馈", "dispatched handling", SAME, "order.reply"),
         _t("reply", "回复", "handling", "replied", "order.reply"),
         _t("accept_reply", "复核通过", "replied", "reviewed", "order.reply.review"),

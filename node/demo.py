@@ -1,0 +1,199 @@
+"""Demo data for a fresh node: a unit tree, one user per role (password demo12328), and orders
+spread over the whole flow, all created through the real services."""
+
+from __future__ import annotations
+
+import random
+
+from node.auth import service as auth
+from node.auth.models import User
+from node.catalog import service as catalog
+from node.catalog.models import Region, Unit
+from node.settings import Settings
+from node.workflow import service
+
+DEMO_PASSWORD = "demo12328"
+
+UNITS = [
+    ("JTJ", "交通运输局", None),
+    ("KYC", "客运管理处", "JTJ"),
+    ("GLC", "公路事业发展中心", "JTJ"),
+    ("GHC", "港航事业发展中心", "JTJ"),
+    ("CZC", "出租汽车管理所", "KYC"),
+    ("GJJT", "公交集团", "KYC"),
+    ("DTYY", "地铁运营公司", "KYC"),
+    ("ZFZD", "交通运输综合行政执法支队", "JTJ"),
+]
+
+USERS = [
+    ("agent1", "王晓燕", ["agent"], None),
+    ("agent2", "李明", ["agent"], None),
+    ("leader", "张建国", ["shift_leader"], None),
+    ("dispatch", "刘芳", ["dispatcher"], None),
+    ("review", "陈静", ["reviewer"], None),
+    ("taxi", "赵磊（出租汽车管理所）", ["unit_staff"], "CZC"),
+    ("bus", "孙丽（公交集团）", ["unit_staff"], "GJJT"),
+    ("road", "周强（公路中心）", ["unit_staff"], "GLC"),
+    ("editor", "吴敏", ["knowledge_editor"], None),
+    ("monitor", "郑伟", ["supervisor"], None),
+    ("admin", "系统管理员", ["admin"], None),
+    ("audit", "审计员", ["auditor"], None),
+]
+
+SAMPLES = [
+    (
+        "1",
+        "04",
+        "0403",
+        "CZC",
+        "出租车拒载",
+        "晚上在火车站打车，出租车司机拒载，说不顺路，车牌号苏A·T1234，要求处理。",
+        "苏AT1234",
+    ),
+    (
+        "1",
+        "04",
+        "0403",
+        "CZC",
+        "网约车绕路多收费",
+        "乘坐网约车从新街口到南京南站，司机绕路，多收费30元，已保留行程截图。",
+        "",
+    ),
+    (
+        "1",
+        "04",
+        "0401",
+        "GJJT",
+        "公交车不按站停靠",
+        "65路公交车在中山门站不停车，乘客等了二十分钟，司机态度也很差。",
+        "苏A12345",
+    ),
+    ("2", "04", "0402", "DTYY", "地铁末班车时间", "请问地铁2号线末班车几点，周末是否延长运营？", ""),
+    ("2", "01", "0106", "GLC", "高速公路收费咨询", "货车走绕城高速如何收费，ETC有没有优惠？", ""),
+    (
+        "3",
+        "04",
+        "0401",
+        "GJJT",
+        "建议增加公交线路",
+        "建议在江北新区新建小区附近增设公交线路，早晚高峰出行不便。",
+        "",
+    ),
+    ("1", "01", "0107", "GLC", "国道路面坑洼", "312国道某路段路面坑洼严重，夜间行车危险，希望尽快修补。", ""),
+    (
+        "1",
+        "03",
+        "0305",
+        "ZFZD",
+        "汽车维修乱收费",
+        "在某汽修厂更换刹车片，收费明显高于市场价，且未提供结算清单。",
+        "",
+    ),
+    ("2", "03", "0306", "ZFZD", "驾校培训咨询", "驾校学时不足能否预约考试？培训费退费标准是什么？", ""),
+    (
+        "1",
+        "02",
+        "0201",
+        "GHC",
+        "轮渡班次取消未通知",
+        "今天上午轮渡班次临时取消，现场没有任何通知，很多乘客滞留。",
+        "",
+    ),
+]
+
+
+def load_demo(settings: Settings, orders: int = 60) -> list[str]:
+    if User.select().where(User.username == "admin").exists():
+        return ["演示数据已存在，跳过"]
+    region = settings.region
+    counties = [r.code for r in Region.select().where(Region.parent_code == region).limit(8)] or [region]
+    for code, name, parent in UNITS:
+        prefix = catalog.region_name(region) if region != "000000" else ""
+        catalog.create_unit(
+            code=code,
+            name=f"{prefix}{name}",
+            region_code=region,
+            parent_code=parent,
+            phone="025-8888" + str(abs(hash(code)) % 10000).zfill(4),
+            contacts=[{"name": "值班联络员", "phone": "13900000000", "position": "联络员"}],
+        )
+    users: dict[str, auth.Actor] = {}
+    for username, display, roles, unit_code in USERS:
+        unit_id = Unit.get(Unit.code == unit_code).id if unit_code else None
+        user = auth.create_user(
+            username=username, display_name=display, password=DEMO_PASSWORD, roles=roles, unit_id=unit_id
+        )
+        users[username] = auth.actor_for(user)
+    unit_staff = {"CZC": "taxi", "GJJT": "bus", "GLC": "road"}
+    rng = random.Random(12328)
+    stops = [
+        "accepted",
+        "pending_review",
+        "pending_dispatch",
+        "dispatched",
+        "handling",
+        "replied",
+        "closed",
+        "visited",
+        "answered",
+    ]
+    made = 0
+    for i in range(orders):
+        btype, domain, sub, unit, title, content, plate = SAMPLES[i % len(SAMPLES)]
+        stop = (
+            stops[rng.randrange(len(stops))] if btype != "2" else rng.choice(["answered", "pending_dispatch"])
+        )
+        body = {
+            "channel": rng.choice(["01", "01", "01", "02", "03"]),
+            "business_type": btype,
+            "domain": domain,
+            "sub_business": sub,
+            "region_code": rng.choice(counties),
+            "title": title,
+            "content": content,
+            "caller_phone": f"139{rng.randrange(10**8):08d}",
+            "caller_name": rng.choice(["王先生", "李女士", "张先生"]),
+            "respondent_plate": plate,
+            "submit": False,
+            "immediate_answer": "已告知来电人相关规定和办理渠道。" if stop == "answered" else "",
+        }
+        agent = users[rng.choice(["agent1", "agent2"])]
+        order = service.create_order(agent, body)
+        made += 1
+        if stop in ("answered", "accepted"):
+            continue
+        staff = users.get(unit_staff.get(unit, ""), None)
+        lead_unit = unit if staff else "CZC"
+        staff = staff or users["taxi"]
+        steps = [
+            ("pending_review", agent, "submit", {}),
+            ("pending_dispatch", users["review"], "review", {}),
+            ("dispatched", users["dispatch"], "dispatch", {"lead_unit": lead_unit}),
+            ("handling", staff, "sign", {}),
+            (
+                "replied",
+                staff,
+                "reply",
+                {
+                    "basic": "经调查，反映情况基本属实。",
+                    "process": "已约谈相关企业和当事人，责令整改。",
+                    "basis": "依据《巡游出租汽车经营服务管理规定》等有关规定处理。",
+                },
+            ),
+            ("reviewed", users["review"], "accept_reply", {}),
+            ("closed", users["review"], "close", {}),
+            (
+                "visited",
+                agent,
+                "callback",
+                {"result_satisfaction": rng.choice("1122223"), "service_satisfaction": rng.choice("11222")},
+            ),
+        ]
+        for target, who, action, payload in steps:
+            order = service.perform(who, order.number, action, payload)
+            if target == stop:
+                break
+    return [
+        f"已创建承办单位 {len(UNITS)} 个、用户 {len(USERS)} 个（密码 {DEMO_PASSWORD}）、工单 {made} 件",
+        "用户：" + "，".join(f"{u}({'/'.join(r)})" for u, _, r, _ in USERS),
+    ]

@@ -1,0 +1,86 @@
+"""The worker process: one APScheduler instance running the node's periodic jobs.
+
+Every job is a plain function `f(now)`; guards in the database (node.jobs.runner) make an
+accidental second worker harmless. Subsystems add jobs to JOBS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from node import clock, db
+from node.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    fn: Callable[[Any], Any]  # f(now)
+    trigger: str  # "interval" or "cron"
+    args: dict[str, Any]
+
+
+def _tracking(now: Any) -> int:
+    from node.tracking.service import scan
+
+    return scan(now)
+
+
+JOBS: list[Job] = [
+    Job("tracking_scan", _tracking, "interval", {"seconds": 60}),
+]
+
+# module path → function `jobs(settings) -> list[Job]` adding subsystem jobs (federation, text, telephony)
+JOB_EXTENSIONS = ["federation.jobs", "node.text.jobs"]
+
+
+def all_jobs(settings: Settings) -> list[Job]:
+    import importlib
+
+    jobs = list(JOBS)
+    for name in JOB_EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        jobs.extend(module.jobs(settings))
+    return jobs
+
+
+def _wrap(job: Job) -> Callable[[], None]:
+    def run() -> None:
+        with db.connection():
+            try:
+                result = job.fn(clock.now())
+                log.debug("job %s: %s", job.name, result)
+            except Exception:
+                log.exception("任务 %s 执行失败", job.name)
+
+    return run
+
+
+def serve(settings: Settings) -> None:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from node.web_server import prepare_metrics_dir
+
+    prepare_metrics_dir(settings, "worker")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(levelname)s %(message)s")
+    scheduler = BlockingScheduler(
+        timezone="Asia/Shanghai", job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    for job in all_jobs(settings):
+        scheduler.add_job(_wrap(job), job.trigger, id=job.name, name=job.name, **job.args)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    log.warning("后台任务进程已启动：%s", ", ".join(j.name for j in all_jobs(settings)))
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

@@ -1,0 +1,79 @@
+"""The web process: gunicorn serving the Flask app, fork-safe (no DB connection before fork)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from node.settings import Settings
+
+
+def prepare_metrics_dir(settings: Settings, process: str) -> None:
+    """A fresh Prometheus multiprocess directory per process type, set before prometheus_client loads."""
+    path = settings.run_dir / f"prometheus-{process}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+class WebApplication(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings, options: dict[str, Any]):
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from node.app import create_app
+
+        return create_app(self.settings)
+
+
+def _pre_fork(server: Any, worker: Any) -> None:
+    from node import db
+
+    if db.database.obj is not None:
+        db.database.close()
+        close_all = getattr(db.database.obj, "close_all", None)
+        if close_all:
+            close_all()
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def gunicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {
+        "bind": f"{settings.web_host}:{settings.web_port}",
+        "workers": settings.web_workers,
+        "worker_class": "gthread",
+        "threads": 4,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "preload_app": True,
+        "control_socket": str(settings.run_dir / "gunicorn-web.ctl"),
+        "pidfile": str(settings.run_dir / "web.pid"),
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": f"hotline-web-{settings.region}",
+        "pre_fork": _pre_fork,
+        "child_exit": _child_exit,
+    }
+    options.update(overrides)
+    return options
+
+
+def serve(settings: Settings, **overrides: Any) -> None:
+    prepare_metrics_dir(settings, "web")
+    WebApplication(settings, gunicorn_options(settings, **overrides)).run()

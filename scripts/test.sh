@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: lint, generated-code check, and pytest on SQLite and PostgreSQL
+# (unit, integration, multi-node, SIP and browser tests). Starts PostgreSQL if it is down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/python -c "from tests.pg import ensure_server; ensure_server()"
+.venv/bin/ruff check .
+if [ -x scripts/check_proto.sh ]; then scripts/check_proto.sh; fi
+set +e
+.venv/bin/pytest -q -p no:cacheprovider "$@"
+code=$?
+set -e
+[ "$code" -eq 5 ] && { echo "没有执行任何测试"; exit 1; }
+exit "$code"

@@ -1,0 +1,77 @@
+"""The `hotline` command line: init, migrate, users, demo data and refusals, as an operator runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def hotline(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_init_migrate_users_and_demo(tmp_path: Path) -> None:
+    home = tmp_path / "suzhou"
+    out = hotline("init", "--level", "city", "--region", "320500", str(home)).stdout
+    assert "苏州市交通运输服务监督热线" in out
+    config = tomllib.loads((home / "node.toml").read_text())
+    assert config["node"] == {"region": "320500", "level": "city", "name": "苏州市交通运输服务监督热线"}
+    assert (home / "keys" / "data.key").stat().st_mode & 0o077 == 0
+    assert "已应用迁移" in hotline("-c", str(home), "migrate").stdout
+    assert "已是最新" in hotline("-c", str(home), "migrate").stdout
+    out = hotline(
+        "-c",
+        str(home),
+        "create-user",
+        "zhang",
+        "--role",
+        "agent",
+        "--name",
+        "张三",
+        "--password",
+        "secret-123",
+    ).stdout
+    assert "已创建用户 zhang" in out
+    again = hotline(
+        "-c", str(home), "create-user", "zhang", "--role", "agent", "--password", "secret-123", check=False
+    )
+    assert again.returncode == 2 and "用户名已存在" in again.stderr
+    bad_role = hotline(
+        "-c", str(home), "create-user", "li", "--role", "boss", "--password", "secret-123", check=False
+    )
+    assert bad_role.returncode == 2 and "未知角色" in bad_role.stderr
+    assert "工单 12 件" in hotline("-c", str(home), "demo-data", "--orders", "12").stdout
+    token = hotline("-c", str(home), "issue-token", "zhang").stdout.strip()
+    assert token.startswith("hl_")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--level", "city", "--region", "320000"], "市级节点"),
+        (["--level", "province", "--region", "320100"], "省级节点"),
+        (["--level", "ministry", "--region", "110000"], "000000"),
+        (["--level", "city", "--region", "32A100"], "6位数字"),
+    ],
+)
+def test_init_refuses_inconsistent_identity(tmp_path: Path, args: list[str], message: str) -> None:
+    done = hotline("init", *args, str(tmp_path / "n"), check=False)
+    assert done.returncode == 2 and message in done.stderr
+    assert not (tmp_path / "n" / "node.toml").exists()
+
+
+def test_commands_explain_a_missing_config(tmp_path: Path) -> None:
+    done = hotline("-c", str(tmp_path / "nowhere"), "migrate", check=False)
+    assert done.returncode == 2 and "hotline init" in done.stderr
+    assert "--level" in hotline("init", "--help").stdout

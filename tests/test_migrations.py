@@ -1,0 +1,32 @@
+"""Migrations build the schema the models describe, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from node import db
+from node.migrate import pending_diff, upgrade
+from tests import pg
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else pg.create_database("t_migr")
+    previous = db.database.obj
+    database = db.bind(url)
+    try:
+        with db.connection():
+            applied = upgrade(database)
+            assert applied and applied[0].startswith("0001_")
+            diff = pending_diff(database)
+            assert not diff, f"models and migrations differ; run `hotline db makemigration NAME`: {diff!r}"
+            assert upgrade(database) == [], "a second run applies nothing"
+    finally:
+        database.close()
+        if hasattr(database, "close_all"):
+            database.close_all()
+        db.database.initialize(previous)
+        if backend == "postgresql":
+            pg.drop_database(url)

@@ -65,10 +65,12 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
         def _connect() -> None:
             db.database.connect(reuse_if_open=True)
 
-        @app.teardown_request
-        def _close(exc: BaseException | None) -> None:
-            if not db.database.is_closed() and db.database.transaction_depth() == 0:
-                db.database.close()
+        if not db.is_sqlite():  # a pooled PostgreSQL connection goes back to the pool after each request;
+
+            @app.teardown_request  # SQLite keeps one connection per thread (opened after fork)
+            def _close(exc: BaseException | None) -> None:
+                if not db.database.is_closed() and db.database.transaction_depth() == 0:
+                    db.database.close()
 
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError) -> Any:

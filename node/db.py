@@ -7,6 +7,9 @@ import time; `bind()` initialises the proxy and connections open per request or 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,13 +94,44 @@ def is_sqlite() -> bool:
     return isinstance(database.obj, pw.SqliteDatabase)
 
 
+class _SqliteWriterLock:
+    """Queues SQLite writers of all processes of a node on an flock beside the database file.
+
+    SQLite's own busy handler sleeps and polls (up to 100 ms a turn) when writers collide; the
+    kernel wakes a waiter on an flock the moment it is released, so writers take turns at once.
+    """
+
+    def __init__(self) -> None:
+        self._thread_lock = threading.Lock()
+        self._fds: dict[tuple[int, str], int] = {}
+
+    @contextmanager
+    def hold(self, path: str) -> Iterator[None]:
+        if path in ("", ":memory:"):
+            yield
+            return
+        key = (os.getpid(), path)  # a descriptor inherited across fork must not be shared
+        with self._thread_lock:
+            fd = self._fds.get(key)
+            if fd is None:
+                fd = self._fds[key] = os.open(path + ".writelock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_writer_lock = _SqliteWriterLock()
+
+
 @contextmanager
 def write_tx() -> Iterator[None]:
-    """A transaction that will write: `BEGIN IMMEDIATE` on SQLite (the whole-database write lock
-    is taken up front, so a read-then-write never deadlocks), a plain transaction on PostgreSQL
+    """A transaction that will write: on SQLite the node's writers queue on one lock and then
+    `BEGIN IMMEDIATE` (so a read-then-write never deadlocks); on PostgreSQL a plain transaction
     where `locked()` adds row locks. Nested calls become savepoints."""
     if is_sqlite() and database.transaction_depth() == 0:
-        with database.atomic(lock_type="IMMEDIATE"):
+        with _writer_lock.hold(database.obj.database), database.atomic(lock_type="IMMEDIATE"):
             yield
     else:
         with database.atomic():

@@ -165,7 +165,7 @@ def issue_token(user: User, name: str, days: int | None = 365) -> str:
 
 def user_for_token(secret: str) -> User:
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    token = ApiToken.get_or_none(ApiToken.token_hash == digest)
+    token = ApiToken.select(ApiToken, User).join(User).where(ApiToken.token_hash == digest).first()
     now = clock.now()
     if token is None or token.revoked or (token.expires_at and token.expires_at < now):
         raise AuthenticationRequired("访问令牌无效或已过期")

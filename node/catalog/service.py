@@ -130,6 +130,7 @@ class _Cache:
     subs: dict[str, SubBusiness] | None = None
     reasons: dict[tuple[str, str], str] | None = None
     calendar: WorkCalendar | None = None
+    region_codes: frozenset[str] | None = None
     policies: list[SlaPolicy] | None = None
 
 
@@ -155,6 +156,9 @@ def _fresh() -> _Cache:
             c.reasons = {(r.kind, r.code): r.name for r in ReasonCode.select()}
             c.calendar = WorkCalendar(overrides={o.day: o.is_workday for o in CalendarOverride.select()})
             c.policies = list(SlaPolicy.select().where(SlaPolicy.active == True))  # noqa: E712
+            c.region_codes = frozenset(
+                r.code for r in Region.select(Region.code).where(Region.retired == False)
+            )  # noqa: E712
             _cache = c
         return _cache
 
@@ -227,6 +231,12 @@ def check_codes(*, business_type: str, domain: str | None, sub_business: str | N
             errors["sub_business"] = f"子业务 {sub.name} 不属于所选业务领域"
     if errors:
         raise ValidationError("；".join(errors.values()), details=errors)
+
+
+def check_region(code: str) -> None:
+    """Raise ValidationError unless `code` is a current GB/T 2260 code (cached look-up)."""
+    if code not in (_fresh().region_codes or frozenset()):
+        raise ValidationError(f"未知的行政区划代码：{code}", details={"region_code": "未知代码"})
 
 
 def region(code: str) -> Region:

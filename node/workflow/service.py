@@ -56,10 +56,9 @@ def _search_text(order: WorkOrder) -> str:
 def next_number(region: str, business_type: str, day: dt.date) -> str:
     """`{region}{YYYYMMDD}{type}{seq:06d}`; must run inside write_tx()."""
     key = f"{day:%Y%m%d}{business_type}"
-    OrderSequence.insert(key=key, last=0).on_conflict_ignore().execute()
     rows = list(
-        OrderSequence.update(last=OrderSequence.last + 1)
-        .where(OrderSequence.key == key)
+        OrderSequence.insert(key=key, last=1)
+        .on_conflict(conflict_target=[OrderSequence.key], update={OrderSequence.last: OrderSequence.last + 1})
         .returning(OrderSequence.last)
         .execute()
     )
@@ -287,6 +286,7 @@ def _record(
     from_state: str,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    to_state: str | None = None,
 ) -> OrderEvent:
     event = OrderEvent.create(
         order=order,
@@ -296,7 +296,7 @@ def _record(
         node=current_settings().region,
         action=action,
         from_state=from_state,
-        to_state=order.state,
+        to_state=to_state or order.state,
         reason=reason,
         data=data,
     )
@@ -306,16 +306,17 @@ def _record(
 
 
 def _save(order: WorkOrder) -> None:
-    """Write the order, bumping its version; the row is locked so the check is belt and braces."""
+    """Write the changed fields, bumping the version; the row is locked, the version check is belt and braces."""
     old_version = order.version
     order.version = old_version + 1
     order.updated_at = clock.now()
-    fields = {f: getattr(order, f.name) for f in WorkOrder._meta.sorted_fields if f.name != "id"}
+    fields = {f: getattr(order, f.name) for f in order.dirty_fields if f.name != "id"}
     updated = (
         WorkOrder.update(fields).where(WorkOrder.id == order.id, WorkOrder.version == old_version).execute()
     )
     if updated != 1:
         raise Conflict()
+    order._dirty.clear()
 
 
 def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> WorkOrder:
@@ -328,7 +329,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         sub_business=data.sub_business or None,
         channel=data.channel,
     )
-    catalog.region(data.region_code)
+    catalog.check_region(data.region_code)
     settings = current_settings()
     policy = catalog.policy_for(data.business_type, data.domain or None, settings.region)
     now = clock.now()
@@ -369,18 +370,24 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         )
         _set_phones(order, data.caller_phone, data.contact_phone)
         order.search_text = _search_text(order)
+        # the first steps (submit, or an answer on the spot) are decided before the insert: one write
+        if data.immediate_answer:
+            order.immediate_answer = data.immediate_answer
+            order.replied_at = order.closed_at = now
+            order.state = "answered"
+        elif data.submit:
+            order.state = _submitted_state(order, policy)
         order.save(force_insert=True)
-        _record(order, actor, "create", "", data={"channel": data.channel})
+        order._dirty.clear()
+        _record(order, actor, "create", "", data={"channel": data.channel}, to_state="accepted")
+        if order.state != "accepted":
+            _record(order, actor, "answer" if data.immediate_answer else "submit", "accepted")
         if data.contact_id:
             from node.intake import service as intake
 
             intake.link_order(
                 data.contact_id, order.number, "answered" if data.immediate_answer else "order_created"
             )
-        if data.immediate_answer:
-            _answer(order, actor, schemas.Answer(answer=data.immediate_answer))
-        elif data.submit:
-            _submit(order, actor, policy)
     return order
 
 
@@ -452,13 +459,15 @@ def _answer(order: WorkOrder, actor: Actor, p: schemas.Answer) -> None:
     _change(order, actor, "answer", "answered")
 
 
-def _submit(order: WorkOrder, actor: Actor, policy: Any = None, p: Any = None) -> None:
-    policy = policy or catalog.policy_for(
-        order.business_type, order.domain or None, current_settings().region
-    )
+def _submitted_state(order: WorkOrder, policy: Any) -> str:
     if not order.domain:
         raise ValidationError("提交前须选择业务领域", details={"domain": "必填"})
-    _change(order, actor, "submit", "pending_review" if policy.requires_review else "pending_dispatch")
+    return "pending_review" if policy.requires_review else "pending_dispatch"
+
+
+def _submit(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
+    policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+    _change(order, actor, "submit", _submitted_state(order, policy), p.note)
 
 
 def _review(order: WorkOrder, actor: Actor, p: schemas.Empty) -> None:
@@ -766,7 +775,7 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
 
 
 def _transfer(order: WorkOrder, actor: Actor, p: schemas.Transfer) -> None:
-    catalog.region(p.region_code)
+    catalog.check_region(p.region_code)
     if p.region_code[:4] == current_settings().region[:4] and current_settings().level == "city":
         raise ValidationError("目标区划属于本市，请直接分派本地承办单位")
     order.region_code = p.region_code
@@ -803,7 +812,7 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
         channel=order.channel,
     )
     if "region_code" in changes:
-        catalog.region(changes["region_code"])
+        catalog.check_region(changes["region_code"])
     before = {k: getattr(order, k) for k in changes}
     for key, value in changes.items():
         setattr(order, key, value)
@@ -817,7 +826,7 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
 
 _HANDLERS: dict[str, Callable[[WorkOrder, Actor, Any], None]] = {
     "answer": _answer,
-    "submit": lambda o, a, p: _submit(o, a),
+    "submit": _submit,
     "review": _review,
     "review_back": _simple("review_back"),
     "approve": _simple("approve"),

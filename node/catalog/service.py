@@ -158,7 +158,7 @@ def _fresh() -> _Cache:
             c.policies = list(SlaPolicy.select().where(SlaPolicy.active == True))  # noqa: E712
             c.region_codes = frozenset(
                 r.code for r in Region.select(Region.code).where(Region.retired == False)
-            )  # noqa: E712
+            )
             _cache = c
         return _cache
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from tests import factories, pg
@@ -19,6 +20,10 @@ REPLY = {
     "process": "已约谈驾驶员并责令整改",
     "basis": "《巡游出租汽车经营服务管理规定》",
 }
+
+
+def _action_job(number: str, action: str, payload: dict) -> Callable[[Client], int]:
+    return lambda c: c.call("POST", f"/api/v1/orders/{number}/actions/{action}", payload)[0]
 
 
 def bare_rate(threads: int, count: int, workers: int) -> float:
@@ -99,10 +104,7 @@ def bench_backend(
         ]
         total = 0.0
         for who, action, payload in steps:
-            jobs = [
-                (lambda n: lambda c: c.call("POST", f"/api/v1/orders/{n}/actions/{action}", payload)[0])(n)
-                for n in sample
-            ]
+            jobs = [_action_job(n, action, payload) for n in sample]
             r = run_load(node.port, auth[who], jobs, threads)
             total += r.seconds
             print(r.line(f"  {action}"))

@@ -30,7 +30,9 @@ class PiiCodec:
     def protect(self, phone: str) -> Protected:
         normal = normalize_phone(phone)
         return Protected(
-            cipher=self._fernet.encrypt(normal.encode()).decode(), digest=self.digest(normal), masked=mask_phone(normal)
+            cipher=self._fernet.encrypt(normal.encode()).decode(),
+            digest=self.digest(normal),
+            masked=mask_phone(normal),
         )
 
     def digest(self, phone: str) -> str:

@@ -150,7 +150,9 @@ def _read_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def for_tests(home: Path, database_url: str, region: str = "320100", level: Level = "city", **kw: Any) -> Settings:
+def for_tests(
+    home: Path, database_url: str, region: str = "320100", level: Level = "city", **kw: Any
+) -> Settings:
     """Settings without a config file, for tests and benchmarks."""
     from cryptography.fernet import Fernet
 

@@ -74,4 +74,6 @@ def parse(model: type[M], data: Any) -> M:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "body"
             fields.setdefault(loc, _message(err))
-        raise ValidationError("输入内容有误：" + "；".join(f"{k} {v}" for k, v in fields.items()), details=fields) from None
+        raise ValidationError(
+            "输入内容有误：" + "；".join(f"{k} {v}" for k, v in fields.items()), details=fields
+        ) from None

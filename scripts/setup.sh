@@ -24,7 +24,9 @@ stamp=".venv/.installed-$(cat requirements.txt requirements-dev.txt setup.py | s
 if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
   .venv/bin/pip install -q -r "$req" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/pip install -q --no-deps -e . --config-settings editable_mode=compat 2>&1 | grep -v "is ignored" || true
+  # compat mode puts the project root on sys.path, so packages added later need no reinstall
+  .venv/bin/pip install -q --no-deps -e . --config-settings editable_mode=compat >/tmp/hotline-pip.log 2>&1 \
+    || { cat /tmp/hotline-pip.log; exit 1; }
   .venv/bin/pip check
   touch "$stamp"
 fi

@@ -32,7 +32,9 @@ def ensure_server() -> None:
     if not versions:
         raise RuntimeError("PostgreSQL 未安装：运行 scripts/setup.sh --dev")
     subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False, capture_output=True
+        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
+        check=False,
+        capture_output=True,
     )
     for _ in range(50):
         try:

@@ -369,6 +369,8 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             updated_at=now,
         )
         _set_phones(order, data.caller_phone, data.contact_phone)
+        if data.contact_id and not data.caller_phone:
+            _caller_from_contact(order, data.contact_id)
         order.search_text = _search_text(order)
         # the first steps (submit, or an answer on the spot) are decided before the insert: one write
         if data.immediate_answer:
@@ -394,6 +396,21 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
 def _title_from(content: str) -> str:
     first = content.strip().splitlines()[0] if content.strip() else ""
     return first[:30] + ("…" if len(first) > 30 else "")
+
+
+def _caller_from_contact(order: WorkOrder, contact_id: int) -> None:
+    """An order made during a contact carries that contact's caller and call."""
+    from node.intake.models import Contact
+
+    contact = Contact.get_or_none(Contact.id == contact_id)
+    if contact is None:
+        return  # link_order() reports the missing contact
+    order.caller_phone_cipher = contact.caller_phone_cipher
+    order.caller_phone_digest = contact.caller_phone_digest
+    order.caller_phone_masked = contact.caller_phone_masked
+    order.caller_name = order.caller_name or contact.caller_name
+    order.call_id = order.call_id or contact.call_id
+    order.recording_ref = order.recording_ref or contact.recording_ref
 
 
 def _set_phones(order: WorkOrder, caller_phone: str, contact_phone: str) -> None:

@@ -1,0 +1,1 @@
+"""Operator tooling invoked as `hotline admin ...`."""

@@ -1,0 +1,1 @@
+"""gRPC federation between 12328 nodes: envelope signing, trust store, inbox/outbox, routing, codec."""

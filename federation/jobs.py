@@ -1,0 +1,25 @@
+"""Worker jobs of the federation subsystem (node/jobs/worker.py reads `jobs(settings)`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_senders: dict[str, Any] = {}
+
+
+def jobs(settings: Any) -> list[Any]:
+    """Push the outbox and apply the inbox every 2 seconds, once the node is enrolled."""
+    from node.jobs.worker import Job
+
+    if not (settings.keys_dir / "federation" / "tls.crt").exists():
+        return []
+
+    def push_and_apply(now: Any) -> dict[str, Any]:
+        from federation.service import make_sender, worker_pass
+
+        sender = _senders.get(settings.region)
+        if sender is None:
+            sender = _senders[settings.region] = make_sender(settings)
+        return worker_pass(settings, sender)
+
+    return [Job("federation_push", push_and_apply, "interval", {"seconds": 2})]

@@ -1,0 +1,14 @@
+"""Processes the federation subsystem adds to `hotline run` (node/supervisor.py reads this)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def process_specs(config: str, settings: Any) -> list[Any]:
+    """The gRPC server, once the node holds its TLS certificate (after enrolment)."""
+    from node.supervisor import ProcSpec, hotline
+
+    if not (settings.keys_dir / "federation" / "tls.crt").exists():
+        return []
+    return [ProcSpec("federation", hotline(config, "serve-federation"))]

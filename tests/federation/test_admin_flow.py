@@ -1,0 +1,161 @@
+"""Operator flow through `hotline`, three real nodes (ministry, province, city) on 127.0.0.1:
+init → migrate → admin keygen → enrol by the parent → import → servers in their own processes →
+key rotation announced by the city, notarised by the province, forwarded to the ministry →
+ministry directory issued and relayed down to the city."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from federation import service
+from federation.models import InboxMessage, NodeKey, OutboxMessage
+from node import db as node_db
+from node import settings as node_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+NODES = {"000000": "ministry", "320000": "province", "320100": "city"}
+
+
+def hotline(home: Path, *args: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-m", "node.cli", "-c", str(home), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert run.returncode == 0, f"hotline {' '.join(args)}\n{run.stdout}\n{run.stderr}"
+    return run.stdout
+
+
+class Server:
+    def __init__(self, home: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "-c", str(home), "serve-federation"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "端口" in line, line
+        self.port = int(line.split("端口 ")[1].split("，")[0])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(15)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+def worker_pass(home: Path) -> dict[str, object]:
+    settings = node_settings.load(home)
+    node_db.bind(settings.database_url)
+    sender = service.make_sender(settings)
+    try:
+        return service.worker_pass(settings, sender)
+    finally:
+        sender.close()
+        node_db.database.close()
+
+
+def query(home: Path, fn):  # type: ignore[no-untyped-def]
+    node_db.bind(node_settings.load(home).database_url)
+    with node_db.connection():
+        return fn()
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> Iterator[dict[str, Path]]:
+    homes = {region: tmp_path / region for region in NODES}
+    for region, level in NODES.items():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "node.cli",
+                "init",
+                str(homes[region]),
+                "--level",
+                level,
+                "--region",
+                region,
+                "--federation-port",
+                "0",
+                "--metrics-port",
+                "0",
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        hotline(homes[region], "migrate")
+        hotline(homes[region], "admin", "keygen")
+    yield homes
+
+
+def test_enrol_rotate_and_directory(homes: dict[str, Path], tmp_path: Path) -> None:
+    m, p, c = homes["000000"], homes["320000"], homes["320100"]
+    req = lambda home: str(home / "keys" / "federation" / "enrol-request.json")  # noqa: E731
+    hotline(m, "admin", "enrol", req(p), "-o", str(tmp_path / "p.json"))
+    hotline(p, "admin", "import", str(tmp_path / "p.json"))
+    hotline(p, "admin", "enrol", req(c), "-o", str(tmp_path / "c.json"))
+    hotline(c, "admin", "import", str(tmp_path / "c.json"))
+    # a city cannot be enrolled by a province it does not belong to, nor a province by a city
+    bad = subprocess.run(
+        [sys.executable, "-m", "node.cli", "-c", str(c), "admin", "enrol", req(p)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "不是本节点" in bad.stderr
+
+    servers = {region: Server(homes[region]) for region in ("000000", "320000", "320100")}
+    try:
+        hotline(c, "admin", "peers", "add", "320000", f"127.0.0.1:{servers['320000'].port}")
+        hotline(p, "admin", "peers", "add", "000000", f"127.0.0.1:{servers['000000'].port}")
+        hotline(p, "admin", "peers", "add", "320100", f"127.0.0.1:{servers['320100'].port}")
+        hotline(m, "admin", "peers", "add", "320000", f"127.0.0.1:{servers['320000'].port}")
+        assert "320000" in hotline(c, "admin", "peers", "list")
+
+        # the province vouched for the city's enrolment key towards the ministry
+        assert worker_pass(p)["sent"] == 1
+        worker_pass(m)
+        assert query(m, lambda: NodeKey.get(NodeKey.key_id == "ed25519:320100:1").notary) == "320000"
+
+        out = hotline(c, "admin", "rotate", "--activate-after-hours", "0", "--overlap-days", "1")
+        assert "ed25519:320100:2" in out
+        assert worker_pass(c)["sent"] == 1  # announcement signed with key 1
+        worker_pass(p)  # province records it as notary and forwards it up
+        worker_pass(p)
+        worker_pass(m)
+        new = query(m, lambda: NodeKey.get(NodeKey.key_id == "ed25519:320100:2"))
+        assert (new.node, new.notary, new.source) == ("320100", "320000", "announcement")
+
+        assert "2 个节点" in hotline(m, "admin", "directory", "issue")
+        assert worker_pass(m)["sent"] == 2
+        worker_pass(p)  # applies its own copy, relays the city's
+        assert worker_pass(c)["processed"] == 1  # signed by the ministry, relayed by the province
+        rows = query(c, lambda: [(r.payload_type, r.status, r.via) for r in InboxMessage.select()])
+        assert ("federation.v1.NodeDirectory", "processed", "320000") in rows
+        # after rotation the city signs with key 2, which every level now knows
+        hotline(c, "admin", "revoke", "ed25519:320100:1")
+        assert worker_pass(c)["sent"] == 1
+        worker_pass(p)
+        assert query(p, lambda: NodeKey.get(NodeKey.key_id == "ed25519:320100:1").revoked)
+        assert query(c, lambda: OutboxMessage.select().where(OutboxMessage.status != "sent").count()) == 0
+        listing = hotline(c, "admin", "outbox", "list")
+        assert "KeyAnnouncement" in listing
+    finally:
+        for server in servers.values():
+            server.stop()

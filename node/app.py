@@ -22,6 +22,10 @@ VIEW_MODULES = [
     "node.api.views",
     "node.api.openapi",
     "node.monitoring.metrics",
+    "node.web.views",
+    "node.portal.views",
+    "node.portal.open311",
+    "node.telephony.views",
 ]
 
 HTTP_MESSAGES = {

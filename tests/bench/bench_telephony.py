@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -55,14 +56,15 @@ def run_step(n: int, hold: float) -> dict[str, float]:
     from node.telephony.models import Call, Recording
 
     engines = max(1, (n + 1) // 2)
-    with tempfile.TemporaryDirectory(prefix="bench-tel-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="bench-tel-")
+    try:
         st = Stack(Path(tmp), engines=engines, callers_per_engine=2)
         try:
             st.start()
             time.sleep(2.5)  # dispatcher probes mark every engine active
             uas = [st.ua(f"load{i}") for i in range((n + 3) // 4)]
             # warm-up round: every engine and caller process takes its first call (lazy PJSIP set-up),
-            # then hangs up; the measured round below runs on warm long-lived processes.
+            # then hangs up; the measured round below runs on warm long-lived engines.
             for i in range(n):
                 uas[i // 4].send(op="call", id=f"w{i}", uri=st.uri, **{"from": f"1390000{i:04d}"})
             with contextlib.suppress(AssertionError):
@@ -70,15 +72,9 @@ def run_step(n: int, hold: float) -> dict[str, float]:
                     lambda: sum(len(ua.find(lambda e: e["ev"] == "confirmed")) for ua in uas) >= n, 20, "warm"
                 )
             cold = sorted(e["setup_ms"] for ua in uas for e in ua.find(lambda e: e["ev"] == "confirmed"))
-            for i in range(n):
-                uas[i // 4].send(op="hangup", id=f"w{i}")
-            with contextlib.suppress(AssertionError):
-                wait_until(
-                    lambda: sum(len(ua.find(lambda e: e["ev"] == "disconnected")) for ua in uas) >= n, 20, "w"
-                )
             for ua in uas:
-                with ua.lock:
-                    ua.events.clear()
+                ua.close()  # fresh caller processes for the measured round; the engines stay warm
+            uas = [st.ua(f"load{i}b") for i in range((n + 3) // 4)]
             time.sleep(2.0)
             t_start = time.time()
             sent: dict[str, float] = {}
@@ -101,7 +97,10 @@ def run_step(n: int, hold: float) -> dict[str, float]:
             c0, w0 = cpu_seconds(pids), time.time()
             time.sleep(hold)
             c1, w1 = cpu_seconds(pids), time.time()
-            dropped = sum(len(ua.find(lambda e: e["ev"] == "disconnected")) for ua in uas)
+            gone = [e for ua in uas for e in ua.find(lambda e: e["ev"] in ("disconnected", "error"))]
+            dropped = len(gone)
+            if gone:
+                print("  lost:", sorted({(e["ev"], e.get("code"), e.get("error")) for e in gone}), flush=True)
             rss = rss_mb(pids)
             for ua in uas:
                 ua.close()
@@ -129,6 +128,9 @@ def run_step(n: int, hold: float) -> dict[str, float]:
             }
         finally:
             st.stop()
+    finally:
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -19,6 +19,13 @@ from tests.bench.harness import free_port, hotline
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _cmdline(p: psutil.Process) -> str:
+    try:
+        return " ".join(p.cmdline())
+    except psutil.NoSuchProcess:  # a short-lived helper (prompt generation) already gone
+        return ""
+
+
 @pytest.mark.slow
 def test_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
@@ -47,7 +54,7 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert json.loads(resp.read())["token"].startswith("hl_")
         children = psutil.Process(proc.pid).children(recursive=True)
-        names = " ".join(" ".join(c.cmdline()) for c in children)
+        names = " ".join(_cmdline(c) for c in children)
         assert "serve-web" in names and "serve-worker" in names
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)

@@ -1,0 +1,108 @@
+"""Telephony settings: the `[telephony]` section of node.toml, validated, with defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from node.errors import ValidationError
+from node.settings import Settings
+
+# The PyPI PJSUA2 wheel is compiled with PJSUA_MAX_CALLS = 4: one caller plus one agent leg per
+# conversation, so an engine admits at most 2 callers and keeps a slot free for each agent leg.
+WHEEL_MAX_CALLS = 4
+
+
+@dataclass(frozen=True)
+class TelephonyConfig:
+    enabled: bool = True
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    service_number: str = "12328"
+    engines: int = 2
+    engine_base_port: int = 5070
+    control_base_port: int = 5170
+    rtp_base_port: int = 40000
+    callers_per_engine: int = 2
+    ring_timeout_s: float = 20.0
+    wrapup_s: float = 10.0
+    callback_offer_s: float = 60.0
+    announce_every_s: float = 30.0
+    rating_timeout_s: float = 8.0
+    retention_days: int = 180
+    pstn_gateway: str = ""
+    prompts_dir: Path = Path("prompts")
+    recordings_dir: Path = Path("recordings")
+    run_dir: Path = Path("run")
+    kamailio_bin: str = "kamailio"
+
+    def engine_port(self, index: int) -> int:
+        return self.engine_base_port + index
+
+    def control_port(self, index: int) -> int:
+        return self.control_base_port + index
+
+    def rtp_port(self, index: int) -> int:
+        return self.rtp_base_port + 40 * index
+
+    def engine_name(self, index: int) -> str:
+        return f"engine-{index + 1}"
+
+
+_INT_KEYS = (
+    "sip_port",
+    "engines",
+    "engine_base_port",
+    "control_base_port",
+    "rtp_base_port",
+    "callers_per_engine",
+    "retention_days",
+)
+_FLOAT_KEYS = ("ring_timeout_s", "wrapup_s", "callback_offer_s", "announce_every_s", "rating_timeout_s")
+
+
+def load(settings: Settings) -> TelephonyConfig:
+    """The telephony config of a node; paths are relative to the node's home."""
+    raw: dict[str, Any] = dict(settings.section("telephony"))
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for key in _INT_KEYS:
+        if key in raw:
+            try:
+                values[key] = int(raw[key])
+            except (TypeError, ValueError):
+                errors[key] = "必须为整数"
+    for key in _FLOAT_KEYS:
+        if key in raw:
+            try:
+                values[key] = float(raw[key])
+            except (TypeError, ValueError):
+                errors[key] = "必须为数字"
+    for key in ("sip_host", "service_number", "pstn_gateway", "kamailio_bin"):
+        if key in raw:
+            values[key] = str(raw[key])
+    if "enabled" in raw:
+        values["enabled"] = bool(raw["enabled"])
+    cfg = TelephonyConfig(
+        prompts_dir=settings.home / str(raw.get("prompts_dir", "prompts")),
+        recordings_dir=settings.recordings_dir,
+        run_dir=settings.run_dir / "telephony",
+        **values,
+    )
+    if not 1 <= cfg.engines <= 64:
+        errors["engines"] = "引擎数量应在1到64之间"
+    if not 1 <= cfg.callers_per_engine <= WHEEL_MAX_CALLS:
+        errors["callers_per_engine"] = f"每个引擎的来电数应在1到{WHEEL_MAX_CALLS}之间"
+    for key in ("sip_port", "engine_base_port", "control_base_port", "rtp_base_port"):
+        if not 1 <= getattr(cfg, key) <= 65000:
+            errors[key] = "端口超出范围"
+    if cfg.ring_timeout_s <= 0 or cfg.wrapup_s < 0 or cfg.callback_offer_s <= 0 or cfg.rating_timeout_s <= 0:
+        errors["timers"] = "振铃、话后处理、回电提示和评价等待时间必须为正数"
+    if cfg.retention_days < 1:
+        errors["retention_days"] = "录音保留天数至少为1天"
+    if not cfg.service_number.isdigit():
+        errors["service_number"] = "服务号码只能包含数字"
+    if errors:
+        raise ValidationError("电话系统配置有误", details=errors)
+    return cfg

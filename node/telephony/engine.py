@@ -1,0 +1,1055 @@
+"""The call engine process: PJSUA2 with the null audio device answering calls dispatched by Kamailio.
+
+Threads: the main thread owns every PJSIP object and runs the loop (`libHandleEvents`, then the
+inbox of callback notices, then posted replies, then timers); PJSUA2 callbacks only append to the
+inbox. A DB thread writes call events through `node.telephony.service`, answers look-ups (order
+progress, queue position) and claims agents for this engine's queued callers. A control thread
+accepts JSON commands on 127.0.0.1 (transfer, hang up, callback, snapshot) and posts them to the loop.
+
+Run: `python -m node.telephony.engine --config NODE_HOME --index 0` (or `hotline telephony serve-engine`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import heapq
+import itertools
+import json
+import logging
+import os
+import queue
+import re
+import signal
+import socketserver
+import sys
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from node import clock, db, pii
+from node.settings import Settings
+from node.settings import load as load_settings
+from node.telephony import config as tconfig
+from node.telephony import ivr, service
+from node.telephony.prompts import (
+    SYSTEM_PROMPTS,
+    Prompt,
+    PromptLibrary,
+    position_text,
+    state_text,
+    wav_duration,
+)
+
+log = logging.getLogger("hotline.telephony.engine")
+
+URI_USER = re.compile(r"sip:([^@;>]+)@")
+CONFIRMED = pj.PJSIP_INV_STATE_CONFIRMED
+DISCONNECTED = pj.PJSIP_INV_STATE_DISCONNECTED
+UNREACHABLE_CODES = {404, 410, 480, 484, 502, 503, 604}
+PJ_MAX_CALLS = tconfig.WHEEL_MAX_CALLS
+
+
+class Leg(pj.Call):
+    """A SIP call leg. Callbacks only record what happened; the loop acts on it."""
+
+    def __init__(self, engine: CallEngine, acc: pj.Account, role: str, call_id: int = pj.PJSUA_INVALID_ID):
+        pj.Call.__init__(self, acc, call_id)
+        self.engine = engine
+        self.role = role  # "caller" (citizen, inbound or outbound) | "agent"
+        self.owner: Session | None = None
+        self.am: pj.AudioMedia | None = None
+        self.confirmed = False
+        self.gone = False
+        self.cancelled_by_us = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        try:
+            ci = self.getInfo()
+            self.engine.inbox.append((self, "state", ci.state, ci.lastStatusCode))
+        except Exception:  # never let an exception cross into PJSIP
+            log.exception("onCallState")
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        try:
+            self.engine.inbox.append((self, "media", None, None))
+        except Exception:
+            log.exception("onCallMediaState")
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        try:
+            self.engine.inbox.append((self, "dtmf", prm.digit, None))
+        except Exception:
+            log.exception("onDtmfDigit")
+
+
+class EngineAccount(pj.Account):
+    def __init__(self, engine: CallEngine):
+        pj.Account.__init__(self)
+        self.engine = engine
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        try:
+            leg = Leg(self.engine, self, "caller", prm.callId)
+            self.engine.legs.add(leg)  # keep a Python reference for the call's lifetime
+            self.engine.inbox.append((leg, "incoming", None, None))
+        except Exception:
+            log.exception("onIncomingCall")
+
+
+class Session:
+    """One citizen's call through IVR, queue, agent and rating (or an outbound callback)."""
+
+    def __init__(self, uuid: str, leg: Leg, direction: str):
+        self.uuid = uuid
+        self.leg: Leg | None = leg
+        self.direction = direction
+        self.state = "ivr"  # ivr | queued | offered | talking | rating | closing | ended
+        self.ivr: ivr.IvrSession | None = None
+        self.rec: pj.AudioMediaRecorder | None = None
+        self.rec_rel = ""
+        self.player: pj.AudioMediaPlayer | None = None
+        self.hold: pj.AudioMediaPlayer | None = None
+        self.agent_leg: Leg | None = None
+        self.agent_id: int | None = None
+        self.transfer_from: int | None = None
+        self.business = ""
+        self.end_reason = ""
+        self.gen = 0
+        self.qmode = "hold"  # hold | cb_number
+        self.cb_offered = False
+        self.digits = ""
+        self.rating_tries = 0
+        self.callback_task: int | None = None
+        self.bridged = False
+
+    @property
+    def am(self) -> pj.AudioMedia | None:
+        return self.leg.am if self.leg is not None else None
+
+
+class DbWorker(threading.Thread):
+    """The engine's only database user: events in order, look-ups, ACD claims, heartbeat."""
+
+    def __init__(self, engine: CallEngine):
+        super().__init__(name="telephony-db", daemon=True)
+        self.engine = engine
+        self.q: queue.Queue[Any] = queue.Queue()
+        self.last_claim = 0.0
+        self.last_beat = 0.0
+        self.last_sync = 0.0
+
+    def event(self, ev: dict[str, Any]) -> None:
+        self.q.put(("event", ev))
+
+    def request(self, fn: Callable[[], Any], reply: Callable[[Any, BaseException | None], None]) -> None:
+        self.q.put(("request", fn, reply))
+
+    def stop(self) -> None:
+        self.q.put(None)
+
+    def run(self) -> None:
+        db.database.connect(reuse_if_open=True)
+        try:
+            while True:
+                try:
+                    item = self.q.get(timeout=0.1)
+                except queue.Empty:
+                    item = ()
+                if item is None:
+                    break
+                try:
+                    if item:
+                        self._handle(item)
+                    self._periodic()
+                except Exception:
+                    log.exception("DB 线程处理失败")
+        finally:
+            db.database.close()
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        if item[0] == "event":
+            ev = item[1]
+            if ev["kind"] == "recording" and ev.get("action") == "finished":
+                ev.update(service.finish_recording_file(self.engine.cfg.recordings_dir / ev["path"]))
+            for attempt in range(5):
+                try:
+                    service.record_event(ev)
+                    break
+                except Exception as exc:  # a busy database must not lose events
+                    if attempt == 4 or "locked" not in str(exc).lower():
+                        log.exception("写入通话事件失败：%s", ev.get("kind"))
+                        break
+                    time.sleep(0.2 * (attempt + 1))
+            if ev["kind"] == "queued":
+                self.last_claim = 0.0
+        else:
+            _, fn, reply = item
+            try:
+                result, error = fn(), None
+            except Exception as exc:
+                result, error = None, exc
+            self.engine.post(lambda: reply(result, error))
+
+    def _periodic(self) -> None:
+        now = time.monotonic()
+        eng = self.engine
+        if now - self.last_beat >= 3.0:
+            service.heartbeat(eng.name)
+            self.last_beat = now
+        if eng.waiting and now - self.last_claim >= 0.15 and eng.free_legs() > 0:
+            self.last_claim = now
+            offer = service.claim_next(eng.name)
+            if offer is not None:
+                self.last_claim = 0.0
+                eng.post(lambda: eng.on_offer(offer))
+
+
+class ControlHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        engine: CallEngine = self.server.engine  # type: ignore[attr-defined]
+        line = self.rfile.readline(65536)
+        try:
+            cmd = json.loads(line)
+            if not isinstance(cmd, dict):
+                raise ValueError
+        except ValueError:
+            self.wfile.write(
+                json.dumps({"ok": False, "error": "命令格式错误"}, ensure_ascii=False).encode() + b"\n"
+            )
+            return
+        box: queue.Queue[dict[str, Any]] = queue.Queue()
+        engine.post(lambda: engine.command(cmd, box.put))
+        try:
+            reply = box.get(timeout=10)
+        except queue.Empty:
+            reply = {"ok": False, "error": "引擎无响应"}
+        self.wfile.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+
+
+class ControlServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class CallEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        cfg: tconfig.TelephonyConfig,
+        name: str,
+        sip_port: int,
+        control_port: int,
+        rtp_port: int,
+    ):
+        self.settings, self.cfg, self.name = settings, cfg, name
+        self.sip_port, self.control_port, self.rtp_port = sip_port, control_port, rtp_port
+        self.inbox: collections.deque[tuple[Leg, str, Any, Any]] = collections.deque()
+        self.posts: collections.deque[Callable[[], None]] = collections.deque()
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
+        self.seq = itertools.count()
+        self.legs: set[Leg] = set()
+        self.sessions: dict[str, Session] = {}
+        self.waiting: set[str] = set()
+        self.stopping = False
+        self.prompts = PromptLibrary(cfg.prompts_dir)
+        self.durations: dict[str, float] = {}
+        self.menus: dict[str, ivr.MenuSpec] = {}
+        self.db_worker = DbWorker(self)
+        self.control: ControlServer | None = None
+        self.ep: pj.Endpoint | None = None
+        self.acc: EngineAccount | None = None
+        self.kamailio = f"{cfg.sip_host}:{cfg.sip_port}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Everything that touches disk or DB before SIP starts: recovery, menus, prompts."""
+        with db.connection():
+            counts = service.recover_engine(self.name, self.cfg.recordings_dir)
+            if counts["calls"] or counts["recordings"]:
+                log.warning("恢复上次异常退出的通话：%s", counts)
+            self.menus = service.load_menus()
+        for p in ivr.all_prompts(self.menus):
+            self._remember(self.prompts.ensure(p))
+        for n in range(0, 10):
+            self._remember(self.prompts.ensure(Prompt("", position_text(n))))
+        self._remember(self.prompts.hold_music())
+
+    def _remember(self, path: Path) -> Path:
+        if str(path) not in self.durations:
+            self.durations[str(path)] = wav_duration(path)
+        return path
+
+    def start(self) -> None:
+        ep = pj.Endpoint()
+        ep.libCreate()
+        epc = pj.EpConfig()
+        epc.uaConfig.threadCnt = 0
+        epc.uaConfig.mainThreadOnly = True
+        epc.uaConfig.maxCalls = PJ_MAX_CALLS
+        epc.uaConfig.userAgent = f"hotline12328-{self.name}"
+        epc.medConfig.clockRate = 8000
+        epc.medConfig.sndClockRate = 8000
+        epc.medConfig.noVad = True
+        epc.medConfig.ecTailLen = 0
+        epc.logConfig.level = 1
+        epc.logConfig.consoleLevel = 1
+        ep.libInit(epc)
+        tc = pj.TransportConfig()
+        tc.port = self.sip_port
+        tc.boundAddress = "127.0.0.1" if self.cfg.sip_host == "127.0.0.1" else ""
+        tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+        self.sip_port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+        for c in ep.codecEnum2():
+            ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(("PCMA", "PCMU")) else 0)
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{self.cfg.service_number}@{self.cfg.sip_host}:{self.sip_port}"
+        acfg.mediaConfig.transportConfig.port = self.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = 40
+        if self.cfg.sip_host == "127.0.0.1":
+            acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        acc = EngineAccount(self)
+        acc.create(acfg, True)
+        self.ep, self.acc = ep, acc
+        self.control = ControlServer(("127.0.0.1", self.control_port), ControlHandler)
+        self.control.engine = self  # type: ignore[attr-defined]
+        self.control_port = self.control.server_address[1]
+        threading.Thread(target=self.control.serve_forever, name="telephony-control", daemon=True).start()
+        with db.connection():
+            service.engine_started(self.name, self.sip_port, self.control_port, os.getpid())
+        self.db_worker.start()
+        log.info("引擎 %s 已启动：SIP %s，控制端口 %s", self.name, self.sip_port, self.control_port)
+
+    def run(self) -> None:
+        assert self.ep is not None
+        while not self.stopping:
+            self.ep.libHandleEvents(10)
+            self._pump()
+        self._shutdown()
+
+    def _pump(self) -> None:
+        while self.inbox:
+            leg, kind, a, b = self.inbox.popleft()
+            try:
+                self._on_leg(leg, kind, a, b)
+            except Exception:
+                log.exception("处理呼叫事件失败：%s", kind)
+        while self.posts:
+            fn = self.posts.popleft()
+            try:
+                fn()
+            except Exception:
+                log.exception("处理回调失败")
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self.timers)
+            try:
+                fn()
+            except Exception:
+                log.exception("定时任务失败")
+
+    def _shutdown(self) -> None:
+        assert self.ep is not None
+        for s in list(self.sessions.values()):
+            s.end_reason = s.end_reason or "dropped"
+            for leg in (s.leg, s.agent_leg):
+                self._hangup(leg)
+        deadline = time.monotonic() + 2.0
+        while (self.sessions or any(not leg.gone for leg in self.legs)) and time.monotonic() < deadline:
+            self.ep.libHandleEvents(10)
+            self._pump()
+        for s in list(self.sessions.values()):
+            self._close(s)
+        self._pump()
+        self.legs.clear()
+        self.sessions.clear()
+        self.timers.clear()  # closures hold sessions, and sessions hold pj.Call objects
+        self.inbox.clear()
+        self.db_worker.stop()
+        self.db_worker.join(timeout=15)
+        if self.control is not None:
+            self.control.shutdown()
+            self.control.server_close()
+        with db.connection():
+            service.engine_stopped(self.name)
+        self.posts.clear()
+        self.inbox.clear()
+        self.acc = None
+        import gc
+
+        gc.collect()
+        self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
+        self.ep = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the loop thread (thread-safe)."""
+        self.posts.append(fn)
+
+    def after(self, seconds: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, (time.monotonic() + max(0.0, seconds), next(self.seq), fn))
+
+    def emit(self, kind: str, s: Session, **data: Any) -> None:
+        self.db_worker.event({"kind": kind, "call": s.uuid, "at": clock.now(), **data})
+
+    def free_legs(self) -> int:
+        return PJ_MAX_CALLS - sum(1 for leg in self.legs if not leg.gone)
+
+    def callers(self) -> int:
+        return len(self.sessions)
+
+    def _hangup(self, leg: Leg | None, code: int = 0) -> None:
+        if leg is None or leg.gone:
+            return
+        try:
+            op = pj.CallOpParam()
+            if code:
+                op.statusCode = code
+            leg.hangup(op)
+        except pj.Error as exc:
+            log.debug("挂机失败：%s", exc.info())
+
+    def _timed(self, s: Session, seconds: float, fn: Callable[[], None]) -> None:
+        """A timer that is void once the session moved on (its generation changed)."""
+        gen = s.gen
+
+        def fire() -> None:
+            if s.gen == gen and s.state != "ended":
+                fn()
+
+        self.after(seconds, fire)
+
+    # -- audio --------------------------------------------------------------------------------
+    def _path(self, p: Prompt) -> Path | None:
+        path = self.prompts.path_for(p)
+        if not path.exists():
+            log.warning("缺少提示音：%s", p.text[:30])
+            return None
+        return self._remember(path)
+
+    def _play(self, s: Session, prompts: list[Prompt]) -> float:
+        s.player = None
+        paths = [p for p in (self._path(x) for x in prompts) if p is not None]
+        if not paths or s.am is None:
+            return 0.0
+        player = pj.AudioMediaPlayer()
+        if len(paths) == 1:
+            player.createPlayer(str(paths[0]), pj.PJMEDIA_FILE_NO_LOOP)
+        else:
+            names = pj.StringVector()
+            for p in paths:
+                names.append(str(p))
+            player.createPlaylist(names, "", pj.PJMEDIA_FILE_NO_LOOP)
+        player.startTransmit(s.am)
+        if s.rec is not None:
+            player.startTransmit(s.rec)
+        s.player = player
+        return sum(self.durations.get(str(p), 0.0) for p in paths)
+
+    def _start_hold(self, s: Session) -> None:
+        if s.state not in ("queued", "offered") or s.am is None or s.hold is not None:
+            return
+        s.player = None
+        hold = pj.AudioMediaPlayer()
+        hold.createPlayer(str(self.prompts.hold_music()), 0)
+        hold.startTransmit(s.am)
+        s.hold = hold
+
+    def _announce(self, s: Session, prompts: list[Prompt]) -> None:
+        """Interrupt hold music with a prompt, then resume it."""
+        s.hold = None
+        s.gen += 1
+        dur = self._play(s, prompts)
+        self._timed(s, dur + 0.2, lambda: self._start_hold(s))
+
+    def _start_recording(self, s: Session) -> None:
+        day = clock.now()
+        rel = f"{day:%Y/%m/%d}/{s.uuid}.wav"
+        path = self.cfg.recordings_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rec = pj.AudioMediaRecorder()
+        rec.createRecorder(str(path), 0, 0, pj.PJMEDIA_FILE_WRITE_ALAW)
+        assert s.am is not None
+        s.am.startTransmit(rec)
+        s.rec, s.rec_rel = rec, rel
+        self.emit("recording", s, action="started", path=rel, retention_days=self.cfg.retention_days)
+
+    # -- leg events ---------------------------------------------------------------------------
+    def _on_leg(self, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if kind == "incoming":
+            self._incoming(leg)
+            return
+        if kind == "state":
+            if a == CONFIRMED:
+                leg.confirmed = True
+            if a == DISCONNECTED:
+                leg.gone = True
+                leg.am = None
+        elif kind == "media" and not leg.gone and leg.am is None:
+            try:
+                ci = leg.getInfo()
+                for i, mi in enumerate(ci.media):
+                    if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                        leg.am = leg.getAudioMedia(i)
+                        break
+            except pj.Error:
+                return
+        s = leg.owner
+        if leg.role == "caller":
+            if s is not None:
+                self._caller_event(s, leg, kind, a, b)
+        elif s is not None:
+            self._agent_event(s, leg, kind, a, b)
+        if leg.gone:
+            self.legs.discard(leg)
+            if s is not None and leg is s.agent_leg and s.state != "talking":
+                s.agent_leg = None
+            leg.owner = None
+
+    def _incoming(self, leg: Leg) -> None:
+        op = pj.CallOpParam()
+        if self.stopping or self.callers() >= self.cfg.callers_per_engine:
+            op.statusCode = 486 if not self.stopping else 503
+            leg.answer(op)
+            return
+        ci = leg.getInfo()
+        m = URI_USER.search(ci.remoteUri)
+        caller = m.group(1) if m else ""
+        dialed = URI_USER.search(ci.localUri)
+        s = Session(uuidlib.uuid4().hex, leg, "inbound")
+        leg.owner = s
+        s.ivr = ivr.IvrSession(self.menus)
+        self.sessions[s.uuid] = s
+        op.statusCode = 200
+        leg.answer(op)
+        now = clock.now()
+        self.db_worker.event(
+            {
+                "kind": "incoming",
+                "call": s.uuid,
+                "at": now,
+                "answered_at": now,
+                "engine": self.name,
+                "caller": caller,
+                "dialed": dialed.group(1) if dialed else "",
+                "sip_call_id": ci.callIdString,
+                "direction": "inbound",
+            }
+        )
+
+    def _caller_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if kind == "media" and leg.am is not None and s.rec is None and s.state != "ended":
+            self._start_recording(s)
+            if s.direction == "outbound":
+                self._callback_greeting(s)
+            else:
+                assert s.ivr is not None
+                self._run_step(s, s.ivr.start())
+        elif kind == "dtmf":
+            self._digit(s, str(a))
+        elif kind == "state" and a == DISCONNECTED:
+            if s.direction == "outbound" and not leg.confirmed:
+                s.end_reason = s.end_reason or "no_answer"
+                self.emit("callback_result", s, task_id=s.callback_task, ok=False, result=f"未接通（{b}）")
+            self._close(s)
+
+    def _agent_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if leg is not s.agent_leg or s.state == "ended":
+            return
+        if kind == "state" and a == CONFIRMED and s.state == "offered":
+            self.emit("answered", s, agent_id=s.agent_id)
+            self._maybe_bridge(s)
+        elif kind == "media":
+            self._maybe_bridge(s)
+        elif kind == "state" and a == DISCONNECTED:
+            if s.bridged:
+                self._agent_hung_up(s)
+            else:
+                code = int(b or 0)
+                kind_ = (
+                    "unreachable" if code in UNREACHABLE_CODES and not leg.cancelled_by_us else "no_answer"
+                )
+                self.emit(kind_, s, agent_id=s.agent_id, status=code)
+                s.agent_leg, s.agent_id = None, None
+                if s.state == "offered":
+                    s.state = "queued"
+                    self.waiting.add(s.uuid)
+                    self._start_hold(s)
+
+    def _maybe_bridge(self, s: Session) -> None:
+        agent = s.agent_leg
+        if s.bridged or agent is None or not agent.confirmed or agent.am is None or s.am is None:
+            return
+        s.hold = None
+        s.player = None
+        s.gen += 1
+        s.am.startTransmit(agent.am)
+        agent.am.startTransmit(s.am)
+        if s.rec is not None:
+            agent.am.startTransmit(s.rec)
+        s.state, s.bridged = "talking", True
+        self.emit("bridged", s, agent_id=s.agent_id, recording=s.rec_rel)
+
+    # -- IVR ----------------------------------------------------------------------------------
+    def _run_step(self, s: Session, step: ivr.Step) -> None:
+        s.gen += 1
+        dur = self._play(s, step.play)
+        if step.note:
+            self.emit("ivr", s, **step.note)
+        if step.outcome == "queue":
+            self._enqueue(s, step.business, delay=dur)
+        elif step.outcome == "hangup":
+            s.state, s.end_reason = "closing", "ivr_finished"
+            self._timed(s, dur + 0.3, lambda: self._hangup(s.leg))
+        elif step.outcome == "lookup":
+            self._lookup(s, step.order_number, step.query_code)
+        else:
+            self._timed(s, dur + step.timeout_s, lambda: self._ivr_timeout(s))
+
+    def _ivr_timeout(self, s: Session) -> None:
+        if s.state == "ivr" and s.ivr is not None:
+            self._run_step(s, s.ivr.timeout())
+
+    def _lookup(self, s: Session, number: str, code: str) -> None:
+        self.emit("ivr", s, action="order_query", order_number=number)
+        prompts = self.prompts
+
+        def work() -> tuple[str | None, Path | None]:
+            label = service.order_progress(number, code)
+            return label, (prompts.ensure(Prompt("", state_text(label))) if label else None)
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if s.state != "ivr" or s.ivr is None:
+                return
+            label, path = result if error is None else (None, None)
+            if error is not None:
+                log.error("工单查询失败：%s", error)
+            if path is not None:
+                self._remember(path)
+            self._run_step(s, s.ivr.lookup_result(label))
+
+        self.db_worker.request(work, done)
+
+    def _digit(self, s: Session, d: str) -> None:
+        menu = s.ivr.menu if s.ivr is not None else ""
+        self.emit("ivr_key", s, digit=d, menu=f"{s.state}:{menu}" if s.state == "ivr" else s.state)
+        if s.state == "ivr" and s.ivr is not None:
+            step = s.ivr.key(d)
+            if step is not None:
+                self._run_step(s, step)
+            else:
+                s.player = None  # barge-in: stop the prompt while the caller types
+                s.gen += 1
+                self._timed(s, s.ivr.current.timeout_s, lambda: self._ivr_timeout(s))
+        elif s.state == "queued":
+            self._queue_digit(s, d)
+        elif s.state == "rating":
+            self._rating_digit(s, d)
+        elif s.state == "dialing_wait":
+            self._callback_digit(s, d)
+
+    # -- queue ----------------------------------------------------------------------------------
+    def _enqueue(self, s: Session, business: str, delay: float) -> None:
+        s.state, s.business = "queued", business
+        self.emit("queued", s, business=business)
+        self.waiting.add(s.uuid)
+        self._timed_any(s, delay + 0.2, lambda: self._start_hold(s))
+        self._ask_position(s)
+        self._timed_any(s, self.cfg.callback_offer_s, lambda: self._offer_callback(s))
+
+    def _timed_any(self, s: Session, seconds: float, fn: Callable[[], None]) -> None:
+        """A timer that survives prompt changes but not the end of the call."""
+
+        def fire() -> None:
+            if s.state != "ended":
+                fn()
+
+        self.after(seconds, fire)
+
+    def _ask_position(self, s: Session) -> None:
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is None and s.state == "queued" and s.qmode == "hold":
+                n = int(result)
+                p = Prompt("", position_text(n))
+                if not self.prompts.path_for(p).exists():
+                    p = Prompt("", position_text(9))
+                self._timed_any(s, 0.0, lambda: self._announce(s, [p]) if s.state == "queued" else None)
+            if s.state == "queued":
+                self._timed_any(s, self.cfg.announce_every_s, lambda: self._ask_position(s))
+
+        if s.state == "queued":
+            uuid = s.uuid
+            self.db_worker.request(lambda: service.queue_position(uuid), done)
+
+    def _offer_callback(self, s: Session) -> None:
+        if s.state != "queued" or s.cb_offered:
+            return
+        s.cb_offered = True
+        self._announce(s, [Prompt("callback_offer", SYSTEM_PROMPTS["callback_offer"])])
+
+    def _queue_digit(self, s: Session, d: str) -> None:
+        if s.qmode == "hold":
+            if s.cb_offered and d == "1":
+                s.qmode, s.digits = "cb_number", ""
+                s.hold = None
+                s.gen += 1
+                dur = self._play(s, [Prompt("callback_number", SYSTEM_PROMPTS["callback_number"])])
+                self._timed(s, dur + 15, lambda: self._cb_number_timeout(s))
+            return
+        if d == "#":
+            number = s.digits
+            if pii.valid_phone(number) and len(number) >= 5:
+                self.waiting.discard(s.uuid)
+                s.state, s.end_reason = "closing", "callback_left"
+                self.emit("callback_left", s, number=number)
+                s.gen += 1
+                dur = self._play(s, [Prompt("callback_thanks", SYSTEM_PROMPTS["callback_thanks"])])
+                self._timed(s, dur + 0.3, lambda: self._hangup(s.leg))
+            else:
+                s.digits = ""
+                self._play(s, [Prompt("callback_number", SYSTEM_PROMPTS["callback_number"])])
+        elif d == "*":
+            s.digits = ""
+        elif d.isdigit() and len(s.digits) < 20:
+            s.digits += d
+            s.player = None
+
+    def _cb_number_timeout(self, s: Session) -> None:
+        if s.state == "queued" and s.qmode == "cb_number":
+            s.qmode = "hold"
+            self._start_hold(s)
+
+    def on_offer(self, offer: service.Offer) -> None:
+        """The DB thread claimed an agent for one of our queued callers: ring the agent."""
+        s = self.sessions.get(offer.call_uuid)
+        if s is None:
+            return  # the caller left; the 'ended' event frees the agent
+        if s.state != "queued" or self.free_legs() <= 0:
+            self.db_worker.event(
+                {"kind": "offer_failed", "call": s.uuid, "at": clock.now(), "agent_id": offer.agent_id}
+            )
+            return
+        if s.qmode == "cb_number":
+            s.qmode = "hold"
+        self.waiting.discard(s.uuid)
+        self._ring_agent(s, offer)
+
+    def _ring_agent(self, s: Session, offer: service.Offer) -> None:
+        assert self.acc is not None
+        leg = Leg(self, self.acc, "agent")
+        leg.owner = s
+        prm = pj.CallOpParam(True)
+        h = pj.SipHeader()
+        h.hName, h.hValue = "X-Hotline-Call", s.uuid
+        prm.txOption.headers.append(h)
+        try:
+            leg.makeCall(f"sip:{offer.extension}@{self.kamailio}", prm)
+        except pj.Error as exc:
+            log.error("呼叫坐席 %s 失败：%s", offer.extension, exc.info())
+            self.emit("offer_failed", s, agent_id=offer.agent_id)
+            s.state = "queued"
+            self.waiting.add(s.uuid)
+            return
+        self.legs.add(leg)
+        s.state, s.agent_leg, s.agent_id, s.bridged = "offered", leg, offer.agent_id, False
+        self._start_hold(s)
+
+        def ring_timeout() -> None:
+            if s.agent_leg is leg and not leg.confirmed and not leg.gone:
+                self._hangup(leg)
+
+        self.after(self.cfg.ring_timeout_s, ring_timeout)
+
+    # -- after the agent ---------------------------------------------------------------------
+    def _agent_hung_up(self, s: Session) -> None:
+        self.emit("agent_hangup", s, agent_id=s.agent_id, wrapup_s=self.cfg.wrapup_s)
+        s.agent_leg = None
+        if s.leg is None or s.leg.gone:
+            return
+        s.state = "rating"
+        self._ask_rating(s)
+
+    def _ask_rating(self, s: Session) -> None:
+        s.gen += 1
+        dur = self._play(s, [Prompt("rating", SYSTEM_PROMPTS["rating"])])
+        self._timed(s, dur + self.cfg.rating_timeout_s, lambda: self._rating_timeout(s))
+
+    def _rating_timeout(self, s: Session) -> None:
+        if s.state != "rating":
+            return
+        s.rating_tries += 1
+        if s.rating_tries < 2:
+            self._ask_rating(s)
+            return
+        self._goodbye(s, "goodbye", "completed")
+
+    def _rating_digit(self, s: Session, d: str) -> None:
+        if d in ("1", "2", "3"):
+            self.emit("rated", s, score=int(d))
+            self._goodbye(s, "rating_thanks", "completed")
+        else:
+            self._rating_timeout(s)
+
+    def _goodbye(self, s: Session, prompt: str, reason: str) -> None:
+        s.state, s.end_reason = "closing", reason
+        s.gen += 1
+        dur = self._play(s, [Prompt(prompt, SYSTEM_PROMPTS[prompt])])
+        self._timed(s, dur + 0.3, lambda: self._hangup(s.leg))
+
+    def _close(self, s: Session) -> None:
+        """The citizen's leg is gone: end the agent leg, finalize the recording, log the end."""
+        if s.state == "ended":
+            return
+        reason = s.end_reason or {
+            "ivr": "caller_hangup",
+            "queued": "abandoned",
+            "offered": "abandoned",
+            "talking": "caller_hangup",
+            "rating": "completed",
+            "closing": "completed",
+            "dialing_wait": "caller_hangup",
+        }.get(s.state, "caller_hangup")
+        if s.state in ("queued", "offered") and reason == "abandoned":
+            self.emit("abandoned", s, agent_id=s.agent_id)
+        s.state = "ended"
+        s.gen += 1
+        self.waiting.discard(s.uuid)
+        if s.agent_leg is not None:
+            s.agent_leg.cancelled_by_us = True
+            self._hangup(s.agent_leg)
+        s.player = None
+        s.hold = None
+        had_rec = s.rec is not None
+        s.rec = None  # destroying the recorder writes the WAV header
+        if had_rec:
+            self.emit("recording", s, action="finished", path=s.rec_rel)
+        self.emit("ended", s, reason=reason, agent_id=s.agent_id, wrapup_s=self.cfg.wrapup_s)
+        self.sessions.pop(s.uuid, None)
+
+    # -- outbound callbacks ----------------------------------------------------------------------
+    def _callback_greeting(self, s: Session) -> None:
+        s.state = "dialing_wait"
+        s.gen += 1
+        dur = self._play(s, [Prompt("callback_greeting", SYSTEM_PROMPTS["callback_greeting"])])
+        self._timed(s, dur + 10, lambda: self._callback_no_key(s))
+
+    def _callback_no_key(self, s: Session) -> None:
+        if s.state == "dialing_wait":
+            self.emit("callback_result", s, task_id=s.callback_task, ok=False, result="回电已接通但未按键")
+            self._goodbye(s, "goodbye", "completed")
+
+    def _callback_digit(self, s: Session, d: str) -> None:
+        if d == "1":
+            self.emit("callback_result", s, task_id=s.callback_task, ok=True, result="来电人要求人工服务")
+            self.emit("queued", s, business=s.business, requeue=True)
+            s.state = "queued"
+            self.waiting.add(s.uuid)
+            self._start_hold(s)
+        elif d == "2":
+            self.emit("callback_result", s, task_id=s.callback_task, ok=True, result="来电人表示无需回电")
+            self._goodbye(s, "goodbye", "completed")
+
+    def start_callback(
+        self, task_id: int, number: str, business: str, reply: Callable[[dict[str, Any]], None]
+    ) -> None:
+        if self.callers() >= self.cfg.callers_per_engine or self.free_legs() < 2:
+            reply({"ok": False, "error": "引擎线路已满"})
+            return
+        assert self.acc is not None
+        leg = Leg(self, self.acc, "caller")
+        s = Session(uuidlib.uuid4().hex, leg, "outbound")
+        s.callback_task, s.business, s.state = task_id, business, "dialing"
+        leg.owner = s
+        target = number if "@" in number else f"{number}@{self.cfg.pstn_gateway or self.kamailio}"
+        try:
+            leg.makeCall(f"sip:{target}", pj.CallOpParam(True))
+        except pj.Error as exc:
+            reply({"ok": False, "error": f"外呼失败：{exc.reason}"})
+            return
+        self.legs.add(leg)
+        self.sessions[s.uuid] = s
+        self.db_worker.event(
+            {
+                "kind": "incoming",
+                "call": s.uuid,
+                "at": clock.now(),
+                "engine": self.name,
+                "caller": number,
+                "dialed": number,
+                "direction": "outbound",
+                "callback_task": task_id,
+            }
+        )
+        reply({"ok": True, "call_id": s.uuid})
+
+    # -- commands from the web ----------------------------------------------------------------
+    def command(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        name = cmd.get("cmd")
+        if name == "ping":
+            reply(
+                {
+                    "ok": True,
+                    "engine": self.name,
+                    "calls": self.callers(),
+                    "legs": PJ_MAX_CALLS - self.free_legs(),
+                }
+            )
+        elif name == "snapshot":
+            reply(
+                {
+                    "ok": True,
+                    "engine": self.name,
+                    "calls": [
+                        {"call_id": s.uuid, "state": s.state, "agent_id": s.agent_id, "business": s.business}
+                        for s in self.sessions.values()
+                    ],
+                }
+            )
+        elif name == "hangup":
+            s = self.sessions.get(str(cmd.get("call", "")))
+            if s is None:
+                reply({"ok": False, "error": "通话不存在"})
+                return
+            self._hangup(s.leg)
+            reply({"ok": True})
+        elif name == "transfer":
+            self._transfer(str(cmd.get("call", "")), str(cmd.get("extension", "")), reply)
+        elif name == "callback":
+            self._callback_command(cmd, reply)
+        else:
+            reply({"ok": False, "error": f"未知命令：{name}"})
+
+    def _transfer(self, uuid: str, extension: str, reply: Callable[[dict[str, Any]], None]) -> None:
+        s = self.sessions.get(uuid)
+        if s is None or s.state != "talking":
+            reply({"ok": False, "error": "只有通话中的来电可以转接"})
+            return
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                reply({"ok": False, "error": str(error)})
+                return
+            if s.state != "talking":
+                self.db_worker.event(
+                    {"kind": "offer_failed", "call": s.uuid, "at": clock.now(), "agent_id": result.agent_id}
+                )
+                reply({"ok": False, "error": "通话已结束"})
+                return
+            old_leg, old_agent = s.agent_leg, s.agent_id
+            self.emit(
+                "transferred",
+                s,
+                from_agent_id=old_agent,
+                agent_id=result.agent_id,
+                wrapup_s=self.cfg.wrapup_s,
+            )
+            if old_leg is not None:
+                old_leg.owner = None
+                self._hangup(old_leg)
+            s.bridged = False
+            s.state = "queued"
+            self._ring_agent(s, result)
+            reply({"ok": True})
+
+        name = self.name
+        self.db_worker.request(lambda: service.claim_agent(name, uuid, extension), done)
+
+    def _callback_command(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        try:
+            task_id = int(cmd.get("task_id", 0))
+        except (TypeError, ValueError):
+            reply({"ok": False, "error": "回电任务编号无效"})
+            return
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                reply({"ok": False, "error": str(error)})
+            else:
+                self.start_callback(task_id, result[0], result[1], reply)
+
+        self.db_worker.request(lambda: service.begin_callback(task_id), done)
+
+
+def _install_signals(engine: CallEngine) -> None:
+    def stop(signum: int, frame: Any) -> None:
+        engine.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def serve(
+    settings: Settings,
+    index: int = 0,
+    *,
+    name: str = "",
+    sip_port: int | None = None,
+    control_port: int | None = None,
+    rtp_port: int | None = None,
+) -> None:
+    """Run one engine until SIGTERM."""
+    cfg = tconfig.load(settings)
+    db.bind(settings.database_url)
+    pii.configure(settings.data_key)
+    engine = CallEngine(
+        settings,
+        cfg,
+        name or cfg.engine_name(index),
+        cfg.engine_port(index) if sip_port is None else sip_port,
+        cfg.control_port(index) if control_port is None else control_port,
+        cfg.rtp_port(index) if rtp_port is None else rtp_port,
+    )
+    _install_signals(engine)
+    engine.prepare()
+    engine.start()
+    ready = settings.run_dir / "telephony" / f"{engine.name}.json"
+    ready.parent.mkdir(parents=True, exist_ok=True)
+    ready.write_text(
+        json.dumps(
+            {
+                "name": engine.name,
+                "sip_port": engine.sip_port,
+                "control_port": engine.control_port,
+                "pid": os.getpid(),
+            }
+        )
+    )
+    try:
+        engine.run()
+    finally:
+        ready.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="12328 呼叫引擎进程")
+    ap.add_argument("--config", default=None, help="节点目录或 node.toml")
+    ap.add_argument("--index", type=int, default=0)
+    ap.add_argument("--name", default="")
+    ap.add_argument("--sip-port", type=int, default=None)
+    ap.add_argument("--control-port", type=int, default=None)
+    ap.add_argument("--rtp-port", type=int, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    settings = load_settings(args.config)
+    serve(
+        settings,
+        args.index,
+        name=args.name,
+        sip_port=args.sip_port,
+        control_port=args.control_port,
+        rtp_port=args.rtp_port,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

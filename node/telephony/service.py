@@ -1,0 +1,759 @@
+"""Telephony services: the only writers of the telephony tables.
+
+Engines call `record_event` (from their DB thread) for every normalized call event and
+`claim_next` to hand the head of the queue to the longest-idle agent; the web calls the agent,
+menu, recording and live-state functions with an `Actor`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+
+from node import clock, pii
+from node.auth.models import User
+from node.auth.service import Actor
+from node.db import database, locked, write_tx
+from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from node.telephony import audio, ivr
+from node.telephony.models import (
+    AGENT_STATES,
+    CALLBACK_STATES,
+    RATINGS,
+    Agent,
+    AgentStateLog,
+    Call,
+    CallbackTask,
+    CallEvent,
+    Engine,
+    IvrMenu,
+    PhoneRating,
+    Recording,
+)
+
+ENGINE_STALE = dt.timedelta(seconds=15)
+OPEN_STATES = ("ivr", "queued", "offered", "talking", "rating", "dialing")
+
+
+@dataclass(frozen=True)
+class Offer:
+    call_uuid: str
+    agent_id: int
+    extension: str
+
+
+# ---------------------------------------------------------------------------------------------
+# engine registry
+# ---------------------------------------------------------------------------------------------
+def engine_started(name: str, sip_port: int, control_port: int, pid: int) -> None:
+    now = clock.now()
+    with write_tx():
+        eng = Engine.get_or_none(Engine.name == name)
+        if eng is None:
+            eng = Engine(name=name)
+        eng.sip_port, eng.control_port, eng.pid = sip_port, control_port, pid
+        eng.status, eng.started_at, eng.heartbeat_at = "running", now, now
+        eng.save()
+
+
+def heartbeat(name: str) -> None:
+    with write_tx():
+        Engine.update(heartbeat_at=clock.now()).where(Engine.name == name).execute()
+
+
+def engine_stopped(name: str) -> None:
+    with write_tx():
+        Engine.update(status="stopped", heartbeat_at=None).where(Engine.name == name).execute()
+
+
+def live_engines(now: dt.datetime | None = None) -> list[Engine]:
+    now = now or clock.now()
+    return list(
+        Engine.select()
+        .where(Engine.status == "running", Engine.heartbeat_at >= now - ENGINE_STALE)
+        .order_by(Engine.name)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# events from the engines
+# ---------------------------------------------------------------------------------------------
+def _next_seq(call: Call) -> int:
+    last = CallEvent.select(pw.fn.MAX(CallEvent.seq)).where(CallEvent.call == call).scalar()
+    return int(last or 0) + 1
+
+
+def _log(call: Call, kind: str, at: dt.datetime, agent_id: int | None = None, **data: Any) -> CallEvent:
+    return CallEvent.create(
+        call=call, seq=_next_seq(call), kind=kind, at=at, agent=agent_id, data=data or None
+    )
+
+
+def _set_agent(agent: Agent, state: str, at: dt.datetime, reason: str = "", call_uuid: str = "") -> None:
+    previous = agent.state
+    agent.state, agent.reason, agent.state_since = state, reason, at
+    agent.current_call = call_uuid if state in ("ringing", "talking") else ""
+    agent.save()
+    AgentStateLog.create(
+        agent=agent, state=state, previous=previous, reason=reason, call_uuid=call_uuid, at=at
+    )
+
+
+def _agent_for_call(agent_id: int | None, call_uuid: str) -> Agent | None:
+    """The agent row, locked, if it is still busy with this call."""
+    if not agent_id:
+        return None
+    agent = locked(Agent.select().where(Agent.id == agent_id)).first()
+    if agent is None or agent.current_call != call_uuid:
+        return None
+    return agent
+
+
+def _release_to_ready(agent: Agent | None, at: dt.datetime, call_uuid: str) -> None:
+    if agent is not None and agent.state == "ringing":
+        _set_agent(agent, "ready", at, call_uuid=call_uuid)
+
+
+def _to_wrapup(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid: str) -> None:
+    if agent is not None and agent.state in ("talking", "ringing"):
+        until = at + dt.timedelta(seconds=wrapup_s)
+        agent.wrapup_until, agent.idle_since = until, until
+        _set_agent(agent, "wrapup", at, call_uuid=call_uuid)
+
+
+def record_event(ev: dict[str, Any]) -> None:
+    """Apply one engine event: append to the call's event log and update the projections.
+
+    `ev` has `kind`, `call` (uuid), `at` (datetime) and kind-specific keys."""
+    kind, uuid, at = ev["kind"], ev["call"], ev["at"]
+    with write_tx():
+        if kind == "incoming":
+            _incoming(ev)
+            return
+        call = locked(Call.select().where(Call.uuid == uuid)).first()
+        if call is None:
+            raise NotFound(f"通话不存在：{uuid}")
+        agent_id = ev.get("agent_id")
+        if kind == "ivr_key":
+            call.keys = (call.keys + ev["digit"])[-200:]
+            call.save()
+            _log(call, kind, at, digit=ev["digit"], menu=ev.get("menu", ""))
+        elif kind == "ivr":
+            _log(call, kind, at, **{k: v for k, v in ev.items() if k not in ("kind", "call", "at")})
+        elif kind == "queued":
+            requeue = bool(ev.get("requeue"))
+            call.state = "queued"
+            call.queued_at = call.queued_at or at
+            if requeue:
+                call.queue_priority = 1
+            if "business" in ev:
+                call.business = ev["business"]
+            call.agent = None
+            call.save()
+            _log(call, kind, at, business=call.business, requeue=requeue)
+        elif kind in ("no_answer", "unreachable", "offer_failed"):
+            agent = _agent_for_call(agent_id, uuid)
+            if agent is not None:
+                if kind == "no_answer":
+                    _set_agent(agent, "not_ready", at, reason="振铃未接听", call_uuid=uuid)
+                elif kind == "unreachable":
+                    _set_agent(agent, "offline", at, reason="软电话未注册", call_uuid=uuid)
+                else:
+                    _release_to_ready(agent, at, uuid)
+            _log(call, kind, at, agent_id, status=ev.get("status", 0))
+            if call.state == "offered":
+                call.state, call.queue_priority, call.agent = "queued", 1, None
+                call.save()
+                _log(call, "queued", at, business=call.business, requeue=True)
+        elif kind == "answered":
+            agent = _agent_for_call(agent_id, uuid)
+            if agent is not None:
+                _set_agent(agent, "talking", at, call_uuid=uuid)
+            call.state, call.answered_at, call.agent = "talking", at, agent_id
+            call.save()
+            _log(call, kind, at, agent_id)
+        elif kind == "bridged":
+            call.bridged_at = at
+            call.save()
+            _log(call, kind, at, agent_id, recording=ev.get("recording", ""))
+        elif kind == "transferred":
+            old = _agent_for_call(ev.get("from_agent_id"), uuid)
+            _to_wrapup(old, at, float(ev.get("wrapup_s", 0)), uuid)
+            call.state, call.agent = "offered", agent_id
+            call.save()
+            _log(call, kind, at, ev.get("from_agent_id"), to_agent_id=agent_id)
+        elif kind == "agent_hangup":
+            _to_wrapup(_agent_for_call(agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid)
+            call.agent_ended_at, call.state = at, "rating"
+            call.save()
+            _log(call, kind, at, agent_id)
+        elif kind == "rated":
+            score = int(ev["score"])
+            if score not in RATINGS:
+                raise ValidationError(f"评价按键无效：{score}")
+            PhoneRating.create(call=call, agent=call.agent_id, score=score, at=at)
+            _log(call, kind, at, call.agent_id, score=score, label=RATINGS[score])
+        elif kind == "callback_left":
+            call.state = "ivr"
+            call.save()
+            p = pii.codec().protect(ev["number"])
+            CallbackTask.create(
+                call=call,
+                number_cipher=p.cipher,
+                number_digest=p.digest,
+                number_masked=p.masked,
+                business=call.business,
+                created_at=at,
+            )
+            _log(call, kind, at, number=p.masked)
+        elif kind == "recording":
+            _recording(call, ev)
+        elif kind == "abandoned":
+            _release_to_ready(_agent_for_call(agent_id, uuid), at, uuid)
+            call.abandoned = True
+            call.save()
+            _log(call, kind, at, agent_id, waited_s=_seconds(call.queued_at, at))
+        elif kind == "ended":
+            agent = _agent_for_call(agent_id or call.agent_id, uuid)
+            if agent is not None and agent.state == "ringing":
+                _release_to_ready(agent, at, uuid)
+            else:
+                _to_wrapup(agent, at, float(ev.get("wrapup_s", 0)), uuid)
+            call.state, call.ended_at = "ended", at
+            call.end_reason = ev.get("reason", "completed")
+            call.save()
+            _log(call, kind, at, call.agent_id, reason=call.end_reason)
+        elif kind == "callback_result":
+            task = CallbackTask.get_or_none(CallbackTask.id == ev["task_id"])
+            if task is not None:
+                task.status, task.result = ("done" if ev.get("ok") else "failed"), ev.get("result", "")[:200]
+                task.save()
+            _log(call, "ivr", at, callback_task=ev["task_id"], result=ev.get("result", ""))
+        else:
+            raise ValidationError(f"未知的通话事件：{kind}")
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime) -> float | None:
+    return None if start is None else round((end - start).total_seconds(), 3)
+
+
+def _incoming(ev: dict[str, Any]) -> None:
+    at = ev["at"]
+    caller = str(ev.get("caller", ""))
+    call = Call(
+        uuid=ev["call"],
+        direction=ev.get("direction", "inbound"),
+        engine=ev["engine"],
+        sip_call_id=str(ev.get("sip_call_id", ""))[:200],
+        dialed=str(ev.get("dialed", ""))[:40],
+        started_at=at,
+        ivr_answered_at=ev.get("answered_at"),
+        state="dialing" if ev.get("direction") == "outbound" else "ivr",
+    )
+    if caller and pii.valid_phone(caller):
+        p = pii.codec().protect(caller)
+        call.caller_cipher, call.caller_digest, call.caller_masked = p.cipher, p.digest, p.masked
+    elif caller:
+        call.caller_masked = pii.mask_phone(caller) if caller.isdigit() else "未知号码"
+    call.save()
+    _log(
+        call,
+        "incoming",
+        at,
+        direction=call.direction,
+        caller=call.caller_masked,
+        engine=call.engine,
+        callback_task=ev.get("callback_task"),
+    )
+
+
+def _recording(call: Call, ev: dict[str, Any]) -> None:
+    at = ev["at"]
+    rec = Recording.get_or_none(Recording.call == call)
+    if ev["action"] == "started":
+        if rec is None:
+            retain = at.date() + dt.timedelta(days=int(ev.get("retention_days", 180)))
+            Recording.create(
+                call=call,
+                path=ev["path"],
+                started_at=at,
+                retain_until=retain,
+                order_number=call.order_number,
+                contact_id=call.contact_id,
+            )
+            _log(call, "recording", at, action="started", path=ev["path"])
+        return
+    if rec is None:
+        return
+    rec.ended_at = at
+    rec.status = ev.get("status", "finalized")
+    rec.duration_s, rec.size_bytes = ev.get("duration_s"), ev.get("size_bytes")
+    rec.note = str(ev.get("note", ""))[:200]
+    rec.save()
+    _log(call, "recording", at, action=rec.status, duration_s=rec.duration_s)
+
+
+# ---------------------------------------------------------------------------------------------
+# ACD: longest-idle agent for the head of the queue
+# ---------------------------------------------------------------------------------------------
+def claim_next(engine: str) -> Offer | None:
+    """If the head of the node-wide queue is a call on `engine`, offer it to the longest-idle agent.
+
+    Calls of engines without a fresh heartbeat are skipped so a dead engine cannot block the queue."""
+    now = clock.now()
+    with write_tx():
+        alive = Engine.select(Engine.name).where(
+            Engine.status == "running", Engine.heartbeat_at >= now - ENGINE_STALE
+        )
+        head = locked(
+            Call.select()
+            .where(Call.state == "queued", Call.engine.in_(alive))
+            .order_by(Call.queue_priority.desc(), Call.queued_at, Call.id)
+            .limit(1)
+        ).first()
+        if head is None or head.engine != engine:
+            return None
+        idle = pw.fn.COALESCE(Agent.idle_since, Agent.state_since)
+        agent = locked(
+            Agent.select()
+            .where((Agent.state == "ready") | ((Agent.state == "wrapup") & (Agent.wrapup_until <= now)))
+            .order_by(idle, Agent.id)
+            .limit(1)
+        ).first()
+        if agent is None:
+            return None
+        if agent.state == "wrapup":
+            _set_agent(agent, "ready", agent.wrapup_until)
+        _set_agent(agent, "ringing", now, call_uuid=head.uuid)
+        head.state, head.offered_at, head.agent = "offered", now, agent.id
+        head.save()
+        _log(
+            head, "offered", now, agent.id, extension=agent.extension, waited_s=_seconds(head.queued_at, now)
+        )
+        return Offer(head.uuid, agent.id, agent.extension)
+
+
+def claim_agent(engine: str, call_uuid: str, extension: str) -> Offer:
+    """Offer a talking call to one named agent (transfer); the agent must be ready."""
+    now = clock.now()
+    with write_tx():
+        call = locked(Call.select().where(Call.uuid == call_uuid, Call.engine == engine)).first()
+        if call is None or call.state != "talking":
+            raise InvalidTransition("只有通话中的来电可以转接")
+        agent = locked(Agent.select().where(Agent.extension == extension)).first()
+        if agent is None:
+            raise NotFound(f"坐席不存在：{extension}")
+        if agent.state != "ready":
+            raise Conflict(f"坐席{extension}当前{AGENT_STATES[agent.state]}，不能转接")
+        _set_agent(agent, "ringing", now, call_uuid=call_uuid)
+        return Offer(call_uuid, agent.id, agent.extension)
+
+
+def queue_position(call_uuid: str) -> int:
+    """How many queued calls are ahead of this one, node-wide (0 = next)."""
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None or call.state != "queued" or call.queued_at is None:
+        return 0
+    ahead = Call.select().where(
+        Call.state == "queued",
+        (Call.queue_priority > call.queue_priority)
+        | ((Call.queue_priority == call.queue_priority) & (Call.queued_at < call.queued_at)),
+    )
+    return int(ahead.count())
+
+
+# ---------------------------------------------------------------------------------------------
+# IVR data and order progress
+# ---------------------------------------------------------------------------------------------
+def load_menus() -> dict[str, ivr.MenuSpec]:
+    rows = list(IvrMenu.select().dicts())
+    if not rows:
+        rows = ivr.DEFAULT_MENUS
+    menus = ivr.menus_from_rows(rows)
+    ivr.validate_menus(menus)
+    return menus
+
+
+def install_default_menus() -> int:
+    """Seed the editable menus with the defaults when none exist; returns rows written."""
+    with write_tx():
+        if IvrMenu.select().exists():
+            return 0
+        now = clock.now()
+        for row in ivr.DEFAULT_MENUS:
+            IvrMenu.create(updated_at=now, **row)
+        return len(ivr.DEFAULT_MENUS)
+
+
+def save_menu(actor: Actor, key: str, body: dict[str, Any]) -> IvrMenu:
+    """Create or replace one menu; the whole tree is validated before it is stored."""
+    actor.require("node.manage")
+    if not isinstance(body, dict):
+        raise ValidationError("菜单内容格式错误")
+    allowed = {"title", "prompt", "prompt_file", "options", "timeout_s", "max_retries"}
+    unknown = set(body) - allowed
+    if unknown:
+        raise ValidationError("菜单包含未知字段", details={k: "未知字段" for k in sorted(unknown)})
+    if not key or len(key) > 40 or not key.replace("_", "").isalnum():
+        raise ValidationError("菜单编码须为字母、数字或下划线", details={"key": "格式错误"})
+    with write_tx():
+        current = {m["key"]: m for m in (IvrMenu.select().dicts() or [])} or {
+            m["key"]: dict(m) for m in ivr.DEFAULT_MENUS
+        }
+        merged = dict(current.get(key, {"key": key}))
+        merged.update(body)
+        merged["key"] = key
+        current[key] = merged
+        try:
+            menus = ivr.menus_from_rows(list(current.values()))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValidationError("菜单内容格式错误") from exc
+        ivr.validate_menus(menus)
+        spec = menus[key]
+        if not IvrMenu.select().exists():
+            for row in ivr.DEFAULT_MENUS:
+                if row["key"] != key:
+                    IvrMenu.create(updated_at=clock.now(), **row)
+        row = IvrMenu.get_or_none(IvrMenu.key == key) or IvrMenu(key=key)
+        row.title, row.prompt, row.prompt_file = spec.title, spec.prompt, spec.prompt_file
+        row.options, row.timeout_s, row.max_retries = spec.options, int(spec.timeout_s), spec.max_retries
+        row.updated_at = clock.now()
+        row.save()
+        return row
+
+
+def order_progress(number: str, query_code: str) -> str | None:
+    """The Chinese state label of the order with this number and public query code, else None."""
+    from node.workflow import states
+    from node.workflow.models import WorkOrder
+
+    if not number.isdigit() or not query_code.isdigit() or len(number) > 21 or len(query_code) > 8:
+        return None
+    order = WorkOrder.get_or_none(WorkOrder.number == number)
+    if order is None or not hmac.compare_digest(order.query_code, query_code):
+        return None
+    while order.master_id is not None:
+        order = WorkOrder.get_by_id(order.master_id)
+    return states.label(order.state)
+
+
+# ---------------------------------------------------------------------------------------------
+# agents (workstation)
+# ---------------------------------------------------------------------------------------------
+def _can_manage_agents(actor: Actor) -> bool:
+    return actor.can("monitor.view")
+
+
+def enroll_agent(actor: Actor, user_id: int, extension: str) -> Agent:
+    """Give a user a SIP extension (the account their softphone registers at Kamailio)."""
+    if not actor.can("user.manage"):
+        raise PermissionDenied("只有管理员可以设置坐席分机")
+    if not extension.isdigit() or not 3 <= len(extension) <= 8:
+        raise ValidationError("分机号须为3到8位数字", details={"extension": "格式错误"})
+    with write_tx():
+        user = User.get_or_none(User.id == user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        clash = Agent.get_or_none(Agent.extension == extension)
+        if clash is not None and clash.user_id != user_id:
+            raise Conflict(f"分机号已被占用：{extension}")
+        agent = Agent.get_or_none(Agent.user == user_id)
+        if agent is None:
+            agent = Agent.create(user=user_id, extension=extension, state="offline", state_since=clock.now())
+        else:
+            agent.extension = extension
+            agent.save()
+        return agent
+
+
+def agent_for_user(user_id: int | None) -> Agent:
+    agent = Agent.get_or_none(Agent.user == user_id) if user_id else None
+    if agent is None:
+        raise NotFound("当前用户没有坐席分机")
+    return agent
+
+
+def set_agent_state(actor: Actor, agent_id: int, state: str, reason: str = "") -> Agent:
+    """Ready / not ready (with a reason) / offline, by the agent or a shift leader."""
+    if state not in ("ready", "not_ready", "offline"):
+        raise ValidationError("只能切换为就绪、未就绪或离线", details={"state": "取值错误"})
+    reason = reason.strip()
+    if state == "not_ready" and not reason:
+        raise ValidationError("未就绪须填写原因", details={"reason": "必填"})
+    if len(reason) > 60:
+        raise ValidationError("原因不超过60字", details={"reason": "过长"})
+    now = clock.now()
+    with write_tx():
+        agent = locked(Agent.select().where(Agent.id == agent_id)).first()
+        if agent is None:
+            raise NotFound("坐席不存在")
+        if agent.user_id != actor.user_id and not _can_manage_agents(actor):
+            raise PermissionDenied("只能切换自己的坐席状态")
+        if agent.state in ("ringing", "talking"):
+            raise InvalidTransition(f"坐席{AGENT_STATES[agent.state]}，通话结束后再切换状态")
+        if agent.state == state and agent.reason == reason:
+            return agent
+        if state == "ready" and agent.state != "wrapup":
+            agent.idle_since = now
+        _set_agent(agent, state, now, reason=reason if state == "not_ready" else "")
+        return agent
+
+
+# ---------------------------------------------------------------------------------------------
+# crash recovery and recordings
+# ---------------------------------------------------------------------------------------------
+def finish_recording_file(path: Path) -> dict[str, Any]:
+    """Status fields for a recording file: finalized (repaired if its header was never written) or
+    flagged when nothing usable is there."""
+    if not path.exists():
+        return {"status": "flagged", "note": "录音文件缺失", "duration_s": None, "size_bytes": None}
+    try:
+        repaired = audio.needs_repair(path)
+        info = audio.repair(path) if repaired else audio.inspect(path)
+    except (audio.WavError, OSError) as exc:
+        return {
+            "status": "flagged",
+            "note": f"录音文件损坏：{exc}"[:200],
+            "duration_s": None,
+            "size_bytes": path.stat().st_size,
+        }
+    if info.data_bytes == 0:
+        return {"status": "flagged", "note": "录音为空", "duration_s": 0.0, "size_bytes": path.stat().st_size}
+    return {
+        "status": "finalized",
+        "note": "引擎中断后修复文件头" if repaired else "",
+        "duration_s": round(info.duration_s, 3),
+        "size_bytes": path.stat().st_size,
+    }
+
+
+def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
+    """After an engine died: close its open calls as dropped, free their agents, and finalize or
+    flag their recordings. Idempotent; run at engine start."""
+    now = clock.now()
+    counts = {"calls": 0, "recordings": 0, "flagged": 0}
+    open_calls = [
+        c.uuid for c in Call.select(Call.uuid).where(Call.engine == name, Call.state.in_(OPEN_STATES))
+    ]
+    for uuid in open_calls:
+        with write_tx():
+            call = locked(Call.select().where(Call.uuid == uuid)).first()
+            if call is None or call.state not in OPEN_STATES:
+                continue
+            agent = _agent_for_call(call.agent_id, uuid)
+            if agent is not None and agent.state == "ringing":
+                _release_to_ready(agent, now, uuid)
+            else:
+                _to_wrapup(agent, now, 0, uuid)
+            if call.state in ("queued", "offered"):
+                call.abandoned = False
+            call.state, call.ended_at, call.end_reason = "ended", now, "dropped"
+            call.save()
+            _log(call, "ended", now, call.agent_id, reason="dropped")
+            counts["calls"] += 1
+    pending = list(Recording.select().join(Call).where(Call.engine == name, Recording.status == "recording"))
+    for rec in pending:
+        fields = finish_recording_file(recordings_dir / rec.path)
+        with write_tx():
+            rec.status, rec.note = fields["status"], fields["note"] or "引擎中断"
+            rec.duration_s, rec.size_bytes, rec.ended_at = fields["duration_s"], fields["size_bytes"], now
+            rec.save()
+        counts["recordings"] += 1
+        counts["flagged"] += fields["status"] == "flagged"
+    return counts
+
+
+def recording_file(actor: Actor, call_uuid: str, recordings_dir: Path) -> tuple[Recording, Path]:
+    """The recording of a call, for roles allowed to hear recordings (and the agent who took it)."""
+    rec = Recording.select().join(Call).where(Call.uuid == call_uuid).first()
+    if rec is None:
+        raise NotFound("该通话没有录音")
+    own = rec.call.agent_id is not None and rec.call.agent.user_id == actor.user_id
+    if not (actor.can("recording.listen") or own):
+        raise PermissionDenied("无权收听录音")
+    if rec.status == "purged":
+        raise NotFound("录音已超过保留期限被清除")
+    path = (recordings_dir / rec.path).resolve()
+    if recordings_dir.resolve() not in path.parents or not path.exists():
+        raise NotFound("录音文件不存在")
+    return rec, path
+
+
+def purge_expired_recordings(recordings_dir: Path, today: dt.date | None = None) -> int:
+    """Delete recordings past their retention date (a job); the row stays, marked purged."""
+    today = today or clock.today()
+    expired = list(Recording.select().where(Recording.retain_until < today, Recording.status != "purged"))
+    for rec in expired:
+        (recordings_dir / rec.path).unlink(missing_ok=True)
+        with write_tx():
+            rec.status, rec.note = "purged", f"{today.isoformat()} 按保留期清除"
+            rec.save()
+    return len(expired)
+
+
+def link_call(call_uuid: str, *, contact_id: int | None = None, order_number: str = "") -> None:
+    """Record which intake record / work order a call produced (and carry it to the recording)."""
+    with write_tx():
+        call = locked(Call.select().where(Call.uuid == call_uuid)).first()
+        if call is None:
+            raise NotFound(f"通话不存在：{call_uuid}")
+        if contact_id is not None:
+            call.contact_id = contact_id
+        if order_number:
+            call.order_number = order_number
+        call.save()
+        Recording.update(contact_id=call.contact_id, order_number=call.order_number).where(
+            Recording.call == call
+        ).execute()
+
+
+def sync_links() -> int:
+    """Pick up links made on the intake/order side (Contact.call_id, WorkOrder.call_id)."""
+    from node.intake.models import Contact
+    from node.workflow.models import WorkOrder
+
+    n = 0
+    for contact in Contact.select().where(Contact.call_id != ""):
+        call = Call.get_or_none(Call.uuid == contact.call_id)
+        if call is None:
+            continue
+        number = contact.order_number or ""
+        if not number:
+            order = WorkOrder.select(WorkOrder.number).where(WorkOrder.call_id == call.uuid).first()
+            number = order.number if order else ""
+        if call.contact_id != contact.id or (number and call.order_number != number):
+            link_call(call.uuid, contact_id=contact.id, order_number=number)
+            n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# live state, history, screen-pop
+# ---------------------------------------------------------------------------------------------
+def live_state(now: dt.datetime | None = None) -> dict[str, Any]:
+    """Lines and agents right now, for the wallboard and /metrics."""
+    now = now or clock.now()
+    calls_by_state = {s: 0 for s in ("ivr", "queued", "offered", "talking", "rating", "dialing")}
+    for state, n in (
+        Call.select(Call.state, pw.fn.COUNT(Call.id))
+        .where(Call.state.in_(OPEN_STATES))
+        .group_by(Call.state)
+        .tuples()
+    ):
+        calls_by_state[state] = int(n)
+    oldest = Call.select(pw.fn.MIN(Call.queued_at)).where(Call.state == "queued").scalar()
+    agents_by_state = {s: 0 for s in AGENT_STATES}
+    agents = []
+    for a in Agent.select(Agent, User).join(User).order_by(Agent.extension):
+        state = a.state
+        if state == "wrapup" and a.wrapup_until is not None and a.wrapup_until <= now:
+            state = "ready"
+        agents_by_state[state] += 1
+        agents.append(
+            {
+                "extension": a.extension,
+                "name": a.user.display_name,
+                "state": state,
+                "state_label": AGENT_STATES[state],
+                "reason": a.reason,
+                "since": a.state_since.isoformat(timespec="seconds"),
+                "call": a.current_call,
+            }
+        )
+    engines = live_engines(now)
+    return {
+        "at": now.isoformat(timespec="seconds"),
+        "calls_by_state": calls_by_state,
+        "queue_length": calls_by_state["queued"],
+        "longest_wait_s": round((now - _as_dt(oldest)).total_seconds(), 1) if oldest else 0.0,
+        "agents_by_state": agents_by_state,
+        "agents": agents,
+        "engines": [{"name": e.name, "sip_port": e.sip_port} for e in engines],
+    }
+
+
+def _as_dt(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value  # type: ignore[no-any-return]
+
+
+def caller_history(call: Call, limit: int = 10) -> list[dict[str, Any]]:
+    """Earlier calls from the same number (by keyed hash) for the screen-pop."""
+    if not call.caller_digest:
+        return []
+    rows = (
+        Call.select()
+        .where(Call.caller_digest == call.caller_digest, Call.id != call.id)
+        .order_by(Call.started_at.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "call_id": c.uuid,
+            "started_at": c.started_at.isoformat(timespec="seconds"),
+            "business": ivr.BUSINESS.get(c.business, ""),
+            "order_number": c.order_number,
+            "end_reason": c.end_reason,
+        }
+        for c in rows
+    ]
+
+
+def screen_pops(actor: Actor, after_id: int) -> list[dict[str, Any]]:
+    """Calls bridged to this actor's seat since event `after_id`."""
+    agent = Agent.get_or_none(Agent.user == actor.user_id)
+    if agent is None:
+        return []
+    events = (
+        CallEvent.select(CallEvent, Call)
+        .join(Call)
+        .where(CallEvent.id > after_id, CallEvent.kind == "bridged", CallEvent.agent == agent)
+        .order_by(CallEvent.id)
+    )
+    out = []
+    for ev in events:
+        call = ev.call
+        caller = call.caller_masked
+        if actor.can("pii.view") and call.caller_cipher:
+            caller = pii.codec().reveal(call.caller_cipher)
+        out.append(
+            {
+                "event_id": ev.id,
+                "call_id": call.uuid,
+                "caller": caller,
+                "caller_masked": call.caller_masked,
+                "business": call.business,
+                "business_label": ivr.BUSINESS.get(call.business, ""),
+                "bridged_at": ev.at.isoformat(timespec="seconds"),
+                "recording_ref": f"/telephony/recordings/{call.uuid}",
+                "history": caller_history(call),
+            }
+        )
+    return out
+
+
+def begin_callback(task_id: int) -> tuple[str, str]:
+    """Mark a callback task as being dialled; returns (number, business) for the engine."""
+    with write_tx():
+        task = locked(CallbackTask.select().where(CallbackTask.id == task_id)).first()
+        if task is None:
+            raise NotFound("回电任务不存在")
+        if task.status not in ("pending", "failed"):
+            raise InvalidTransition(f"回电任务当前状态为{CALLBACK_STATES[task.status]}，不能再次外呼")
+        task.status, task.attempts, task.last_attempt_at = "dialing", task.attempts + 1, clock.now()
+        task.save()
+        return pii.codec().reveal(task.number_cipher), task.business
+
+
+def last_event_id() -> int:
+    return int(CallEvent.select(pw.fn.MAX(CallEvent.id)).scalar() or 0)
+
+
+def ensure_connection() -> None:
+    database.connect(reuse_if_open=True)

@@ -1,0 +1,274 @@
+"""A scriptable SIP user agent (PJSUA2, null audio) for tests and the benchmark: citizens calling
+12328 and agents' softphones registered at Kamailio. One process, JSON lines on stdin (commands)
+and stdout (events). Up to 4 calls per process (the wheel's limit).
+
+Commands: {"op": "register", "user": "8001", "registrar": "sip:127.0.0.1:5060", "tone": 1400,
+           "answer_after": 1.0, "talk": 3.0, "answer": true}
+          {"op": "call", "id": "c1", "uri": "sip:12328@127.0.0.1:5060", "from": "13800138000", "tone": 1000}
+          {"op": "dtmf", "id": "c1", "digits": "1"}      {"op": "hangup", "id": "c1"}     {"op": "quit"}
+Events:   {"ev": "registered" | "incoming" | "confirmed" | "disconnected" | "error", ...}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import queue
+import struct
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+OUT_LOCK = threading.Lock()
+
+
+def emit(**ev: Any) -> None:
+    ev["t"] = round(time.time(), 4)
+    with OUT_LOCK:
+        sys.stdout.write(json.dumps(ev) + "\n")
+        sys.stdout.flush()
+
+
+def tone_file(freq: int, folder: Path) -> str:
+    path = folder / f"tone{freq}.wav"
+    if not path.exists():
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            frames = b"".join(
+                struct.pack("<h", int(9000 * math.sin(2 * math.pi * freq * i / 8000)))
+                for i in range(8000 * 4)
+            )
+            w.writeframes(frames)
+    return str(path)
+
+
+class UaCall(pj.Call):
+    def __init__(self, ua: Ua, acc: pj.Account, cid: str, tone: int, call_id: int = pj.PJSUA_INVALID_ID):
+        pj.Call.__init__(self, acc, call_id)
+        self.ua, self.cid, self.tone = ua, cid, tone
+        self.player: pj.AudioMediaPlayer | None = None
+        self.am: pj.AudioMedia | None = None
+        self.agent: dict[str, Any] | None = None
+        self.started = time.monotonic()
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
+        try:
+            ci = self.getInfo()
+            self.ua.inbox.append(("state", self, ci.state, ci.lastStatusCode))
+        except Exception as exc:
+            emit(ev="error", where="onCallState", error=str(exc))
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        self.ua.inbox.append(("media", self, 0, 0))
+
+
+class UaAccount(pj.Account):
+    def __init__(self, ua: Ua, user: str, behaviour: dict[str, Any]):
+        pj.Account.__init__(self)
+        self.ua, self.user, self.behaviour = ua, user, behaviour
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:
+        self.ua.inbox.append(("reg", self, prm.code, 0))
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        self.ua.counter += 1
+        call = UaCall(
+            self.ua, self, f"{self.user}-in{self.ua.counter}", int(self.behaviour.get("tone", 0)), prm.callId
+        )
+        call.agent = self.behaviour
+        self.ua.calls[call.cid] = call
+        self.ua.inbox.append(("incoming", call, 0, 0))
+
+
+class Ua:
+    def __init__(self, rtp_port: int):
+        self.inbox: list[tuple[str, Any, int, int]] = []
+        self.calls: dict[str, UaCall] = {}
+        self.accounts: dict[str, UaAccount] = {}
+        self.timers: list[tuple[float, Any]] = []
+        self.counter = 0
+        self.folder = Path(tempfile.mkdtemp(prefix="sipua-"))
+        self.rtp_port = rtp_port
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = 4
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
+        cfg.medConfig.noVad = True
+        cfg.logConfig.level = 0
+        cfg.logConfig.consoleLevel = 0
+        self.ep.libInit(cfg)
+        tc = pj.TransportConfig()
+        tc.port = 0
+        tc.boundAddress = "127.0.0.1"
+        tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+        self.sip_port = int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        for c in self.ep.codecEnum2():
+            self.ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(("PCMA", "PCMU")) else 0)
+
+    def account(self, user: str, registrar: str = "", behaviour: dict[str, Any] | None = None) -> UaAccount:
+        if user in self.accounts:
+            return self.accounts[user]
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{user}@127.0.0.1"
+        if registrar:
+            acfg.regConfig.registrarUri = registrar
+            acfg.regConfig.timeoutSec = 300
+        acfg.mediaConfig.transportConfig.port = self.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = 40
+        acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        acc = UaAccount(self, user, behaviour or {})
+        acc.create(acfg, True)
+        self.accounts[user] = acc
+        return acc
+
+    def after(self, seconds: float, fn: Any) -> None:
+        self.timers.append((time.monotonic() + seconds, fn))
+
+    def command(self, cmd: dict[str, Any]) -> bool:
+        op = cmd.get("op")
+        if op == "register":
+            self.account(cmd["user"], cmd["registrar"], cmd)
+        elif op == "call":
+            acc = self.account(cmd.get("from", "13800000000"))
+            call = UaCall(self, acc, cmd["id"], int(cmd.get("tone", 0)))
+            self.calls[call.cid] = call
+            try:
+                call.started = time.monotonic()
+                call.makeCall(cmd["uri"], pj.CallOpParam(True))
+            except pj.Error as exc:
+                emit(ev="error", id=cmd["id"], error=exc.reason)
+        elif op == "dtmf":
+            call = self.calls.get(cmd["id"])
+            if call is not None:
+                try:
+                    call.dialDtmf(cmd["digits"])
+                except pj.Error as exc:
+                    emit(ev="error", id=cmd["id"], error=exc.reason)
+        elif op == "hangup":
+            call = self.calls.get(cmd["id"])
+            if call is not None:
+                try:
+                    call.hangup(pj.CallOpParam())
+                except pj.Error as exc:
+                    emit(ev="error", id=cmd["id"], error=exc.reason)
+        elif op == "quit":
+            return False
+        return True
+
+    def handle(self, kind: str, obj: Any, a: int, b: int) -> None:
+        if kind == "reg":
+            emit(ev="registered", user=obj.user, code=a)
+        elif kind == "incoming":
+            beh = obj.agent or {}
+            emit(ev="incoming", id=obj.cid, user=beh.get("user"))
+            op = pj.CallOpParam()
+            op.statusCode = 180
+            obj.answer(op)
+            if beh.get("answer", True):
+                self.after(float(beh.get("answer_after", 0.5)), lambda c=obj: self._answer(c))
+        elif kind == "state":
+            if a == pj.PJSIP_INV_STATE_CONFIRMED:
+                emit(ev="confirmed", id=obj.cid, setup_ms=round((time.monotonic() - obj.started) * 1000, 2))
+                talk = float((obj.agent or {}).get("talk", 0))
+                if obj.agent is not None and talk > 0:
+                    self.after(talk, lambda c=obj: self._hangup(c))
+            elif a == pj.PJSIP_INV_STATE_DISCONNECTED:
+                emit(ev="disconnected", id=obj.cid, code=b)
+                obj.player = None
+                self.calls.pop(obj.cid, None)
+        elif kind == "media":
+            try:
+                ci = obj.getInfo()
+                for i, mi in enumerate(ci.media):
+                    if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                        obj.am = obj.getAudioMedia(i)
+                        if obj.tone and obj.player is None:
+                            p = pj.AudioMediaPlayer()
+                            p.createPlayer(tone_file(obj.tone, self.folder), 0)
+                            p.startTransmit(obj.am)
+                            obj.player = p
+                        emit(ev="media", id=obj.cid)
+            except pj.Error as exc:
+                emit(ev="error", where="media", error=exc.reason)
+
+    def _answer(self, call: UaCall) -> None:
+        if call.cid in self.calls:
+            op = pj.CallOpParam()
+            op.statusCode = 200
+            try:
+                call.answer(op)
+            except pj.Error as exc:
+                emit(ev="error", id=call.cid, error=exc.reason)
+
+    def _hangup(self, call: UaCall) -> None:
+        if call.cid in self.calls:
+            with contextlib.suppress(pj.Error):
+                call.hangup(pj.CallOpParam())
+
+    def run(self, commands: queue.Queue[dict[str, Any] | None]) -> None:
+        running = True
+        emit(ev="ready", sip_port=self.sip_port)
+        while running:
+            self.ep.libHandleEvents(10)
+            while self.inbox:
+                kind, obj, a, b = self.inbox.pop(0)
+                try:
+                    self.handle(kind, obj, a, b)
+                except Exception as exc:
+                    emit(ev="error", where=kind, error=str(exc))
+            now = time.monotonic()
+            due = [t for t in self.timers if t[0] <= now]
+            self.timers = [t for t in self.timers if t[0] > now]
+            for _, fn in due:
+                fn()
+            while not commands.empty():
+                cmd = commands.get()
+                if cmd is None or not self.command(cmd):
+                    running = False
+                    break
+        self.ep.hangupAllCalls()
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            self.ep.libHandleEvents(10)
+        for c in self.calls.values():
+            c.player = None
+        self.calls.clear()
+        self.accounts.clear()
+        import gc
+
+        gc.collect()
+        self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
+
+
+def main() -> None:
+    rtp = int(sys.argv[1]) if len(sys.argv) > 1 else 30000
+    commands: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def reader() -> None:
+        for line in sys.stdin:
+            line = line.strip()
+            if line:
+                commands.put(json.loads(line))
+        commands.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    Ua(rtp).run(commands)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,310 @@
+"""Telephony services without SIP: event projections, ACD claims, agent states, menus, recordings,
+live state and the web routes (SQLite and PostgreSQL via the `db` fixture)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+import uuid as uuidlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node import clock
+from node.auth.service import SYSTEM, actor_for
+from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from node.telephony import service, views
+from node.telephony.models import Agent, AgentStateLog, Call, CallbackTask, CallEvent, Recording
+from tests import factories
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, 0)
+
+
+def ev(kind: str, call: str, at: dt.datetime, **data: Any) -> None:
+    service.record_event({"kind": kind, "call": call, "at": at, **data})
+
+
+def new_call(at: dt.datetime, engine: str = "engine-1", caller: str = "13800138000") -> str:
+    uid = uuidlib.uuid4().hex
+    ev("incoming", uid, at, engine=engine, caller=caller, dialed="12328", answered_at=at)
+    return uid
+
+
+def agent(ext: str, ready_at: dt.datetime | None = None) -> Agent:
+    user = factories.make_user("agent")
+    a = service.enroll_agent(SYSTEM, user.id, ext)
+    if ready_at is not None:
+        with clock.frozen(ready_at):
+            service.set_agent_state(SYSTEM, a.id, "ready")
+    return Agent.get_by_id(a.id)
+
+
+@pytest.fixture
+def engines(db: str) -> None:
+    with clock.frozen(T0):
+        service.engine_started("engine-1", 5070, 5170, 1)
+        service.engine_started("engine-2", 5071, 5171, 2)
+
+
+def test_incoming_stores_caller_encrypted_and_masked(engines: None) -> None:
+    with clock.frozen(T0):
+        uid = new_call(T0)
+    call = Call.get(Call.uuid == uid)
+    assert call.caller_masked == "138****8000" and "13800138000" not in call.caller_cipher
+    assert call.state == "ivr" and [e.kind for e in call.events] == ["incoming"]
+
+
+def test_longest_idle_agent_gets_head_of_queue_and_no_answer_requeues_at_head(engines: None) -> None:
+    agent("8001", T0 - dt.timedelta(minutes=5))
+    a2 = agent("8002", T0 - dt.timedelta(minutes=9))
+    agent("8003")  # offline, never offered
+    with clock.frozen(T0):
+        first = new_call(T0)
+        ev("queued", first, T0, business="1")
+        second = new_call(T0)
+        ev("queued", second, T0 + dt.timedelta(seconds=1), business="2")
+        offer = service.claim_next("engine-1")
+    assert offer is not None and (offer.call_uuid, offer.extension) == (first, "8002")
+    assert Agent.get_by_id(a2.id).state == "ringing"
+    with clock.frozen(T0 + dt.timedelta(seconds=5)):
+        ev("no_answer", first, T0 + dt.timedelta(seconds=5), agent_id=a2.id, status=408)
+        offer2 = service.claim_next("engine-1")
+    assert Agent.get_by_id(a2.id).state == "not_ready" and Agent.get_by_id(a2.id).reason == "振铃未接听"
+    assert offer2 is not None and (offer2.call_uuid, offer2.extension) == (first, "8001")  # head again
+    assert Call.get(Call.uuid == first).queue_priority == 1
+    assert service.queue_position(second) == 0
+
+
+def test_claim_skips_calls_of_dead_engines_and_other_engines_calls(engines: None) -> None:
+    agent("8001", T0 - dt.timedelta(minutes=1))
+    with clock.frozen(T0):
+        other = new_call(T0, engine="engine-2")
+        ev("queued", other, T0)
+        assert service.claim_next("engine-1") is None  # head belongs to engine-2
+    with clock.frozen(T0 + dt.timedelta(seconds=30)):  # engine-2 stopped beating
+        service.heartbeat("engine-1")
+        mine = new_call(T0 + dt.timedelta(seconds=30))
+        ev("queued", mine, T0 + dt.timedelta(seconds=30))
+        offer = service.claim_next("engine-1")
+    assert offer is not None and offer.call_uuid == mine
+
+
+def test_answer_hangup_wrapup_rating_and_abandon(engines: None) -> None:
+    a = agent("8001", T0 - dt.timedelta(minutes=1))
+    with clock.frozen(T0):
+        uid = new_call(T0)
+        ev("queued", uid, T0, business="3")
+        service.claim_next("engine-1")
+        ev("answered", uid, T0 + dt.timedelta(seconds=3), agent_id=a.id)
+        ev("bridged", uid, T0 + dt.timedelta(seconds=3), agent_id=a.id)
+        ev("agent_hangup", uid, T0 + dt.timedelta(seconds=60), agent_id=a.id, wrapup_s=10)
+        ev("rated", uid, T0 + dt.timedelta(seconds=65), score=3)
+        ev("ended", uid, T0 + dt.timedelta(seconds=66), reason="completed", wrapup_s=10)
+        with pytest.raises(ValidationError):
+            ev("rated", uid, T0, score=7)
+    call = Call.get(Call.uuid == uid)
+    assert (call.state, call.end_reason, call.agent_id) == ("ended", "completed", a.id)
+    assert call.ratings[0].score == 3 and call.ratings[0].agent_id == a.id
+    row = Agent.get_by_id(a.id)
+    assert row.state == "wrapup" and row.wrapup_until == T0 + dt.timedelta(seconds=70)
+    log = [
+        r.state for r in AgentStateLog.select().where(AgentStateLog.agent == a.id).order_by(AgentStateLog.id)
+    ]
+    assert log == ["ready", "ringing", "talking", "wrapup"]
+    # still in wrap-up at +65 s, available again from +70 s
+    with clock.frozen(T0 + dt.timedelta(seconds=65)):
+        nxt = new_call(T0 + dt.timedelta(seconds=65))
+        ev("queued", nxt, T0 + dt.timedelta(seconds=65))
+        assert service.claim_next("engine-1") is None
+    with clock.frozen(T0 + dt.timedelta(seconds=71)):
+        service.heartbeat("engine-1")
+        service.heartbeat("engine-2")
+        assert service.claim_next("engine-1") is not None
+        ev("abandoned", nxt, T0 + dt.timedelta(seconds=72), agent_id=a.id)
+        ev("ended", nxt, T0 + dt.timedelta(seconds=72), reason="abandoned", agent_id=a.id)
+    assert Call.get(Call.uuid == nxt).abandoned
+    assert Agent.get_by_id(a.id).state == "ready"  # ringing agent freed when the caller left
+    kinds = [e.kind for e in CallEvent.select().join(Call).where(Call.uuid == nxt).order_by(CallEvent.seq)]
+    assert kinds == ["incoming", "queued", "offered", "abandoned", "ended"]
+
+
+def test_unknown_event_and_unknown_call_are_refused(engines: None) -> None:
+    with pytest.raises(NotFound):
+        ev("queued", "nope", T0)
+    uid = new_call(T0)
+    with pytest.raises(ValidationError):
+        ev("exploded", uid, T0)
+
+
+def test_callback_left_creates_task_with_protected_number(engines: None) -> None:
+    uid = new_call(T0)
+    ev("queued", uid, T0, business="2")
+    ev("callback_left", uid, T0 + dt.timedelta(seconds=70), number="13912345678")
+    task = CallbackTask.get()
+    assert (task.number_masked, task.status, task.business) == ("139****5678", "pending", "2")
+    assert service.begin_callback(task.id)[0] == "13912345678"
+    with pytest.raises(InvalidTransition):
+        service.begin_callback(task.id)
+    with pytest.raises(NotFound):
+        service.begin_callback(99999)
+
+
+def test_agent_state_rules(engines: None) -> None:
+    a = agent("8001")
+    own = actor_for(a.user)
+    other = actor_for(factories.make_user("agent"))
+    with pytest.raises(ValidationError):
+        service.set_agent_state(own, a.id, "not_ready")  # reason required
+    with pytest.raises(ValidationError):
+        service.set_agent_state(own, a.id, "talking")
+    with pytest.raises(PermissionDenied):
+        service.set_agent_state(other, a.id, "ready")
+    service.set_agent_state(own, a.id, "not_ready", "培训")
+    assert (Agent.get_by_id(a.id).state, Agent.get_by_id(a.id).reason) == ("not_ready", "培训")
+    leader = actor_for(factories.make_user("shift_leader"))
+    service.set_agent_state(leader, a.id, "ready")
+    uid = new_call(T0)
+    ev("queued", uid, T0)
+    with clock.frozen(clock.now()):
+        service.heartbeat("engine-1")
+        assert service.claim_next("engine-1") is not None
+    with pytest.raises(InvalidTransition):
+        service.set_agent_state(own, a.id, "offline")
+    with pytest.raises(PermissionDenied):
+        service.enroll_agent(own, a.user_id, "8009")
+    with pytest.raises(ValidationError):
+        service.enroll_agent(SYSTEM, a.user_id, "80a")
+    with pytest.raises(Conflict):
+        service.enroll_agent(SYSTEM, other.user_id or 0, "8001")
+
+
+def test_menus_are_validated_data(db: str) -> None:
+    admin = actor_for(factories.make_user("admin"))
+    assert set(service.load_menus()) == {"main", "other_lines"}
+    with pytest.raises(ValidationError) as bad:
+        service.save_menu(admin, "main", {"options": {"1": {"action": "menu", "target": "nowhere"}}})
+    assert "main.1" in bad.value.details
+    with pytest.raises(ValidationError):
+        service.save_menu(admin, "main", {"options": {"x": {"action": "repeat"}}})
+    with pytest.raises(ValidationError):
+        service.save_menu(admin, "main", {"colour": "red"})
+    with pytest.raises(PermissionDenied):
+        service.save_menu(actor_for(factories.make_user("agent")), "main", {"title": "x"})
+    service.save_menu(
+        admin,
+        "night",
+        {"title": "夜间", "prompt": "夜间请按0转人工。", "options": {"0": {"action": "agent"}}},
+    )
+    menus = service.load_menus()
+    assert set(menus) == {"main", "other_lines", "night"} and menus["night"].options["0"]["action"] == "agent"
+
+
+def _alaw_wav(path: Path, seconds: float, sizes: bool) -> None:
+    data = bytes([0xD5]) * int(8000 * seconds)
+    fmt = struct.pack("<HHIIHH", 6, 1, 8000, 8000, 1, 8) + b"\x00\x00"
+    body = (
+        b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data) if sizes else 0)
+    )
+    riff = struct.pack("<I", 4 + len(body) + len(data) if sizes else 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF" + riff + b"WAVE" + body + data)
+
+
+def test_recovery_closes_calls_as_dropped_and_repairs_recordings(engines: None, tmp_path: Path) -> None:
+    a = agent("8001", T0 - dt.timedelta(minutes=1))
+    uid = new_call(T0)
+    ev("recording", uid, T0, action="started", path=f"2026/03/02/{uid}.wav", retention_days=30)
+    ev("queued", uid, T0)
+    with clock.frozen(T0):
+        service.claim_next("engine-1")
+    ev("answered", uid, T0, agent_id=a.id)
+    broken = new_call(T0)
+    ev("recording", broken, T0, action="started", path=f"2026/03/02/{broken}.wav", retention_days=30)
+    _alaw_wav(tmp_path / f"2026/03/02/{uid}.wav", 2.5, sizes=False)
+    (tmp_path / f"2026/03/02/{broken}.wav").write_bytes(b"garbage")
+    counts = service.recover_engine("engine-1", tmp_path)
+    assert counts == {"calls": 2, "recordings": 2, "flagged": 1}
+    call = Call.get(Call.uuid == uid)
+    assert (call.state, call.end_reason) == ("ended", "dropped")
+    rec = Recording.get(Recording.call == call)
+    assert rec.status == "finalized" and rec.duration_s == pytest.approx(2.5)
+    assert Recording.get(Recording.call == Call.get(Call.uuid == broken)).status == "flagged"
+    assert Agent.get_by_id(a.id).state == "wrapup"
+    assert service.recover_engine("engine-1", tmp_path) == {"calls": 0, "recordings": 0, "flagged": 0}
+
+
+def test_recording_access_retention_and_links(engines: None, tmp_path: Path) -> None:
+    a = agent("8001", T0 - dt.timedelta(minutes=1))
+    uid = new_call(T0)
+    ev("recording", uid, T0, action="started", path=f"2026/03/02/{uid}.wav", retention_days=30)
+    _alaw_wav(tmp_path / f"2026/03/02/{uid}.wav", 1.0, sizes=True)
+    ev("queued", uid, T0)
+    with clock.frozen(T0):
+        service.claim_next("engine-1")
+    ev("answered", uid, T0, agent_id=a.id)
+    supervisor = actor_for(factories.make_user("supervisor"))
+    rec, path = service.recording_file(supervisor, uid, tmp_path)
+    assert path.exists() and rec.retain_until == dt.date(2026, 4, 1)
+    assert service.recording_file(actor_for(a.user), uid, tmp_path)[1] == path  # the agent who took it
+    with pytest.raises(PermissionDenied):
+        service.recording_file(actor_for(factories.make_user("agent")), uid, tmp_path)
+    with pytest.raises(NotFound):
+        service.recording_file(supervisor, "missing", tmp_path)
+    service.link_call(uid, contact_id=7, order_number="320100202603021000001")
+    assert Recording.get_by_id(rec.id).order_number == "320100202603021000001"
+    assert service.purge_expired_recordings(tmp_path, dt.date(2026, 4, 2)) == 1
+    assert not path.exists()
+    with pytest.raises(NotFound):
+        service.recording_file(supervisor, uid, tmp_path)
+
+
+def test_order_progress_needs_matching_query_code(db: str) -> None:
+    from node.workflow import states
+
+    order = factories.make_order()
+    assert service.order_progress(order.number, order.query_code) == states.label(order.state)
+    wrong = "9" * len(order.query_code) if order.query_code != "9" * len(order.query_code) else "8" * 6
+    assert service.order_progress(order.number, wrong) is None
+    assert service.order_progress("123", order.query_code) is None
+    assert service.order_progress(order.number, "abc") is None
+
+
+def test_live_state_and_views(engines: None, app: Any, tmp_path: Path) -> None:
+    views.init_app(app)
+    a = agent("8001", T0 - dt.timedelta(minutes=1))
+    uid = new_call(clock.now())
+    ev("queued", uid, clock.now(), business="1")
+    state = service.live_state()
+    assert state["queue_length"] == 1 and state["agents_by_state"]["ready"] == 1
+
+    def login(user: Any) -> tuple[Any, str]:
+        c = app.test_client()
+        resp = c.post("/api/v1/auth/login", json={"username": user.username, "password": factories.PASSWORD})
+        assert resp.status_code == 200
+        return c, str(resp.get_json()["csrf_token"])
+
+    client, _ = login(factories.make_user("agent"))
+    assert client.get("/telephony/live").status_code == 403
+    assert client.get("/telephony/agent/me").status_code == 404
+    client, _ = login(factories.make_user("supervisor"))
+    body = client.get("/telephony/live").get_json()
+    assert body["queue_length"] == 1 and body["agents"][0]["extension"] == "8001"
+    metrics = client.get("/telephony/metrics").get_data(as_text=True)
+    assert "hotline_queue_length 1.0" in metrics and 'hotline_agents{state="ready"} 1.0' in metrics
+    # the agent's own screen-pop stream and state switch
+    with clock.frozen(clock.now()):
+        service.heartbeat("engine-1")
+        service.claim_next("engine-1")
+    ev("answered", uid, clock.now(), agent_id=a.id)
+    ev("bridged", uid, clock.now(), agent_id=a.id)
+    client, csrf = login(a.user)
+    stream = client.get("/telephony/screen-pop?after=0&once=1").get_data(as_text=True)
+    assert "event: call" in stream and uid in stream and "13800138000" in stream
+    assert client.post("/telephony/agent/state", json={"state": "ready"}).status_code == 403  # no CSRF token
+    headers = {"X-CSRF-Token": csrf}
+    resp = client.post("/telephony/agent/state", json={"state": "not_ready"}, headers=headers)
+    assert resp.status_code == 422 and resp.get_json()["details"] == {"reason": "必填"}
+    resp = client.post("/telephony/agent/state", json={"state": "ready"}, headers=headers)
+    assert resp.status_code == 409  # talking
+    assert client.get(f"/telephony/recordings/{uid}").status_code == 404  # no recording for this call

@@ -1,0 +1,336 @@
+"""End-to-end telephony with real SIP peers on 127.0.0.1: PJSUA2 callers and agent softphones,
+Kamailio (registrar + dispatcher) and two engine processes sharing a throwaway SQLite database."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node import db
+from node.auth.service import SYSTEM, actor_for
+from node.intake import service as intake
+from node.telephony import audio, control, service
+from node.telephony.models import Agent, AgentStateLog, Call, CallbackTask, CallEvent, PhoneRating, Recording
+from tests import factories
+from tests.telephony.harness import Stack, wait_until
+
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not shutil.which("kamailio") and not Path("/usr/sbin/kamailio").exists(), reason="kamailio 未安装"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    st = Stack(tmp_path_factory.mktemp("sip"), engines=2, callback_offer_s=3, ring_timeout_s=3)
+    try:
+        st.start()
+        yield st
+    finally:
+        st.stop()
+
+
+def q(fn: Any) -> Any:
+    with db.connection():
+        return fn()
+
+
+def make_agent(ext: str, ready: bool = True) -> Agent:
+    def go() -> Agent:
+        user = factories.make_user("agent")
+        agent = service.enroll_agent(SYSTEM, user.id, ext)
+        if ready:
+            service.set_agent_state(SYSTEM, agent.id, "ready")
+        return agent
+
+    return q(go)  # type: ignore[no-any-return]
+
+
+def all_offline() -> None:
+    def go() -> None:
+        for a in Agent.select():
+            if a.state not in ("ringing", "talking"):
+                service.set_agent_state(SYSTEM, a.id, "offline")
+
+    q(go)
+
+
+def call_of(caller_number: str) -> Call:
+    from node import pii
+
+    digest = pii.codec().digest(caller_number)
+    return wait_until(  # type: ignore[no-any-return]
+        lambda: q(lambda: Call.select().where(Call.caller_digest == digest).order_by(Call.id.desc()).first()),
+        10,
+        "call row",
+    )
+
+
+def kinds(call: Call) -> list[str]:
+    return q(
+        lambda: [e.kind for e in CallEvent.select().where(CallEvent.call == call).order_by(CallEvent.seq)]
+    )
+
+
+def ended(uuid: str, timeout: float = 20) -> Call:
+    return wait_until(  # type: ignore[no-any-return]
+        lambda: q(lambda: Call.get_or_none((Call.uuid == uuid) & (Call.state == "ended"))),
+        timeout,
+        "call end",
+    )
+
+
+def event(call: Call, kind: str) -> CallEvent | None:
+    return q(
+        lambda: CallEvent.select()
+        .where(CallEvent.call == call, CallEvent.kind == kind)
+        .order_by(CallEvent.seq)
+        .first()
+    )
+
+
+def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack: Stack) -> None:
+    all_offline()
+    agent = make_agent("8001")
+    agents = stack.agent_ua({"8001": {"answer_after": 1.0, "talk": 3.0, "tone": 1400}}, "agents1")
+    caller = stack.ua("caller1")
+    caller.send(op="call", id="c1", uri=stack.uri, tone=1000, **{"from": "13800138001"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138001")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c1", digits="1")  # 投诉举报 → queue
+    agents.wait(lambda e: e["ev"] == "confirmed", 10)
+    wait_until(lambda: event(call, "agent_hangup"), 10, "agent hangup")
+    time.sleep(0.5)
+    caller.send(op="dtmf", id="c1", digits="2")  # rating: 满意
+    caller.wait(lambda e: e["ev"] == "disconnected", 15)
+    done = ended(call.uuid)
+
+    seq = kinds(call)
+    for k in (
+        "incoming",
+        "ivr_key",
+        "queued",
+        "offered",
+        "answered",
+        "bridged",
+        "agent_hangup",
+        "rated",
+        "ended",
+    ):
+        assert k in seq, (k, seq)
+    assert seq.index("queued") < seq.index("offered") < seq.index("answered") <= seq.index("bridged")
+    assert done.business == "1" and done.end_reason == "completed" and done.agent_id == agent.id
+    assert done.queued_at and done.answered_at and done.bridged_at and done.ended_at
+    rating = q(lambda: PhoneRating.get(PhoneRating.call == done))
+    assert (rating.score, rating.agent_id) == (2, agent.id)
+    states = q(
+        lambda: [
+            r.state
+            for r in AgentStateLog.select().where(AgentStateLog.agent == agent.id).order_by(AgentStateLog.id)
+        ]
+    )
+    assert states[-3:] == ["ringing", "talking", "wrapup"]
+
+    rec = wait_until(
+        lambda: q(
+            lambda: Recording.get_or_none((Recording.call == done) & (Recording.status == "finalized"))
+        ),
+        10,
+        "recording",
+    )
+    path = stack.cfg.recordings_dir / rec.path
+    assert audio.inspect(path).format_tag == audio.FORMAT_ALAW
+    rate, samples = audio.read_samples(path)
+    bridged = event(done, "bridged")
+    started = q(lambda: Recording.get(Recording.call == done).started_at)
+    offset = (bridged.at - started).total_seconds()
+    talk = samples[int((offset + 0.5) * rate) : int((offset + 2.5) * rate)]
+    assert len(talk) > rate
+    assert audio.band_level(talk, rate, 1000) > 0.15, "caller tone missing from recording"
+    assert audio.band_level(talk, rate, 1400) > 0.15, "agent tone missing from recording"
+    before = samples[: int(max(0.1, offset - 1.5) * rate)]
+    assert audio.band_level(before, rate, 1400) < 0.05, "agent tone recorded before the bridge"
+
+    # screen-pop for the agent who took it, and the intake record carrying the call id
+    user = q(lambda: Agent.get_by_id(agent.id).user)
+    pops = q(lambda: service.screen_pops(actor_for(user), 0))
+    assert [p["call_id"] for p in pops] == [done.uuid]
+    assert pops[0]["caller"] == "13800138001" and pops[0]["business_label"] == "投诉举报"
+    contact = q(
+        lambda: intake.create_contact(
+            actor_for(user),
+            {"caller_phone": "13800138001", "call_id": done.uuid, "recording_ref": pops[0]["recording_ref"]},
+        )
+    )
+    assert q(service.sync_links) >= 1
+    assert q(lambda: Recording.get(Recording.call == done).contact_id) == contact.id
+    agents.close()
+    caller.close()
+
+
+def test_order_progress_query_reads_back_state(stack: Stack) -> None:
+    from node.workflow import states
+
+    order = q(lambda: factories.make_order())
+    label = states.label(order.state)
+    caller = stack.ua("caller2")
+    caller.send(op="call", id="c2", uri=stack.uri, **{"from": "13800138002"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138002")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c2", digits="4")
+    time.sleep(0.6)
+    caller.send(op="dtmf", id="c2", digits=order.number + "#")
+    time.sleep(0.3 * len(order.number) + 0.5)
+    caller.send(op="dtmf", id="c2", digits=order.query_code + "#")
+    found = wait_until(
+        lambda: q(
+            lambda: [
+                e.data
+                for e in CallEvent.select().where(CallEvent.call == call, CallEvent.kind == "ivr")
+                if e.data and "found" in e.data
+            ]
+        ),
+        30,
+        "lookup",
+    )
+    assert found[0] == {"order_number": order.number, "found": True, "label": label}
+    # a wrong query code is refused
+    caller.send(op="dtmf", id="c2", digits="4")
+    time.sleep(0.6)
+    caller.send(op="dtmf", id="c2", digits=order.number + "#")
+    time.sleep(0.3 * len(order.number) + 0.5)
+    caller.send(op="dtmf", id="c2", digits="0000#")
+    wait_until(
+        lambda: q(
+            lambda: [
+                e
+                for e in CallEvent.select().where(CallEvent.call == call, CallEvent.kind == "ivr")
+                if e.data and e.data.get("found") is False
+            ]
+        ),
+        30,
+        "not found",
+    )
+    caller.send(op="hangup", id="c2")
+    assert ended(call.uuid).end_reason == "caller_hangup"
+    caller.close()
+
+
+def test_agent_who_does_not_answer_is_skipped(stack: Stack) -> None:
+    all_offline()
+    lazy = make_agent("8101")
+    time.sleep(0.05)
+    good = make_agent("8102")
+    agents = stack.agent_ua(
+        {"8101": {"answer": False}, "8102": {"answer_after": 0.5, "talk": 1.5, "tone": 1400}}, "agents3"
+    )
+    caller = stack.ua("caller3")
+    caller.send(op="call", id="c3", uri=stack.uri, **{"from": "13800138003"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138003")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c3", digits="2")
+    wait_until(lambda: event(call, "bridged"), 20, "bridge to second agent")
+    assert event(call, "bridged").agent_id == good.id
+    no_answer = event(call, "no_answer")
+    assert no_answer is not None and no_answer.agent_id == lazy.id
+    seq = kinds(call)
+    assert seq.index("no_answer") < seq.index("answered")
+    assert seq.count("queued") == 2  # back at the head of the queue
+    lazy_now = q(lambda: Agent.get_by_id(lazy.id))
+    assert (lazy_now.state, lazy_now.reason) == ("not_ready", "振铃未接听")
+    caller.send(op="hangup", id="c3")
+    ended(call.uuid)
+    agents.close()
+    caller.close()
+
+
+def test_caller_hanging_up_in_queue_is_abandoned(stack: Stack) -> None:
+    all_offline()
+    caller = stack.ua("caller4")
+    caller.send(op="call", id="c4", uri=stack.uri, **{"from": "13800138004"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138004")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c4", digits="3")
+    wait_until(lambda: event(call, "queued"), 5, "queued")
+    time.sleep(1.0)
+    caller.send(op="hangup", id="c4")
+    done = ended(call.uuid)
+    assert done.abandoned and done.end_reason == "abandoned"
+    assert "abandoned" in kinds(call) and "offered" not in kinds(call)
+    caller.close()
+
+
+def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Stack) -> None:
+    all_offline()
+    caller = stack.ua("caller5")
+    caller.send(op="call", id="c5", uri=stack.uri, **{"from": "13800138005"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138005")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c5", digits="2")
+    time.sleep(4.5)  # callback offered after 3 s in queue
+    caller.send(op="dtmf", id="c5", digits="1")
+    time.sleep(1.0)
+    caller.send(op="dtmf", id="c5", digits="13912345678#")
+    caller.wait(lambda e: e["ev"] == "disconnected", 25)
+    done = ended(call.uuid)
+    assert done.end_reason == "callback_left" and not done.abandoned
+    task = q(lambda: CallbackTask.get(CallbackTask.call == done))
+    assert (task.status, task.number_masked, task.business) == ("pending", "139****5678", "2")
+
+    agent = make_agent("8201")
+    phones = stack.agent_ua(
+        {
+            "13912345678": {"answer_after": 0.3, "tone": 1000},
+            "8201": {"answer_after": 0.5, "talk": 1.5, "tone": 1400},
+        },
+        "citizen",
+    )
+    reply = q(lambda: control.dial_callback(task.id))
+    out_uuid = reply["call_id"]
+    incoming = phones.wait(lambda e: e["ev"] == "incoming" and e["user"] == "13912345678", 10)
+    phones.wait(lambda e: e["ev"] == "confirmed" and e["id"] == incoming["id"], 5)
+    time.sleep(1.0)
+    phones.send(op="dtmf", id=incoming["id"], digits="1")
+    out = q(lambda: Call.get(Call.uuid == out_uuid))
+    wait_until(lambda: event(out, "bridged"), 15, "callback bridged")
+    assert out.direction == "outbound" and event(out, "bridged").agent_id == agent.id
+    assert q(lambda: CallbackTask.get_by_id(task.id)).status == "done"
+    phones.close()
+    caller.close()
+
+
+def test_engine_killed_mid_call_is_recovered_on_restart(stack: Stack) -> None:
+    all_offline()
+    caller = stack.ua("caller6")
+    caller.send(op="call", id="c6", uri=stack.uri, **{"from": "13800138006"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138006")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c6", digits="2")
+    wait_until(lambda: event(call, "queued"), 5, "queued")
+    time.sleep(1.5)
+    index = int(call.engine.rsplit("-", 1)[1]) - 1
+    stack.kill_engine(index)
+    rec = q(lambda: Recording.get(Recording.call == call))
+    path = stack.cfg.recordings_dir / rec.path
+    assert audio.needs_repair(path)  # the killed writer never wrote the WAV sizes
+    stack.start_engine(index)
+    done = ended(call.uuid, 10)
+    assert done.end_reason == "dropped"
+    rec = q(lambda: Recording.get(Recording.call == call))
+    assert rec.status == "finalized" and rec.duration_s and rec.duration_s > 1.0
+    assert not audio.needs_repair(path)
+    caller.close()

@@ -26,6 +26,7 @@ VIEW_MODULES = [
     "node.portal.views",
     "node.portal.open311",
     "node.telephony.views",
+    "node.text.views",
 ]
 
 HTTP_MESSAGES = {

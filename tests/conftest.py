@@ -22,6 +22,7 @@ from node import settings as node_settings
 from node.auth import service as auth
 from node.catalog import service as catalog
 from node.registry import all_models
+from node.workflow import search as order_search
 from tests import factories, pg
 
 BACKENDS = [b for b in os.environ.get("HOTLINE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
@@ -40,6 +41,7 @@ def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         database = node_db.bind(url)
         with node_db.connection():
             database.create_tables(all_models())
+            order_search.backend().ensure()
             catalog.seed()
         dbs[name] = database
     yield dbs

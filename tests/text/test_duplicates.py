@@ -1,0 +1,129 @@
+"""Duplicate finder on small texts: duplicates found, same place but different issue rejected."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from node.errors import ValidationError
+from node.text.duplicates import DuplicateIndex, OrderDoc, Thresholds
+
+T0 = dt.datetime(2024, 5, 1, 9, 0)
+
+BACKGROUND = [
+    "12路公交车司机开车打电话，乘客提醒也不听",
+    "地铁2号线早高峰太挤，希望增加班次",
+    "驾校收了学费迟迟不安排练车，要求退费",
+    "长途汽车站售票员态度恶劣",
+    "高速公路服务区厕所脏乱差",
+    "货车超载严重，路面被压坏",
+    "轮渡码头候船时间太长",
+    "网约车平台乱扣费，客服不处理",
+]
+
+
+def doc(i: int, text: str, days: float = 0, **kw: object) -> OrderDoc:
+    base = {"region_code": "320102", "domain": "04", "sub_business": "0403"}
+    return OrderDoc(
+        id=i, created_at=T0 + dt.timedelta(days=days), number=f"N{i}", text=text, **{**base, **kw}
+    )
+
+
+@pytest.fixture
+def index() -> DuplicateIndex:
+    ix = DuplicateIndex()
+    for i, text in enumerate(BACKGROUND, start=100):
+        ix.add(doc(i, text, days=-1, sub_business="0401", region_code="320104"))
+    ix.add(doc(1, "出租车司机在南京南站拒载，还骂人，态度恶劣，要求处理", caller_hash="c1", plate="苏A12345"))
+    ix.add(doc(2, "中山路与汉中路路口红绿灯坏了，路口很乱", domain="01", sub_business="0107"))
+    return ix
+
+
+def test_paraphrase_from_another_caller_is_found(index: DuplicateIndex) -> None:
+    query = doc(None, "南京南站出租车拒载，司机态度恶劣还骂人", days=0.5, caller_hash="c9")  # type: ignore[arg-type]
+    found = index.candidates(query)
+    assert [c.number for c in found] == ["N1"]
+    assert found[0].text_similarity > 0.5
+    assert "同一区域同一领域" in found[0].reasons
+    assert any(r.startswith("文本相似度") for r in found[0].reasons)
+    assert "相隔12小时" in found[0].reasons
+
+
+def test_same_plate_and_caller_with_other_wording(index: DuplicateIndex) -> None:
+    query = doc(None, "苏A12345这辆车的司机不肯载我", days=1, caller_hash="c1")  # type: ignore[arg-type]
+    found = index.candidates(query)
+    assert found and found[0].number == "N1"
+    assert "同一来电人" in found[0].reasons
+    assert "同一车牌：苏A12345" in found[0].reasons
+
+
+def test_same_place_different_issue_is_rejected(index: DuplicateIndex) -> None:
+    query = doc(None, "南京南站出租车排队区没有遮阳棚，夏天太晒", days=0.2)  # type: ignore[arg-type]
+    assert index.candidates(query) == []
+    other = doc(None, "中山路公交站台的广告牌掉了", days=0.2, domain="01", sub_business="0107")  # type: ignore[arg-type]
+    assert index.candidates(other) == []
+
+
+def test_window_limits_candidates(index: DuplicateIndex) -> None:
+    late = doc(None, "出租车司机在南京南站拒载，还骂人，态度恶劣", days=40)  # type: ignore[arg-type]
+    assert index.candidates(late, window_days=30) == []
+    assert [c.number for c in index.candidates(late, window_days=60)] == ["N1"]
+
+
+def test_update_and_remove(index: DuplicateIndex) -> None:
+    query = doc(None, "南京南站出租车拒载，司机态度恶劣还骂人", days=0.5)  # type: ignore[arg-type]
+    index.update(doc(1, "中央路的路灯不亮了"))
+    assert index.candidates(query) == []
+    index.update(doc(1, "出租车司机在南京南站拒载，还骂人，态度恶劣"))
+    assert [c.number for c in index.candidates(query)] == ["N1"]
+    assert index.remove(1) is True
+    assert index.remove(1) is False
+    assert index.candidates(query) == []
+    assert 1 not in index
+
+
+def test_document_never_matches_itself(index: DuplicateIndex) -> None:
+    own = doc(1, "出租车司机在南京南站拒载，还骂人，态度恶劣，要求处理", caller_hash="c1", plate="苏A12345")
+    assert all(c.id != 1 for c in index.candidates(own))
+
+
+def test_compact_keeps_results(index: DuplicateIndex) -> None:
+    query = doc(None, "南京南站出租车拒载，司机态度恶劣还骂人", days=0.5)  # type: ignore[arg-type]
+    index.remove(104)
+    index.update(doc(2, "中山路路口红绿灯坏了"))
+    before = [(c.number, c.score) for c in index.candidates(query)]
+    slots = index.stats()["slots"]
+    index.compact()
+    assert index.stats()["slots"] == len(index) < slots
+    assert [(c.number, c.score) for c in index.candidates(query)] == before
+
+
+def test_prune_drops_old_documents(index: DuplicateIndex) -> None:
+    assert index.prune(T0 - dt.timedelta(hours=1)) == len(BACKGROUND)
+    assert len(index) == 2
+
+
+def test_thresholds_are_validated_and_applied() -> None:
+    with pytest.raises(ValidationError):
+        Thresholds(window_days=0)
+    with pytest.raises(ValidationError):
+        Thresholds.from_dict({"min_score": 2})
+    with pytest.raises(ValidationError):
+        Thresholds.from_dict({"nonsense": 1})
+    with pytest.raises(ValidationError):
+        Thresholds.from_dict({"min_score": "x"})
+    strict = DuplicateIndex(Thresholds.from_dict({"min_score": 0.99}))
+    strict.add(doc(1, "出租车司机拒载"))
+    assert strict.candidates(doc(None, "出租车司机拒载", days=0.1)) == []  # type: ignore[arg-type]
+
+
+def test_input_validation() -> None:
+    ix = DuplicateIndex()
+    with pytest.raises(ValidationError):
+        ix.add(doc(None, "无编号"))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        ix.candidates(doc(None, "x"), window_days=0)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        ix.candidates(doc(None, "x"), limit=500)  # type: ignore[arg-type]
+    assert ix.candidates(doc(None, "空索引")) == []  # type: ignore[arg-type]

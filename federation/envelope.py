@@ -77,6 +77,10 @@ REASON_TEXT: dict[int, tuple[str, str]] = {
     ),
     Reason.NO_ROUTE: ("无法转发到目的节点", "no route to destination"),
     Reason.INTERNAL: ("接收方内部错误，请稍后重试", "receiver internal error, retry later"),
+    Reason.NOT_AUTHORISED: (
+        "报文内容不属于发送节点的权限范围",
+        "payload speaks for a node the origin may not speak for",
+    ),
 }
 
 

@@ -3,6 +3,9 @@ process stored messages with the handler registered for their payload type.
 
 Handlers are plain functions `handler(me, origin, payload)` that call services; they run inside
 the transaction that marks the inbox row processed, so a message is applied exactly once.
+Prechecks (`PRECHECKS[type](origin, destination, payload)`) run before a delivery is stored and
+refuse payloads that speak for another node. Types in `TAP_TYPES` travelling upward through this
+node are applied here too (a province keeps its cities' records and reports) and relayed on.
 """
 
 from __future__ import annotations
@@ -16,15 +19,20 @@ from google.protobuf.message import Message
 from federation import trust
 from federation.envelope import PAYLOAD_TYPES, Delivery
 from federation.models import InboxMessage, OutboxMessage
-from federation.routing import next_hop
+from federation.routing import in_subtree, next_hop
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
 
 Handler = Callable[[str, str, Any], None]
+Precheck = Callable[[str, str, Any], None]
 
 # Handlers for payloads addressed to this node, by full payload type name.
 HANDLERS: dict[str, Handler] = {}
+# Content checks run by the receiver before storing: (origin, destination, payload) → raise Rejected.
+PRECHECKS: dict[str, Precheck] = {}
+# Payload types a relay applies locally when they pass upward through it from its subtree.
+TAP_TYPES: set[str] = set()
 
 
 def register(payload_type: type[Message] | str, handler: Handler) -> None:
@@ -34,6 +42,25 @@ def register(payload_type: type[Message] | str, handler: Handler) -> None:
 
 class NoRoute(Exception):
     pass
+
+
+def precheck(delivery: Delivery) -> None:
+    """Run the content check registered for the delivered payload type (raises Rejected)."""
+    msg = delivery.message
+    check = PRECHECKS.get(msg.payload_type)
+    if check is not None:
+        check(msg.origin, msg.header.destination_node, msg.payload)
+
+
+def tapped(me: str, origin: str, destination: str, payload_type: str) -> bool:
+    """Does this relay apply the message itself on its way up from `origin` to `destination`?"""
+    return (
+        payload_type in TAP_TYPES
+        and origin != me
+        and in_subtree(me, origin)
+        and in_subtree(destination, me)
+        and destination != me
+    )
 
 
 def store(delivery: Delivery, me: str, peers: set[str]) -> bool:
@@ -61,7 +88,9 @@ def store(delivery: Delivery, me: str, peers: set[str]) -> bool:
                 relayed=delivery.relayed,
                 envelope=msg.raw,
                 received_at=now,
-                status="received" if not hop else "forwarded",
+                status="forwarded"
+                if hop and not tapped(me, msg.origin, destination, msg.payload_type)
+                else "received",
             ).execute()
             if hop:
                 OutboxMessage.insert(

@@ -8,7 +8,8 @@ _senders: dict[str, Any] = {}
 
 
 def jobs(settings: Any) -> list[Any]:
-    """Push the outbox and apply the inbox every 2 seconds, once the node is enrolled."""
+    """Push the outbox and apply the inbox every 2 seconds, and generate every finished day's
+    report not generated yet (missed days included) every 10 minutes, once the node is enrolled."""
     from node.jobs.worker import Job
 
     if not (settings.keys_dir / "federation" / "tls.crt").exists():
@@ -22,4 +23,13 @@ def jobs(settings: Any) -> list[Any]:
             sender = _senders[settings.region] = make_sender(settings)
         return worker_pass(settings, sender)
 
-    return [Job("federation_push", push_and_apply, "interval", {"seconds": 2})]
+    def daily_reports(now: Any) -> list[str]:
+        from federation import flows, reports
+
+        flows.install()
+        return [d.isoformat() for d in reports.catch_up(settings.region, now.date())]
+
+    return [
+        Job("federation_push", push_and_apply, "interval", {"seconds": 2}),
+        Job("federation_daily_report", daily_reports, "interval", {"minutes": 10}),
+    ]

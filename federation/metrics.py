@@ -1,6 +1,7 @@
 """Prometheus metrics of the federation process: RPCs, acks and rejects by reason, and (collected
 from the database at scrape time) outbox depth and oldest age per peer, last successful push per
-peer, and seconds until the signing key and the TLS certificate expire."""
+peer, inbox depth and lag (age of the oldest message received but not yet applied), order changes
+waiting for their upward record, and seconds until the signing key and the TLS certificate expire."""
 
 from __future__ import annotations
 
@@ -50,8 +51,36 @@ class OutboxCollector(Collector):
         cert_exp = GaugeMetricFamily(
             "federation_tls_cert_expiry_seconds", "Seconds until the TLS certificate expires"
         )
+        inbox_depth = GaugeMetricFamily(
+            "federation_inbox_depth", "Inbox messages waiting or failed, by status", labels=["status"]
+        )
+        inbox_lag = GaugeMetricFamily(
+            "federation_inbox_lag_seconds", "Age of the oldest received message not yet applied"
+        )
+        records = GaugeMetricFamily(
+            "federation_record_queue_depth", "Changed orders waiting to be reported upward"
+        )
         now = clock.now()
         with connection():
+            from federation.models import InboxMessage, RecordQueue
+
+            waiting = (
+                InboxMessage.select(
+                    InboxMessage.status, fn.COUNT(InboxMessage.id), fn.MIN(InboxMessage.received_at)
+                )
+                .where(InboxMessage.status.in_(("received", "failed")))
+                .group_by(InboxMessage.status)
+                .tuples()
+            )
+            lag = 0.0
+            for status, count, first in waiting:
+                inbox_depth.add_metric([status], count)
+                if status == "received" and first is not None:
+                    if isinstance(first, str):
+                        first = dt.datetime.fromisoformat(first)
+                    lag = max(lag, (now - first).total_seconds())
+            inbox_lag.add_metric([], lag)
+            records.add_metric([], RecordQueue.select().count())
             rows = (
                 OutboxMessage.select(
                     OutboxMessage.next_hop,
@@ -83,4 +112,4 @@ class OutboxCollector(Collector):
                 cert_exp.add_metric([], (not_after - dt.datetime.now(dt.UTC)).total_seconds())
             except Exception:  # no certificate yet: the gauge is absent, which alerts
                 pass
-        yield from (depth, oldest, last, key_exp, cert_exp)
+        yield from (depth, oldest, last, key_exp, cert_exp, inbox_depth, inbox_lag, records)

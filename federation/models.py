@@ -1,4 +1,6 @@
-"""Federation tables: the trust store (node keys), peers, and the inbox/outbox of signed envelopes.
+"""Federation tables: the trust store (node keys), peers, the inbox/outbox of signed envelopes, and the
+business state federation keeps: orders queued for their upward record, cross-region transfer links,
+order records and daily reports received from the subtree (the source of rollups and drill-down).
 
 Inbox and outbox keep the raw signed bytes verbatim: they are the evidence log of what was
 exchanged. Times are naive Asia/Shanghai datetimes (node.clock); key validity is epoch ms so it
@@ -95,4 +97,100 @@ class OutboxMessage(BaseModel):
         )
 
 
-MODELS = [NodeKey, Peer, InboxMessage, OutboxMessage]
+class RecordQueue(BaseModel):
+    """Orders changed since their last upward record: one row per order, so changes coalesce.
+
+    Written by the work-order engine's change hook inside the business transaction; the worker
+    turns due rows into OrderRecordBatch messages and deletes the rows whose version it encoded."""
+
+    order_id = pw.IntegerField(unique=True)  # WorkOrder.id (no FK: the queue never blocks order deletes)
+    version = pw.IntegerField()
+    changed_at = pw.DateTimeField()
+
+
+class TransferLink(BaseModel):
+    """A cross-region transfer as this node sees it.
+
+    `out`: we sent order `number` to `peer` (its handling node) and apply the updates it sends back.
+    `in`: we handle `number` for `peer` (the node that transferred it) and send it every update."""
+
+    transfer_id = pw.CharField(max_length=64)
+    number = pw.CharField(max_length=21, index=True)
+    direction = pw.CharField(max_length=3)  # out in
+    peer = pw.CharField(max_length=6)
+    status = pw.CharField(max_length=10, default="sent")  # sent accepted refused closed
+    last_sequence = pw.BigIntegerField(default=0)  # out: last update applied; in: last update sent
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("transfer_id", "direction"), True),)
+
+
+class RemoteOrder(BaseModel):
+    """The latest upward record of an order as node `reporter` (in our subtree) sent it.
+
+    One row per (reporter, number): after a transfer the origin and the handling node each report
+    their own view. A record only replaces one with a lower revision."""
+
+    reporter = pw.CharField(max_length=6)
+    number = pw.CharField(max_length=21)
+    origin_node = pw.CharField(max_length=6)
+    handling_node = pw.CharField(max_length=6)
+    region_code = pw.CharField(max_length=6, index=True)
+    business_type = pw.CharField(max_length=2, default="")
+    domain = pw.CharField(max_length=2, default="")
+    channel = pw.CharField(max_length=2, default="")
+    state = pw.CharField(max_length=20)
+    category = pw.CharField(max_length=8, default="")
+    accepted_at = pw.DateTimeField(index=True)
+    closed_at = pw.DateTimeField(null=True)
+    revision = pw.BigIntegerField()
+    received_at = pw.DateTimeField()
+    record = pw.BlobField()  # the OrderRecord bytes as received (signed inside its envelope)
+
+    class Meta:
+        indexes = ((("reporter", "number"), True), (("reporter", "accepted_at"), False))
+
+
+class NodeReport(BaseModel):
+    """One node's daily report (our own, or one received from the subtree); counts in ReportCount.
+    A later revision of the same (node, date) replaces the earlier counts."""
+
+    node = pw.CharField(max_length=6)
+    report_date = pw.DateField()
+    revision = pw.BigIntegerField()
+    generated_at_ms = pw.BigIntegerField(default=0)
+    received_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("node", "report_date"), True), (("report_date",), False))
+
+
+class ReportCount(BaseModel):
+    """One count of a daily report; empty type/domain/channel means "all" for that metric."""
+
+    report = pw.ForeignKeyField(NodeReport, backref="counts", on_delete="CASCADE")
+    node = pw.CharField(max_length=6)
+    report_date = pw.DateField()
+    metric = pw.CharField(max_length=32)
+    business_type = pw.CharField(max_length=2, default="")
+    domain = pw.CharField(max_length=2, default="")
+    channel = pw.CharField(max_length=2, default="")
+    value = pw.BigIntegerField()
+
+    class Meta:
+        indexes = ((("report_date", "node"), False),)
+
+
+MODELS = [
+    NodeKey,
+    Peer,
+    InboxMessage,
+    OutboxMessage,
+    RecordQueue,
+    TransferLink,
+    RemoteOrder,
+    NodeReport,
+    ReportCount,
+]

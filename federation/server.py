@@ -82,6 +82,9 @@ class Receiver:
     """Verification + inbox for one node; usable without gRPC (the fuzz tests call `receive`)."""
 
     def __init__(self, params: ServerParams):
+        from federation import flows
+
+        flows.install()  # content prechecks and the upward tap need the business flows registered
         self.params = params
         self.replay = ReplayCache(params.skew_ms)
         self.peers = PeerCache()
@@ -103,6 +106,7 @@ class Receiver:
                 skew_ms=self.params.skew_ms,
             )
             message_id = delivery.message.message_id
+            inbox.precheck(delivery)
             try:
                 fresh = inbox.store(delivery, me, peers)
             except inbox.NoRoute as exc:

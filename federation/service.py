@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from federation import inbox, metrics, pki
+from federation import flows, inbox, metrics, pki
 from federation.sender import Sender
 from federation.server import ServerParams, create_server
 from node import db as node_db
@@ -60,12 +60,34 @@ def make_sender(settings: Any) -> Sender:
     return Sender(settings.region, settings.keys_dir, pki.load_material(settings.keys_dir))
 
 
+def configure(settings: Any) -> None:
+    """Process set-up for code that runs the business flows: settings, data key, hooks, database."""
+    from node import pii
+    from node import settings as node_settings
+
+    node_settings.configure(settings)
+    pii.configure(settings.data_key)
+    flows.install()
+    if node_db.database.obj is None:
+        node_db.bind(settings.database_url)
+
+
 def worker_pass(settings: Any, sender: Sender) -> dict[str, Any]:
-    """Drain the outbox once and apply what the inbox received; returns counts for logs."""
+    """Queue changed orders' records, drain the outbox once and apply what the inbox received;
+    returns counts for logs."""
+    flows.install()
     with node_db.connection():
+        records = flows.flush_records(settings.region)
         result = sender.drain()
         processed = inbox.process(settings.region)
+        if processed["processed"]:  # relays and updates queued while applying go out at once
+            more = sender.drain()
+            result.sent += more.sent
+            result.duplicates += more.duplicates
+            result.parked += more.parked
+            result.errors.update(more.errors)
     return {
+        "records": records,
         "sent": result.sent,
         "duplicates": result.duplicates,
         "parked": result.parked,
@@ -77,6 +99,7 @@ def worker_pass(settings: Any, sender: Sender) -> dict[str, Any]:
 def run_worker(settings: Any, *, interval: float = 1.0, stop: threading.Event | None = None) -> None:
     """The federation half of the worker process: a pass every `interval` seconds."""
     node_db.bind(settings.database_url)
+    configure(settings)
     sender = make_sender(settings)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -27,6 +27,7 @@ VIEW_MODULES = [
     "node.portal.open311",
     "node.telephony.views",
     "node.text.views",
+    "federation.views",
 ]
 
 HTTP_MESSAGES = {

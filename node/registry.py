@@ -13,7 +13,9 @@ MODEL_MODULES = [
     "node.intake.models",
     "node.telephony.models",
     "node.workflow.models",
+    "node.text.models",
     "node.jobs.models",
+    "node.portal.models",
     "federation.models",
 ]
 
@@ -22,5 +24,5 @@ def all_models() -> list[type[pw.Model]]:
     models: list[type[pw.Model]] = []
     for name in MODEL_MODULES:
         module = importlib.import_module(name)
-        models.extend(getattr(module, "MODELS"))
+        models.extend(module.MODELS)
     return pw.sort_models(models)

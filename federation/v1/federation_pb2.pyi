@@ -123,6 +123,7 @@ class Ack(_message.Message):
         TRANSPORT_MISMATCH: _ClassVar[Ack.Reason]
         NO_ROUTE: _ClassVar[Ack.Reason]
         INTERNAL: _ClassVar[Ack.Reason]
+        NOT_AUTHORISED: _ClassVar[Ack.Reason]
     REASON_UNSPECIFIED: Ack.Reason
     MALFORMED: Ack.Reason
     UNSUPPORTED_VERSION: Ack.Reason
@@ -141,6 +142,7 @@ class Ack(_message.Message):
     TRANSPORT_MISMATCH: Ack.Reason
     NO_ROUTE: Ack.Reason
     INTERNAL: Ack.Reason
+    NOT_AUTHORISED: Ack.Reason
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]

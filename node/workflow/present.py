@@ -129,6 +129,14 @@ ACTION_LABELS = {t.action: t.label for t in states.TRANSITIONS.values()} | {
     "create": "受理",
     "merge_in": "合并入重复件",
     "split_from": "由拆分生成",
+    "receive_transfer": "外地转来",
+    "remote_accepted": "承办地已接收",
+    "remote_refused": "承办地拒收",
+    "remote_signed": "承办地已签收",
+    "remote_progress": "承办地办理进展",
+    "remote_replied": "承办地已回复",
+    "remote_closed": "承办地已办结",
+    "remote_returned": "承办地退回",
 }
 
 

@@ -19,7 +19,7 @@ from node import clock, pii
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import database, locked, write_tx
+from node.db import locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.settings import current as current_settings
 from node.validation import parse
@@ -874,4 +874,125 @@ _HANDLERS: dict[str, Callable[[WorkOrder, Actor, Any], None]] = {
 }
 assert set(_HANDLERS) == set(states.TRANSITIONS), "every transition needs a handler"
 
-__all__ = ["ON_CHANGE", "create_order", "database", "get_order", "history", "list_orders", "perform"]
+# ---- cross-region transfers arriving from / reporting back to other nodes (federation) ----------
+# federation/ decodes the messages (federation.codec) and calls these inside its inbox transaction.
+
+# WorkOrder fields a transferred order keeps from its origin.
+_TRANSFERRED_NAMES = (
+    "number origin_node external_number channel business_type domain sub_business road_class "
+    "region_code address latitude longitude respondent_name respondent_plate respondent_route "
+    "respondent_vessel title content priority caller_name confidential anonymous accepted_at due_at "
+    "immediate_answer result_basic result_process result_basis return_count extension_days is_spot_check"
+)
+_TRANSFERRED_FIELDS = frozenset(_TRANSFERRED_NAMES.split())
+
+
+def receive_transfer(
+    actor: Actor, fields: dict[str, Any], history: list[dict[str, Any]], *, from_node: str, note: str = ""
+) -> WorkOrder:
+    """跨区域转来: create the order another node transferred here, with its ORIGINAL number and
+    history, waiting for dispatch in this node's normal flow (state pending_dispatch).
+
+    `fields` holds WorkOrder values (plus `contact_phone`, protected here with this node's key);
+    `history` holds OrderEvent values of the origin's history, copied as they were."""
+    actor.require("order.create")
+    number = str(fields.get("number", ""))
+    if not (number.isdigit() and len(number) == 21):
+        raise ValidationError(f"转来工单编号格式错误：{number!r}")
+    catalog.check_codes(
+        business_type=fields["business_type"],
+        domain=fields.get("domain") or None,
+        sub_business=fields.get("sub_business") or None,
+        channel=fields["channel"],
+    )
+    catalog.check_region(fields["region_code"])
+    if fields.get("accepted_at") is None:
+        raise ValidationError("转来工单缺少受理时间")
+    now = clock.now()
+    with write_tx():
+        if WorkOrder.select().where(WorkOrder.number == number).exists():
+            raise Conflict(f"本节点已有工单 {number}")
+        order = WorkOrder(
+            **{k: v for k, v in fields.items() if k in _TRANSFERRED_FIELDS},
+            query_code=_query_code(),
+            state="pending_dispatch",
+            created_at=now,
+            updated_at=now,
+        )
+        _set_phones(order, "", str(fields.get("contact_phone") or ""))
+        order.search_text = _search_text(order)
+        order.save(force_insert=True)
+        order._dirty.clear()
+        if history:
+            OrderEvent.insert_many(
+                [{**h, "order": order.id, "actor": None} for h in history if h.get("at") is not None]
+            ).execute()
+        _record(order, actor, "receive_transfer", "", note, {"from": from_node}, to_state="pending_dispatch")
+    return order
+
+
+# remote update kind → the origin's state after it ('=' keeps the state)
+_REMOTE_TARGETS = {"closed": "closed", "refused": "pending_dispatch"}
+
+
+def apply_remote_update(
+    actor: Actor,
+    number: str,
+    *,
+    kind: str,
+    node: str,
+    at: dt.datetime,
+    actor_name: str,
+    remote_state: str = "",
+    note: str = "",
+    result: dict[str, str] | None = None,
+) -> OrderEvent:
+    """Record on the origin's order an update from the node handling it (签收, 回复, 办结, 退回 …).
+
+    The history row is `remote_<kind>` with `node` = the handling node. The order stays
+    'transferred' while it is handled there; a reply copies the handling result; 'closed' moves it
+    to closed (so the origin calls the citizen back), 'refused' back to pending_dispatch here.
+    Applied to an order no longer 'transferred' (e.g. already closed), it only records history."""
+    actor.require("order.note")
+    if kind not in ("accepted", "refused", "signed", "progress", "replied", "closed", "returned"):
+        raise ValidationError(f"未知的办理动态：{kind!r}")
+    with write_tx():
+        order = locked(WorkOrder.select().where(WorkOrder.number == number)).first()
+        if order is None:
+            raise NotFound(f"工单不存在：{number}")
+        target = states.SAME
+        if order.state == "transferred":
+            target = _REMOTE_TARGETS.get(kind, states.SAME)
+            if kind in ("replied", "closed") and result:
+                order.result_basic = result.get("basic", "")
+                order.result_process = result.get("process", "")
+                order.result_basis = result.get("basis", "")
+                order.replied_at = order.replied_at or at
+            if kind == "closed":
+                order.closed_at = at
+        event = _change(
+            order,
+            actor,
+            f"remote_{kind}",
+            target,
+            note,
+            remote_node=node,
+            remote_actor=actor_name[:40],
+            remote_state=remote_state,
+            remote_at=at.isoformat(),
+        )
+        OrderEvent.update(node=node[:6]).where(OrderEvent.id == event.id).execute()
+        event.node = node[:6]
+    return event
+
+
+__all__ = [
+    "ON_CHANGE",
+    "apply_remote_update",
+    "create_order",
+    "get_order",
+    "history",
+    "list_orders",
+    "perform",
+    "receive_transfer",
+]

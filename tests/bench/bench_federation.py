@@ -7,7 +7,10 @@ sequential unary Push calls. Signed: the client seals each message (Ed25519, fre
 server runs every receiver check. Unsigned: the client sends header + payload without a signature
 and the server only parses the header and stores the row.
 
-    .venv/bin/python tests/bench/bench_federation.py [--messages 2000] [--rounds 3]
+    .venv/bin/python tests/bench/bench_federation.py [--messages 2000] [--rounds 3] [--part a|b|all]
+
+Benchmark (b), the simulated national day, lives in tests/bench/national_day.py (`--part b` or the
+default `all` runs it after (a) with its defaults).
 """
 
 from __future__ import annotations
@@ -157,11 +160,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--part", choices=["a", "b", "all"], default="all")
     parser.add_argument("--serve", nargs=2, metavar=("MODE", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], Path(args.serve[1]))
         return
+    if args.part in ("a", "all"):
+        link_rates(args)
+    if args.part in ("b", "all"):
+        print("\n(b) 模拟全国一天", flush=True)
+        subprocess.run([sys.executable, "-m", "tests.bench.national_day"], cwd=ROOT, check=True)
+
+
+def link_rates(args: argparse.Namespace) -> None:
     test_pki = pki.TestPki.create()
     server_tls, client_tls = test_pki.material(PROV), test_pki.material(CITY)
     key = E.SigningKey(E.key_id_for(CITY, 1), CITY, Ed25519PrivateKey.generate())

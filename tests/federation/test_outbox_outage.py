@@ -124,9 +124,15 @@ def test_rejected_message_is_parked_and_can_be_retried(
     set_address(proc)
     before = queue(2)
     # addressed through the province to a city it has not registered: the province refuses it
-    stray = sender.enqueue(
-        pb.DailyReport(node=CITY, report_date="2025-03-01"), origin=CITY, destination="320500"
+    update = pb.OrderUpdate(
+        order_number="320500202503011000001",
+        transfer_id="t-1",
+        from_node=CITY,
+        to_node="320500",
+        kind=pb.OrderUpdate.SIGNED,
+        sequence=1,
     )
+    stray = sender.enqueue(update, origin=CITY, destination="320500")
     after = queue(2, start=2)
     result = out.drain()
     assert (result.sent, result.parked) == (4, 1)

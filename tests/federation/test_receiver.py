@@ -153,7 +153,8 @@ def test_relay_upward_is_stored_and_queued(province: Receiver, city: E.SigningKe
     ack = province.receive(outer.SerializeToString(), CITY)
     assert ack.status == pb.Ack.ACCEPTED, ack.detail
     row = InboxMessage.get()
-    assert (row.status, row.destination, row.relayed) == ("forwarded", MINISTRY, True)
+    # a report on its way up is also applied by the province (status received) and relayed on
+    assert (row.status, row.destination, row.relayed) == ("received", MINISTRY, True)
     out = OutboxMessage.get()
     assert (out.kind, out.next_hop, out.origin, bytes(out.payload)) == ("relay", MINISTRY, CITY, inner)
     # the same message relayed twice is a duplicate, not a second outbox row
@@ -163,7 +164,15 @@ def test_relay_upward_is_stored_and_queued(province: Receiver, city: E.SigningKe
 
 
 def test_relay_towards_unregistered_node_is_no_route(province: Receiver, city: E.SigningKey) -> None:
-    inner = E.seal(report(), key=city, destination="320500", message_id="x").SerializeToString()
+    update = pb.OrderUpdate(
+        order_number="320500202503011000001",
+        transfer_id="t-1",
+        from_node=CITY,
+        to_node="320500",
+        kind=pb.OrderUpdate.SIGNED,
+        sequence=1,
+    )
+    inner = E.seal(update, key=city, destination="320500", message_id="x").SerializeToString()
     outer = E.wrap_for_relay(inner, key=city, next_hop=PROV, message_id="x")
     refuse(province, outer.SerializeToString(), CITY, "NO_ROUTE")
 

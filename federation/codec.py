@@ -1,0 +1,397 @@
+"""Explicit maps between the node's rows (WorkOrder, OrderEvent, report counts) and protobuf.
+
+`node/` never imports generated protobuf: this module is the only translation, and what crosses
+a node boundary is decided here, field by field.
+
+What leaves the node:
+- **Upward order records** (`OrderRecord`) carry no caller data at all: no phone (cipher, digest
+  or masked), no name, no address, no free text except the short title. Enough to count, filter
+  and drill down (type, domain, channel, region, state, times, flags, ratings).
+- **Cross-region transfers** (`OrderTransfer`) carry the whole order and its history, because the
+  destination handles it in its normal flow. Caller contact is reduced to what handling needs: one
+  contact phone (the callback number the citizen gave, else the calling number) and the caller's
+  name, so a handling unit can verify facts with the complainant — and nothing when the order is
+  confidential (保密) or anonymous. The phone digest and ciphertexts never travel (they are keyed
+  per node); the destination protects the phone with its own data key. The origin keeps the
+  caller relationship: the call-back and satisfaction survey happen there.
+- **Order updates** (`OrderUpdate`) carry the handling node's state, note and reply, no caller data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from federation.v1 import federation_pb2 as pb
+from node import clock
+
+BUSINESS_TYPES = {"1": pb.COMPLAINT, "2": pb.CONSULTATION, "3": pb.SUGGESTION}
+BUSINESS_CODES = {v: k for k, v in BUSINESS_TYPES.items()}
+SATISFACTION = {"1": pb.VERY_SATISFIED, "2": pb.SATISFIED, "3": pb.DISSATISFIED}
+SATISFACTION_CODES = {v: k for k, v in SATISFACTION.items()}
+CATEGORIES = {"open": pb.STATE_OPEN, "pending": pb.STATE_PENDING, "closed": pb.STATE_CLOSED}
+CATEGORY_NAMES = {v: k for k, v in CATEGORIES.items()}
+UPDATE_KINDS = {
+    "accepted": pb.OrderUpdate.TRANSFER_ACCEPTED,
+    "refused": pb.OrderUpdate.TRANSFER_REFUSED,
+    "signed": pb.OrderUpdate.SIGNED,
+    "progress": pb.OrderUpdate.PROGRESS,
+    "replied": pb.OrderUpdate.REPLIED,
+    "closed": pb.OrderUpdate.CLOSED,
+    "returned": pb.OrderUpdate.RETURNED,
+}
+UPDATE_KIND_NAMES = {v: k for k, v in UPDATE_KINDS.items()}
+
+# WorkOrder fields a transfer carries to the handling node (besides contact, handled apart).
+TRANSFER_FIELDS = (
+    "number",
+    "origin_node",
+    "external_number",
+    "channel",
+    "business_type",
+    "domain",
+    "sub_business",
+    "road_class",
+    "region_code",
+    "address",
+    "latitude",
+    "longitude",
+    "respondent_name",
+    "respondent_plate",
+    "respondent_route",
+    "respondent_vessel",
+    "title",
+    "content",
+    "priority",
+    "confidential",
+    "anonymous",
+    "accepted_at",
+    "due_at",
+    "immediate_answer",
+    "result_basic",
+    "result_process",
+    "result_basis",
+    "return_count",
+    "extension_days",
+    "is_spot_check",
+)
+
+
+def ms(value: dt.datetime | None) -> int:
+    return clock.to_epoch_ms(value) if value is not None else 0
+
+
+def at(value: int) -> dt.datetime | None:
+    return clock.from_epoch_ms(value) if value else None
+
+
+def _s(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# ---- upward order records ------------------------------------------------------------------------
+
+
+def order_record(
+    order: Any,
+    *,
+    handling_node: str,
+    signed_at: dt.datetime | None = None,
+    urge_count: int = 0,
+    reviewed: bool = False,
+) -> pb.OrderRecord:
+    """The caller-free record of `order` (a WorkOrder) as this node reports it upward."""
+    from node.workflow import states
+
+    category = states.category(order.state)
+    closed_on_time = bool(
+        order.closed_at is not None and order.due_at is not None and order.closed_at <= order.due_at
+    )
+    return pb.OrderRecord(
+        order_number=order.number,
+        origin_node=order.origin_node,
+        handling_node=handling_node,
+        region_code=order.region_code,
+        business_type=BUSINESS_TYPES.get(order.business_type, pb.BUSINESS_TYPE_UNSPECIFIED),
+        domain_code=order.domain or "",
+        sub_business_code=order.sub_business or "",
+        channel_code=order.channel,
+        state=order.state,
+        state_category=CATEGORIES[category],
+        accepted_at_ms=ms(order.accepted_at),
+        due_at_ms=ms(order.due_at),
+        signed_at_ms=ms(signed_at),
+        replied_at_ms=ms(order.replied_at),
+        closed_at_ms=ms(order.closed_at),
+        instant_answered=bool(order.immediate_answer) or order.state == "answered",
+        transferred=order.dispatched_at is not None or order.state == "transferred",
+        closed_on_time=closed_on_time,
+        extended=order.extension_days > 0,
+        return_count=max(0, order.return_count),
+        urge_count=max(0, urge_count),
+        callback_done=order.callback_at is not None and bool(order.callback_result_satisfaction),
+        result_satisfaction=SATISFACTION.get(order.callback_result_satisfaction, 0),
+        service_satisfaction=SATISFACTION.get(order.callback_service_satisfaction, 0),
+        reviewed=reviewed,
+        spot_check=bool(order.is_spot_check),
+        title=(order.title or "")[:100],
+        revision=order.version,
+        updated_at_ms=ms(order.updated_at),
+    )
+
+
+def remote_order_row(record: pb.OrderRecord, reporter: str, received_at: dt.datetime) -> dict[str, Any]:
+    """Column values of a RemoteOrder row for a received record."""
+    return {
+        "reporter": reporter,
+        "number": record.order_number,
+        "origin_node": record.origin_node,
+        "handling_node": record.handling_node,
+        "region_code": record.region_code,
+        "business_type": BUSINESS_CODES.get(record.business_type, ""),
+        "domain": record.domain_code[:2],
+        "channel": record.channel_code[:2],
+        "state": record.state[:20],
+        "category": CATEGORY_NAMES.get(record.state_category, ""),
+        "accepted_at": at(record.accepted_at_ms) or received_at,
+        "closed_at": at(record.closed_at_ms),
+        "revision": record.revision,
+        "received_at": received_at,
+        "record": record.SerializeToString(deterministic=True),
+    }
+
+
+# ---- history -------------------------------------------------------------------------------------
+
+
+def history_entry(event: Any) -> pb.HistoryEntry:
+    data = event.data if isinstance(event.data, dict) else {}
+    return pb.HistoryEntry(
+        at_ms=ms(event.at),
+        node=event.node,
+        actor=event.actor_name,
+        action=event.action,
+        from_state=event.from_state or "",
+        to_state=event.to_state or "",
+        note=event.reason or "",
+        data={str(k): json.dumps(v, ensure_ascii=False) for k, v in data.items()},
+    )
+
+
+def history_rows(entries: Iterable[pb.HistoryEntry]) -> list[dict[str, Any]]:
+    """OrderEvent column values for received history entries (data values were JSON-encoded)."""
+    rows = []
+    for h in entries:
+        data: dict[str, Any] = {}
+        for key, value in h.data.items():
+            try:
+                data[key] = json.loads(value)
+            except ValueError:
+                data[key] = value
+        rows.append(
+            {
+                "at": at(h.at_ms),
+                "node": h.node[:6],
+                "actor_name": h.actor[:40],
+                "action": h.action[:20],
+                "from_state": h.from_state[:20],
+                "to_state": h.to_state[:20],
+                "reason": h.note,
+                "data": data or None,
+            }
+        )
+    return rows
+
+
+# ---- transfers -----------------------------------------------------------------------------------
+
+
+def order_transfer(
+    order: Any,
+    events: Sequence[Any],
+    *,
+    transfer_id: str,
+    from_node: str,
+    to_node: str,
+    reason: str,
+    requested_by: str,
+    contact_phone: str,
+) -> pb.OrderTransfer:
+    """The whole order with its history for the node that shall handle it (see module doc for
+    which caller data goes along)."""
+    share_contact = not (order.confidential or order.anonymous)
+    detail = pb.OrderDetail(
+        record=order_record(order, handling_node=to_node),
+        content=order.content,
+        contact_name=(order.caller_name or "") if share_contact else "",
+        contact_phone=contact_phone if share_contact else "",
+        confidential=bool(order.confidential),
+        anonymous=bool(order.anonymous),
+        address=order.address or "",
+        latitude=order.latitude or 0.0,
+        longitude=order.longitude or 0.0,
+        respondent=pb.Respondent(
+            company=order.respondent_name or "",
+            plate=order.respondent_plate or "",
+            route=order.respondent_route or "",
+            vessel=order.respondent_vessel or "",
+        ),
+        immediate_answer=order.immediate_answer or "",
+        result=pb.HandlingResult(
+            basic=order.result_basic or "", process=order.result_process or "", basis=order.result_basis or ""
+        ),
+        priority=order.priority,
+        extra={
+            "external_number": order.external_number or "",
+            "road_class": order.road_class or "",
+            "return_count": str(order.return_count),
+            "extension_days": str(order.extension_days),
+        },
+    )
+    return pb.OrderTransfer(
+        transfer_id=transfer_id,
+        order=detail,
+        history=[history_entry(e) for e in events],
+        from_node=from_node,
+        to_node=to_node,
+        reason=reason,
+        requested_by=requested_by[:40],
+        requested_at_ms=ms(clock.now()),
+    )
+
+
+def transfer_order_fields(transfer: pb.OrderTransfer) -> dict[str, Any]:
+    """WorkOrder field values for the handling node's copy (`contact_phone` and `caller_name`
+    included; the engine protects the phone with this node's key)."""
+    detail, record = transfer.order, transfer.order.record
+
+    def count(key: str) -> int:
+        value = detail.extra.get(key, "0")
+        return int(value) if value.isdigit() else 0
+
+    return {
+        "number": record.order_number,
+        "origin_node": record.origin_node,
+        "external_number": detail.extra.get("external_number", "")[:40],
+        "channel": record.channel_code,
+        "business_type": BUSINESS_CODES.get(record.business_type, ""),
+        "domain": record.domain_code,
+        "sub_business": record.sub_business_code,
+        "road_class": detail.extra.get("road_class", "")[:12],
+        "region_code": record.region_code,
+        "address": detail.address[:200],
+        "latitude": detail.latitude or None,
+        "longitude": detail.longitude or None,
+        "respondent_name": detail.respondent.company[:100],
+        "respondent_plate": detail.respondent.plate[:20],
+        "respondent_route": detail.respondent.route[:60],
+        "respondent_vessel": detail.respondent.vessel[:60],
+        "title": record.title[:100] or detail.content[:30],
+        "content": detail.content,
+        "priority": detail.priority or "normal",
+        "caller_name": "" if detail.confidential or detail.anonymous else detail.contact_name[:40],
+        "contact_phone": "" if detail.confidential or detail.anonymous else detail.contact_phone,
+        "confidential": detail.confidential,
+        "anonymous": detail.anonymous,
+        "accepted_at": at(record.accepted_at_ms),
+        "due_at": at(record.due_at_ms),
+        "immediate_answer": detail.immediate_answer,
+        "result_basic": detail.result.basic,
+        "result_process": detail.result.process,
+        "result_basis": detail.result.basis,
+        "return_count": count("return_count"),
+        "extension_days": count("extension_days"),
+        "is_spot_check": record.spot_check,
+    }
+
+
+# ---- updates flowing back ------------------------------------------------------------------------
+
+
+def order_update(
+    order: Any,
+    event: Any,
+    *,
+    kind: str,
+    transfer_id: str,
+    from_node: str,
+    to_node: str,
+    sequence: int,
+) -> pb.OrderUpdate:
+    result = None
+    if kind in ("replied", "closed"):
+        result = pb.HandlingResult(
+            basic=order.result_basic or "", process=order.result_process or "", basis=order.result_basis or ""
+        )
+    return pb.OrderUpdate(
+        order_number=order.number,
+        transfer_id=transfer_id,
+        from_node=from_node,
+        to_node=to_node,
+        kind=UPDATE_KINDS[kind],
+        sequence=sequence,
+        at_ms=ms(event.at),
+        actor=event.actor_name[:40],
+        state=order.state,
+        note=event.reason or "",
+        result=result,
+        history=[history_entry(event)],
+    )
+
+
+def update_fields(update: pb.OrderUpdate) -> dict[str, Any]:
+    """Arguments of `node.workflow.service.apply_remote_update` for a received update."""
+    return {
+        "kind": UPDATE_KIND_NAMES.get(update.kind, ""),
+        "node": update.from_node,
+        "at": at(update.at_ms) or clock.now(),
+        "actor_name": update.actor,
+        "remote_state": update.state,
+        "note": update.note,
+        "result": {
+            "basic": update.result.basic,
+            "process": update.result.process,
+            "basis": update.result.basis,
+        }
+        if update.HasField("result")
+        else None,
+    }
+
+
+# ---- daily reports -------------------------------------------------------------------------------
+
+Count = tuple[str, str, str, str, int]  # metric, business type code, domain, channel, value
+
+
+def daily_report(node: str, day: dt.date, counts: Iterable[Count], revision: int) -> pb.DailyReport:
+    return pb.DailyReport(
+        node=node,
+        report_date=day.isoformat(),
+        generated_at_ms=ms(clock.now()),
+        revision=revision,
+        counts=[
+            pb.Count(
+                metric=metric,
+                business_type=BUSINESS_TYPES.get(btype, pb.BUSINESS_TYPE_UNSPECIFIED),
+                domain_code=domain,
+                channel_code=channel,
+                value=value,
+            )
+            for metric, btype, domain, channel, value in counts
+        ],
+    )
+
+
+def report_counts(report: pb.DailyReport) -> list[Count]:
+    return [
+        (
+            c.metric[:32],
+            BUSINESS_CODES.get(c.business_type, ""),
+            c.domain_code[:2],
+            c.channel_code[:2],
+            c.value,
+        )
+        for c in report.counts
+    ]

@@ -1,0 +1,170 @@
+"""One whole test node in one process: `fullnode.py HOME`.
+
+Prepares the node's own database (every table, the catalog, trusted keys and peers from
+HOME/trust.json — what `hotline migrate` and `hotline admin enrol/import` do in production), then
+runs the production pieces side by side: the federation gRPC server (`federation.server`) and a
+worker loop doing what the worker's `federation_push` job does (`federation.service.worker_pass`:
+queue order records, drain the outbox, apply the inbox) every 0.2 s. Hosting both in one process
+keeps a 7-node test tractable on 2 cores; production runs them as separate processes.
+
+`--no-catalog` skips seeding the catalog (relay-only nodes of the benchmark).
+Commands arrive as JSON lines on stdin and are answered as JSON lines on stdout (`READY port`
+first). They call the same services the web application and the CLI call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from federation import flows, reports, service, trust  # noqa: E402
+from federation.models import InboxMessage, NodeReport, OutboxMessage, RemoteOrder, TransferLink  # noqa: E402
+from federation.server import ServerParams, create_server  # noqa: E402
+from node import db as node_db  # noqa: E402
+from node import settings as node_settings  # noqa: E402
+from node.auth import service as auth  # noqa: E402
+from node.catalog import service as catalog  # noqa: E402
+from node.registry import all_models  # noqa: E402
+from node.workflow import service as workflow  # noqa: E402
+from node.workflow.models import OrderEvent, WorkOrder  # noqa: E402
+from tests import factories  # noqa: E402
+from tests.federation import nodeproc  # noqa: E402
+
+_actors: dict[str, auth.Actor] = {}
+_lock = threading.Lock()  # commands and worker passes take turns (one writer per SQLite node)
+
+
+def actor(role: str, unit_code: str = "") -> auth.Actor:
+    key = f"{role}:{unit_code}"
+    if key not in _actors:
+        unit = catalog.unit_by_code(unit_code) if unit_code else None
+        _actors[key] = factories.actor(role, unit)
+    return _actors[key]
+
+
+def handle(settings: Any, cmd: dict[str, Any]) -> Any:
+    op = cmd["op"]
+    me = settings.region
+    if op == "peer":
+        return trust.add_peer(cmd["region"], me, address=cmd["address"]).region
+    if op == "unit":
+        return factories.make_unit(code=cmd["code"], region_code=cmd["region"]).code
+    if op == "make_order":  # a local order walked through the engine to `state`
+        unit = catalog.unit_by_code(cmd["unit"]) if cmd.get("unit") else None
+        return factories.make_order(cmd.get("state", "accepted"), unit=unit, **cmd.get("fields", {})).number
+    if op == "perform":
+        who = actor(cmd["role"], cmd.get("unit", ""))
+        return workflow.perform(who, cmd["number"], cmd["action"], cmd.get("body", {})).state
+    if op == "order":
+        order = WorkOrder.get_or_none(WorkOrder.number == cmd["number"])
+        if order is None:
+            return None
+        events = OrderEvent.select().where(OrderEvent.order == order).order_by(OrderEvent.id)
+        return {
+            "state": order.state,
+            "origin_node": order.origin_node,
+            "region_code": order.region_code,
+            "result_basic": order.result_basic,
+            "contact_phone_masked": order.contact_phone_masked,
+            "events": [[e.action, e.node] for e in events],
+        }
+    if op == "report":
+        return reports.generate(me, reports.parse_date(cmd["date"])).revision
+    if op == "catch_up":
+        return [d.isoformat() for d in reports.catch_up(me, reports.parse_date(cmd["today"]))]
+    if op == "rollup":
+        return reports.rollup(me, cmd["date"], cmd.get("region"))
+    if op == "own":  # this node's own figures for a date, straight from its tables
+        return dict(sum_counts(reports.compute(me, reports.parse_date(cmd["date"]))))
+    if op == "counts":  # cheap progress figures (the benchmark polls these)
+        day = reports.parse_date(cmd["date"])
+        return {
+            "remote_orders": RemoteOrder.select().count(),
+            "reports": NodeReport.select().where(NodeReport.report_date == day).count(),
+            "inbox_open": InboxMessage.select().where(InboxMessage.status == "received").count(),
+            "inbox_failed": InboxMessage.select().where(InboxMessage.status == "failed").count(),
+        }
+    if op == "state":
+        return {
+            "orders": WorkOrder.select().where(WorkOrder.origin_node == me).count(),
+            "outbox_pending": OutboxMessage.select().where(OutboxMessage.status == "pending").count(),
+            "outbox_parked": OutboxMessage.select().where(OutboxMessage.status == "parked").count(),
+            "outbox_retried": OutboxMessage.select().where(OutboxMessage.attempts > 1).count(),
+            "inbox_open": InboxMessage.select()
+            .where(InboxMessage.status.in_(("received", "failed")))
+            .count(),
+            "inbox_failed": [r.error for r in InboxMessage.select().where(InboxMessage.status == "failed")],
+            "reports": sorted(f"{r.node}:{r.report_date}:{r.revision}" for r in NodeReport.select()),
+            "remote_orders": sorted(f"{r.reporter}:{r.number}:{r.state}" for r in RemoteOrder.select()),
+            "links": sorted(
+                f"{t.direction}:{t.number}:{t.peer}:{t.status}:{t.last_sequence}"
+                for t in TransferLink.select()
+            ),
+        }
+    raise ValueError(f"未知命令：{op}")
+
+
+def sum_counts(counts: list[Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for metric, _t, _d, _c, value in counts:
+        out[metric] = out.get(metric, 0) + value
+    return out
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    home = Path(sys.argv[1])
+    light = "--no-catalog" in sys.argv  # a relay-only node (benchmark) needs no catalog
+    settings = node_settings.load(home / "node.toml")
+    node_db.bind(settings.database_url)
+    with node_db.connection():
+        node_db.database.create_tables(all_models(), safe=True)
+        if not light:
+            catalog.seed()
+    nodeproc.prepare(settings)  # trusted keys and peers
+    service.configure(settings)
+    server, port = create_server(
+        ServerParams.from_settings(settings), f"127.0.0.1:{settings.federation_port}"
+    )
+    stop = threading.Event()
+    sender = service.make_sender(settings)
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                with _lock:
+                    service.worker_pass(settings, sender)
+            except Exception:
+                logging.exception("worker pass failed")
+            stop.wait(0.2)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    print(f"READY {port}", flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cmd = json.loads(line)
+        try:
+            with _lock, node_db.connection():
+                flows.install()
+                result = {"ok": handle(settings, cmd)}
+        except Exception as exc:
+            result = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-2000:]}
+        print(json.dumps(result, ensure_ascii=False, default=str), flush=True)
+    stop.set()
+    worker.join(5)
+    sender.close()
+    server.stop(1).wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -24,9 +24,18 @@ def upgrade(database: pw.Database) -> list[str]:
     return list(runner(database).up())
 
 
+def _managed_indexes() -> set[str]:
+    """Indexes created by migrations outside the models (full-text search), not drift."""
+    from node.workflow.search import backend
+
+    return {backend().pg_index}
+
+
 def pending_diff(database: pw.Database) -> object:
-    """What the models have that the database lacks (falsy when they match)."""
-    return diff_models(database, all_models())
+    """What the models have that the database lacks, or the reverse (falsy when they match)."""
+    diff = diff_models(database, all_models())
+    managed = _managed_indexes()
+    return diff._replace(drop_indexes=[i for i in diff.drop_indexes if i.name not in managed])
 
 
 def make_migration(name: str) -> Path | None:

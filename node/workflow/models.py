@@ -83,7 +83,11 @@ class WorkOrder(BaseModel):
     updated_at = pw.DateTimeField(index=True)
 
     class Meta:
-        indexes = ((("state", "due_at"), False), (("business_type", "accepted_at"), False))
+        indexes = (
+            (("state", "due_at"), False),
+            (("state", "accepted_at"), False),
+            (("business_type", "accepted_at"), False),
+        )
 
 
 class Assignment(BaseModel):

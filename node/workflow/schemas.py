@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from node.pii import valid_phone
 from node.validation import Input
@@ -126,12 +126,11 @@ class Callback(Input):
     service_satisfaction: Satisfaction | None = None
     note: Annotated[str, Field(max_length=2000)] = ""
 
-    @field_validator("service_satisfaction")
-    @classmethod
-    def _both(cls, v: str | None, info):  # type: ignore[no-untyped-def]
-        if info.data.get("reached") and (v is None or info.data.get("result_satisfaction") is None):
+    @model_validator(mode="after")
+    def _both_ratings_when_reached(self) -> Callback:
+        if self.reached and (self.result_satisfaction is None or self.service_satisfaction is None):
             raise ValueError("回访接通时须记录处理结果满意度和服务态度满意度")
-        return v
+        return self
 
 
 class Reject(Input):

@@ -25,6 +25,7 @@ from node.settings import current as current_settings
 from node.validation import parse
 from node.workflow import schemas, states
 from node.workflow.models import (
+    SATISFACTION,
     Assignment,
     Extension,
     OrderEvent,
@@ -138,6 +139,53 @@ _QUEUE_STATES: dict[str, list[str]] = {
 }
 
 
+_LIVE = [*states.states_in(states.PENDING), *states.states_in(states.OPEN)]
+
+
+def queue_condition(actor: Actor, queue: str, now: dt.datetime) -> pw.Expression:
+    """The WHERE condition of a work queue (the one definition lists and counts share)."""
+    if queue not in QUEUES:
+        raise ValidationError(f"未知的队列：{queue}")
+    if queue in _QUEUE_STATES:
+        return WorkOrder.state.in_(_QUEUE_STATES[queue])
+    if queue == "mine":
+        return WorkOrder.agent == actor.user_id
+    if queue == "due_soon":
+        return WorkOrder.state.in_(_LIVE) & (WorkOrder.due_at > now) & (WorkOrder.due_at <= now + dt.timedelta(days=1))
+    if queue == "overdue":
+        return WorkOrder.state.in_(_LIVE) & (WorkOrder.due_at < now)
+    # unit_inbox
+    if actor.unit_id is None:
+        raise ValidationError("只有承办单位用户有本单位待办")
+    active = Assignment.select(Assignment.order).where(
+        Assignment.unit == actor.unit_id,
+        Assignment.active == True,  # noqa: E712
+    )
+    return WorkOrder.id.in_(active) & WorkOrder.state.in_(["dispatched", "handling"])
+
+
+def count_queues(actor: Actor, queues: list[str]) -> dict[str, int]:
+    """Sizes of several queues with COUNT-only queries; the queues defined by state come from one
+    GROUP BY over the indexed state column."""
+    now = clock.now()
+    counts: dict[str, int] = {}
+    by_state = [q for q in queues if q in _QUEUE_STATES]
+    if by_state:
+        wanted = sorted({s for q in by_state for s in _QUEUE_STATES[q]})
+        per_state = dict(
+            _visible_query(actor)
+            .select(WorkOrder.state, pw.fn.COUNT(WorkOrder.id))
+            .where(WorkOrder.state.in_(wanted))
+            .group_by(WorkOrder.state)
+            .tuples()
+        )
+        counts.update({q: sum(per_state.get(s, 0) for s in _QUEUE_STATES[q]) for q in by_state})
+    for q in queues:
+        if q not in counts:
+            counts[q] = _visible_query(actor).where(queue_condition(actor, q, now)).count()
+    return counts
+
+
 def list_orders(
     actor: Actor, flt: OrderFilter, page: int = 1, page_size: int = 20
 ) -> tuple[list[WorkOrder], int]:
@@ -146,31 +194,7 @@ def list_orders(
     now = clock.now()
     query = _visible_query(actor)
     if flt.queue:
-        if flt.queue not in QUEUES:
-            raise ValidationError(f"未知的队列：{flt.queue}")
-        if flt.queue in _QUEUE_STATES:
-            query = query.where(WorkOrder.state.in_(_QUEUE_STATES[flt.queue]))
-        elif flt.queue == "mine":
-            query = query.where(WorkOrder.agent == actor.user_id)
-        elif flt.queue == "due_soon":
-            query = query.where(
-                WorkOrder.state.in_(states.states_in(states.PENDING) + states.states_in(states.OPEN)),
-                WorkOrder.due_at > now,
-                WorkOrder.due_at <= now + dt.timedelta(days=1),
-            )
-        elif flt.queue == "overdue":
-            query = query.where(
-                WorkOrder.state.in_(states.states_in(states.PENDING) + states.states_in(states.OPEN)),
-                WorkOrder.due_at < now,
-            )
-        elif flt.queue == "unit_inbox":
-            if actor.unit_id is None:
-                raise ValidationError("只有承办单位用户有本单位待办")
-            active = Assignment.select(Assignment.order).where(
-                Assignment.unit == actor.unit_id,
-                Assignment.active == True,  # noqa: E712
-            )
-            query = query.where(WorkOrder.id.in_(active), WorkOrder.state.in_(["dispatched", "handling"]))
+        query = query.where(queue_condition(actor, flt.queue, now))
     if flt.state:
         unknown = [s for s in flt.state if s not in states.STATES]
         if unknown:
@@ -874,6 +898,34 @@ _HANDLERS: dict[str, Callable[[WorkOrder, Actor, Any], None]] = {
 }
 assert set(_HANDLERS) == set(states.TRANSITIONS), "every transition needs a handler"
 
+# ---- the public's rating (公众评价) ----------------------------------------------------------------
+
+RATEABLE = frozenset({"closed", "visited", "archived", "answered", "rejected"})
+
+
+def record_public_rating(
+    actor: Actor, number: str, *, result: str, service: str, comment: str = "", channel: str = "02"
+) -> WorkOrder:
+    """The citizen rates the handling result and the service (非常满意/满意/不满意), once, after
+    closure. The caller of this function has already checked the citizen's number + query code."""
+    if result not in SATISFACTION or service not in SATISFACTION:
+        raise ValidationError("评价等级应为 1 非常满意、2 满意、3 不满意")
+    with write_tx():
+        order = locked(WorkOrder.select().where(WorkOrder.number == number)).first()
+        if order is None:
+            raise NotFound(f"工单不存在：{number}")
+        if order.state not in RATEABLE:
+            raise InvalidTransition("工单办结后才能评价")
+        if order.public_result_satisfaction:
+            raise Conflict("该工单已评价，感谢您的反馈")
+        order.public_result_satisfaction = result
+        order.public_service_satisfaction = service
+        _save(order)
+        _record(order, actor, "public_rate", order.state, comment,
+                {"result": result, "service": service, "channel": channel})
+    return order
+
+
 # ---- cross-region transfers arriving from / reporting back to other nodes (federation) ----------
 # federation/ decodes the messages (federation.codec) and calls these inside its inbox transaction.
 
@@ -995,4 +1047,5 @@ __all__ = [
     "list_orders",
     "perform",
     "receive_transfer",
+    "record_public_rating",
 ]

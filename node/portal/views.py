@@ -1,0 +1,157 @@
+"""The public portal (公众服务) at /public: submit a complaint, consultation or suggestion, query
+progress with the order number and query code, and rate the result after closure.
+
+Pages are anonymous; every POST carries the session CSRF token; limits per address apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+
+from node.catalog import service as catalog
+from node.errors import DomainError
+from node.portal import service
+from node.web import pickers
+from node.web.common import client_address, require_form_csrf
+
+bp = Blueprint("portal", __name__, url_prefix="/public")
+
+TYPE_HINTS = {
+    "1": "反映交通运输服务行为、服务价格、服务质量、执法行为等方面的问题",
+    "2": "咨询交通运输法规政策、业务办理和出行信息",
+    "3": "对改进交通运输服务、促进行业发展提出意见建议",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _csrf() -> None:
+    require_form_csrf()
+
+
+def _form_context(
+    form: Any = None, errors: dict[str, str] | None = None, message: str = ""
+) -> dict[str, Any]:
+    domains = [d for d in sorted(catalog.domains().values(), key=lambda d: d.code)]
+    subs = sorted(catalog.sub_businesses().values(), key=lambda s: s.code)
+    return {
+        "form": form or {},
+        "errors": errors or {},
+        "message": message,
+        "types": catalog.business_types(),
+        "type_hints": TYPE_HINTS,
+        "domains": domains,
+        "subs": subs,
+        "regions": pickers.node_regions(),
+    }
+
+
+@bp.get("/")
+def index() -> Any:
+    return render_template("portal/index.html", types=catalog.business_types(), type_hints=TYPE_HINTS)
+
+
+@bp.get("/submit")
+def submit_form() -> Any:
+    form = {"business_type": request.args.get("type", "1")}
+    return render_template("portal/submit.html", **_form_context(form))
+
+
+@bp.post("/submit")
+def submit() -> Any:
+    f = request.form
+    body = {
+        "business_type": f.get("business_type", ""),
+        "domain": f.get("domain", ""),
+        "sub_business": f.get("sub_business", ""),
+        "region_code": f.get("region_code", ""),
+        "address": f.get("address", "").strip(),
+        "respondent_name": f.get("respondent_name", "").strip(),
+        "respondent_plate": f.get("respondent_plate", "").strip(),
+        "title": f.get("title", "").strip(),
+        "content": f.get("content", "").strip(),
+        "caller_name": f.get("caller_name", "").strip(),
+        "caller_phone": f.get("caller_phone", "").strip(),
+        "anonymous": bool(f.get("anonymous")),
+    }
+    if body["sub_business"] and not body["domain"]:
+        body["domain"] = body["sub_business"][:2]
+    try:
+        receipt = service.submit(client_address(), body)
+    except DomainError as exc:
+        errors = exc.details if isinstance(exc.details, dict) else {}
+        return render_template("portal/submit.html", **_form_context(f, errors, exc.message)), exc.status
+    # Shown once after the redirect (PRG), so a reload does not submit twice.
+    session["portal_receipt"] = {"number": receipt.number, "code": receipt.query_code}
+    return redirect(url_for("portal.receipt"))
+
+
+@bp.get("/receipt")
+def receipt() -> Any:
+    data = session.pop("portal_receipt", None)
+    if not data:
+        return redirect(url_for("portal.index"))
+    return render_template("portal/receipt.html", number=data["number"], code=data["code"])
+
+
+@bp.route("/query", methods=["GET", "POST"])
+def query() -> Any:
+    number = (request.values.get("number") or "").strip()
+    code = (request.values.get("code") or "").strip()
+    if request.method == "GET" and not (number and code):
+        return render_template("portal/query.html", number=number, code="", view=None, message="")
+    try:
+        view = service.query(client_address(), number, code)
+    except DomainError as exc:
+        return render_template(
+            "portal/query.html", number=number, code="", view=None, message=exc.message
+        ), exc.status
+    return render_template(
+        "portal/query.html",
+        number=number,
+        code=code,
+        view=view,
+        message="",
+        satisfaction=service.SATISFACTION,
+    )
+
+
+@bp.post("/rate")
+def rate() -> Any:
+    number = (request.form.get("number") or "").strip()
+    code = (request.form.get("code") or "").strip()
+    body = {
+        "result": request.form.get("result", ""),
+        "service": request.form.get("service", ""),
+        "comment": (request.form.get("comment") or "").strip(),
+    }
+    try:
+        service.rate(client_address(), number, code, body)
+    except DomainError as exc:
+        view = None
+        with contextlib.suppress(DomainError):  # a wrong number or code shows the message alone
+            view = service.public_view(service.lookup(number, code))
+        return render_template(
+            "portal/query.html",
+            number=number,
+            code=code if view else "",
+            view=view,
+            message=exc.message,
+            satisfaction=service.SATISFACTION,
+        ), exc.status
+    view = service.public_view(service.lookup(number, code))
+    return render_template(
+        "portal/query.html",
+        number=number,
+        code=code,
+        view=view,
+        message="",
+        thanks="感谢您的评价！",
+        satisfaction=service.SATISFACTION,
+    )

@@ -1,0 +1,227 @@
+/* Screens of the 12328 node: type-ahead pickers, dialogs, session timer, workstation shortcuts. */
+(function () {
+  "use strict";
+
+  // ---- CSRF header for htmx requests (forms also carry a hidden field) -------------------------
+  document.addEventListener("htmx:configRequest", function (ev) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) ev.detail.headers["X-CSRF-Token"] = meta.content;
+  });
+
+  // ---- type-ahead combobox ---------------------------------------------------------------------
+  // <div class="combo" data-source="ID of a JSON script" data-fill="field=key,field2=key2">
+  //   <input type="text" role="combobox"> <ul role="listbox"></ul> hidden inputs named in data-fill
+  function matches(item, q) {
+    if (!q) return true;
+    q = q.toLowerCase().replace(/\s+/g, "");
+    var label = item.label.toLowerCase().replace(/\s+/g, "");
+    if (label.indexOf(q) >= 0) return true;
+    if ((item.code || "").indexOf(q) === 0) return true;
+    return (item.py || "").split(" ").some(function (p) { return p.indexOf(q) === 0; });
+  }
+
+  function setupCombo(box) {
+    if (box.dataset.ready) return;
+    box.dataset.ready = "1";
+    var src = document.getElementById(box.dataset.source);
+    if (!src) return;
+    var items = JSON.parse(src.textContent);
+    var input = box.querySelector("input[type=text]");
+    var list = box.querySelector("ul");
+    var fills = (box.dataset.fill || "").split(",").filter(Boolean).map(function (p) { return p.split("="); });
+    var shown = [], active = -1;
+
+    function fill(item) {
+      fills.forEach(function (pair) {
+        var field = box.querySelector('input[name="' + pair[0] + '"]');
+        if (field) { field.value = item ? (item[pair[1]] || "") : ""; field.dispatchEvent(new Event("input", { bubbles: true })); }
+      });
+      var note = box.querySelector(".note");
+      if (note) note.textContent = item && item.note ? item.note : "";
+    }
+    function render() {
+      list.innerHTML = "";
+      shown.forEach(function (item, i) {
+        var li = document.createElement("li");
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", i === active ? "true" : "false");
+        var span = document.createElement("span"); span.textContent = item.label;
+        var small = document.createElement("small"); small.textContent = item.code;
+        li.appendChild(span); li.appendChild(small);
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(i); });
+        list.appendChild(li);
+      });
+      list.classList.toggle("open", shown.length > 0);
+      input.setAttribute("aria-expanded", shown.length > 0 ? "true" : "false");
+      var sel = list.children[active];
+      if (sel) sel.scrollIntoView({ block: "nearest" });
+    }
+    function search() {
+      var q = input.value.trim();
+      shown = items.filter(function (it) { return matches(it, q); }).slice(0, 30);
+      active = shown.length ? 0 : -1;
+      render();
+    }
+    function pick(i) {
+      var item = shown[i];
+      if (!item) return;
+      input.value = item.label;
+      fill(item);
+      close();
+    }
+    function close() { shown = []; active = -1; render(); }
+
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("autocomplete", "off");
+    input.addEventListener("input", function () {
+      if (!input.value.trim()) fill(null);
+      search();
+    });
+    input.addEventListener("focus", function () { if (!input.value) search(); else input.select(); });
+    input.addEventListener("blur", function () {
+      setTimeout(close, 100);
+      // typed text that names exactly one item is taken as a pick
+      var exact = items.filter(function (it) { return it.label === input.value.trim(); });
+      if (exact.length === 1) fill(exact[0]);
+    });
+    input.addEventListener("keydown", function (e) {
+      var open = list.classList.contains("open");
+      if (e.key === "ArrowDown") { if (!open) search(); else active = Math.min(active + 1, shown.length - 1); render(); e.preventDefault(); }
+      else if (e.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); e.preventDefault(); }
+      else if (e.key === "Enter" && open && active >= 0) { pick(active); e.preventDefault(); }
+      else if (e.key === "Tab" && open && active >= 0 && input.value.trim()) { pick(active); }
+      else if (e.key === "Escape" && open) { close(); e.preventDefault(); e.stopPropagation(); }
+    });
+  }
+
+  // ---- dialogs -----------------------------------------------------------------------------
+  function setupDialogs(root) {
+    root.querySelectorAll("[data-dialog]").forEach(function (btn) {
+      if (btn.dataset.ready) return;
+      btn.dataset.ready = "1";
+      btn.addEventListener("click", function () {
+        var dlg = document.getElementById(btn.dataset.dialog);
+        if (dlg) { dlg.showModal(); var f = dlg.querySelector("[autofocus], textarea, select, input:not([type=hidden])"); if (f) f.focus(); }
+      });
+    });
+    root.querySelectorAll("dialog [data-close]").forEach(function (btn) {
+      btn.addEventListener("click", function () { btn.closest("dialog").close(); });
+    });
+    var open = document.querySelector("dialog[data-open]");
+    if (open && !open.open) open.showModal();
+  }
+
+  // ---- session timer: warn before the inactivity timeout, then go to the login page ------------
+  function setupSessionTimer() {
+    var el = document.getElementById("session-timer");
+    if (!el) return;
+    var minutes = parseInt(el.dataset.minutes, 10) || 30;
+    var deadline = Date.now() + minutes * 60000;
+    document.addEventListener("htmx:afterRequest", function () { deadline = Date.now() + minutes * 60000; });
+    function tick() {
+      var left = Math.round((deadline - Date.now()) / 60000);
+      if (left <= 0) {
+        window.location.href = "/login?expired=1&next=" + encodeURIComponent(location.pathname + location.search);
+        return;
+      }
+      el.textContent = left <= 5 ? "登录将在 " + left + " 分钟后超时" : "";
+      el.classList.toggle("soon", left <= 5);
+    }
+    tick();
+    setInterval(tick, 20000);
+  }
+
+  // ---- workstation -------------------------------------------------------------------------
+  function setupWorkstation(root) {
+    var form = root.querySelector ? root.querySelector("#intake-form") : null;
+    if (!form || form.dataset.ready) return;
+    form.dataset.ready = "1";
+    function showExtra() {
+      var checked = form.querySelector("input[name=outcome]:checked");
+      form.querySelectorAll(".outcome-extra").forEach(function (el) {
+        el.classList.toggle("show", !!checked && el.dataset.outcome.split(" ").indexOf(checked.value) >= 0);
+      });
+    }
+    form.querySelectorAll("input[name=outcome]").forEach(function (r) { r.addEventListener("change", showExtra); });
+    showExtra();
+    form.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); requestSubmit(); }
+    });
+    function requestSubmit() { if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
+    form.querySelectorAll("[data-link-order]").forEach(function () {});
+  }
+
+  var OUTCOME_KEYS = { a: "answer", o: "order", t: "transfer", i: "invalid" };
+  var TYPE_KEYS = { "1": "1", "2": "2", "3": "3" };
+  var FOCUS_KEYS = { p: "caller_phone", c: "category_text", r: "region_text", n: "content", b: "respondent_plate" };
+  document.addEventListener("keydown", function (e) {
+    var form = document.getElementById("intake-form");
+    if (!form) return;
+    if (e.key === "F2") { e.preventDefault(); window.location.href = "/workstation"; return; }
+    if (!e.altKey || e.ctrlKey || e.metaKey) return;
+    var key = e.key.toLowerCase();
+    if (OUTCOME_KEYS[key]) {
+      var r = form.querySelector('input[name=outcome][value="' + OUTCOME_KEYS[key] + '"]');
+      if (r) {
+        e.preventDefault(); r.checked = true; r.dispatchEvent(new Event("change", { bubbles: true }));
+        var extra = form.querySelector('.outcome-extra.show textarea, .outcome-extra.show input[type=text]');
+        (extra || r).focus();
+      }
+    } else if (TYPE_KEYS[key]) {
+      var t = form.querySelector('input[name=business_type][value="' + TYPE_KEYS[key] + '"]');
+      if (t) { e.preventDefault(); t.checked = true; t.focus(); t.dispatchEvent(new Event("change", { bubbles: true })); }
+    } else if (FOCUS_KEYS[key]) {
+      var f = form.querySelector('[name="' + FOCUS_KEYS[key] + '"]');
+      if (f) { e.preventDefault(); f.focus(); }
+    }
+  });
+
+  // One-click "关联为重复": record this contact against an existing order.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest ? e.target.closest("[data-link-order]") : null;
+    if (!btn) return;
+    var form = document.getElementById("intake-form");
+    if (!form) return;
+    e.preventDefault();
+    form.querySelector("input[name=order_number]").value = btn.dataset.linkOrder;
+    var r = form.querySelector('input[name=outcome][value="link"]');
+    r.checked = true;
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+  });
+
+  // Telephony screen-pop (issue 5): fill the caller number and the call id, then look the caller up.
+  window.hotlineScreenPop = function (data) {
+    var form = document.getElementById("intake-form");
+    if (!form || !data) return;
+    if (data.caller && !data.caller_phone) data.caller_phone = data.caller;
+    if (data.business && !data.business_type) data.business_type = data.business;
+    if (data.business_type) {
+      var t = form.querySelector('input[name=business_type][value="' + data.business_type + '"]');
+      if (t) t.checked = true;
+    }
+    ["caller_phone", "call_id", "contact_id", "channel", "recording_ref"].forEach(function (name) {
+      var f = form.querySelector('[name="' + name + '"]');
+      if (f && data[name] !== undefined && data[name] !== null) f.value = String(data[name]);
+    });
+    var phone = form.querySelector("[name=caller_phone]");
+    if (phone) phone.dispatchEvent(new Event("input", { bubbles: true }));
+    var content = form.querySelector("[name=content]");
+    if (content) content.focus();
+  };
+  function setupScreenPop() {
+    var ws = document.querySelector("[data-screen-pop]");
+    if (!ws || !ws.dataset.screenPop || !window.EventSource) return;
+    var es = new EventSource(ws.dataset.screenPop);
+    es.addEventListener("message", function (ev) { try { window.hotlineScreenPop(JSON.parse(ev.data)); } catch (err) { /* ignore malformed */ } });
+    es.addEventListener("call", function (ev) { try { window.hotlineScreenPop(JSON.parse(ev.data)); } catch (err) { /* ignore */ } });
+  }
+
+  function init(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll(".combo").forEach(setupCombo);
+    setupDialogs(root.querySelectorAll ? root : document);
+    setupWorkstation(root.querySelectorAll ? root : document);
+  }
+  document.addEventListener("DOMContentLoaded", function () { init(document); setupSessionTimer(); setupScreenPop(); });
+  document.addEventListener("htmx:load", function (ev) { init(ev.detail.elt.parentNode || document); });
+})();

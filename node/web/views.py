@@ -355,7 +355,9 @@ def queues() -> Any:
     page = _page_arg()
     flt = build_filter(request.args, queue or None)
     orders, total = service.list_orders(actor, flt, page, PAGE_SIZE)
-    counts = cached_queue_counts(actor, tabs)
+    counts = dict(cached_queue_counts(actor, tabs))
+    if queue in counts and not (set(request.args) - {"queue", "page"}):
+        counts[queue] = total  # the open tab's badge always agrees with its list
     now = clock.now()
     rows = [(o, deadline_state(o, now)) for o in orders]
     ctx = {

@@ -1,10 +1,17 @@
 """Duplicate finder (工单判重): ranked candidates for a new contact or order, with reasons.
 
 An in-memory index over recent orders: an inverted index of TF-IDF weighted terms (numpy arrays
-that grow in place) for text cosine similarity, plus exact-key lists for the caller, the
-respondent (company, plate, route, vessel) and the address. A query touches only the postings of
-its own terms and keys, so it stays fast with 200 k open orders. Scores combine the signals with
-weights that each node can set (`[text.duplicates]` in node.toml).
+that grow in place) for text cosine similarity, exact-key lists for the caller, the respondent
+(company, plate, route, vessel) and the address, and a grid of latitude/longitude cells for
+orders that carry coordinates. A query touches only the postings of its own terms, keys and
+neighbouring cells, so it stays fast with 200 k open orders. Scores combine the signals with
+weights that each node can set (`[text.duplicates]` in node.toml): text similarity, same caller,
+same respondent, place (the nearer of an identical address and the distance between coordinates
+when both orders have them), region and domain, sub-business, and closeness in time.
+
+Coordinates shared by a large share of the indexed orders (a geocoder's default such as a city
+centre used for "address unknown") say nothing about the place and are ignored, like very common
+terms.
 
 IDF values are taken when a document is added; removals leave stale postings that are skipped
 and dropped by `compact()`, which also recounts document frequencies.
@@ -44,6 +51,45 @@ class OrderDoc:
     domain: str = ""
     sub_business: str = ""
     text: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+def _point(doc: OrderDoc) -> tuple[float, float] | None:
+    """(latitude, longitude) of `doc` rounded to 10⁻⁶° (about 0.1 m), or None when either is
+    missing or both are 0; out-of-range or non-numeric values are rejected."""
+    lat, lng = doc.latitude, doc.longitude
+    if lat is None or lng is None:
+        return None
+    try:
+        lat, lng = float(lat), float(lng)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("工单经纬度必须是数字") from exc
+    if not (math.isfinite(lat) and math.isfinite(lng)) or not (
+        -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0
+    ):
+        raise ValidationError("工单经纬度超出范围")
+    if lat == 0.0 and lng == 0.0:  # the usual "not geocoded" value
+        return None
+    return round(lat, 6), round(lng, 6)
+
+
+EARTH_RADIUS_M = 6_371_000.0
+_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
+
+
+def distance_m(lat1: Any, lng1: Any, lat2: Any, lng2: Any) -> Any:
+    """Distance in metres (equirectangular approximation: exact enough below a few kilometres);
+    works on floats and on numpy arrays."""
+    x = np.radians(np.asarray(lng2) - lng1) * np.cos(np.radians((np.asarray(lat2) + lat1) / 2.0))
+    y = np.radians(np.asarray(lat2) - lat1)
+    return EARTH_RADIUS_M * np.hypot(x, y)
+
+
+def _distance(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """`distance_m` for two points without numpy's per-call overhead."""
+    x = math.radians(b[1] - a[1]) * math.cos(math.radians((a[0] + b[0]) / 2.0))
+    return EARTH_RADIUS_M * math.hypot(x, math.radians(b[0] - a[0]))
 
 
 @dataclass
@@ -60,14 +106,28 @@ class Thresholds:
     w_address: float = 0.15
     w_region_domain: float = 0.10
     w_sub_business: float = 0.05
+    # place: both orders have coordinates → w_geo × (1 − distance / geo_radius_m); the larger of
+    # that and w_address (identical address text) counts
+    w_geo: float = 0.15
+    geo_radius_m: float = 200.0
+    # time: the score is multiplied by 1 − w_time × (1 − 2^(−gap / time_half_life_hours))
+    w_time: float = 0.10
+    time_half_life_hours: float = 168.0
     # terms in more than this share of documents are ignored (they carry almost no weight)
     max_df_ratio: float = 0.5
+    # an exact coordinate shared by more than this share of the documents (and by more than 50)
+    # is a placeholder, not a place
+    max_point_share: float = 0.01
 
     def __post_init__(self) -> None:
         if self.window_days < 1 or self.window_days > 3660:
             raise ValidationError("判重时间窗口应在1至3660天之间")
         if self.limit < 1 or self.limit > 200:
             raise ValidationError("判重候选数量应在1至200之间")
+        if not 1.0 <= float(self.geo_radius_m) <= 100_000.0:
+            raise ValidationError("判重距离半径应在1至100000米之间")
+        if not 0.1 <= float(self.time_half_life_hours) <= 87_600.0:
+            raise ValidationError("判重时间半衰期应在0.1至87600小时之间")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.startswith(("w_", "min_", "text_", "max_")) and not 0.0 <= float(value) <= 1.0:
@@ -120,6 +180,7 @@ class _Entry:
     region_code: str
     domain: str
     sub_business: str
+    point: tuple[float, float] | None = None
 
 
 def _norm_key(value: str) -> str:
@@ -179,6 +240,13 @@ class DuplicateIndex:
         self._slot_of: dict[Any, int] = {}
         self._keys: dict[str, list[int]] = {}
         self._n_alive = 0
+        # coordinates per slot (NaN when unknown), grid cells → slots, alive documents per point
+        self._lat: array[float] = array("d")
+        self._lng: array[float] = array("d")
+        self._cells: dict[tuple[int, int], array[int]] = {}
+        self._points: Counter[tuple[float, float]] = Counter()
+        self._crowded: set[tuple[float, float]] = set()  # points with more than 50 documents
+        self._cell_deg = self.thresholds.geo_radius_m / _M_PER_DEG
 
     # ---- maintenance -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -222,6 +290,7 @@ class DuplicateIndex:
             raise ValidationError("加入判重索引的工单必须有编号")
         if not isinstance(doc.created_at, dt.datetime):
             raise ValidationError("工单受理时间无效")
+        point = _point(doc)
         with self._lock:
             self._remove(doc.id)
             ids, weights = self._vector(doc.text, grow=True)
@@ -243,10 +312,21 @@ class DuplicateIndex:
                     doc.region_code,
                     doc.domain,
                     doc.sub_business,
+                    point,
                 )
             )
             self._time.append(doc.created_at.timestamp())
             self._alive.append(1)
+            if point is None:
+                self._lat.append(math.nan)
+                self._lng.append(math.nan)
+            else:
+                self._lat.append(point[0])
+                self._lng.append(point[1])
+                self._points[point] += 1
+                if self._points[point] > 50:
+                    self._crowded.add(point)
+                self._cells.setdefault(self._cell(*point), array("i")).append(slot)
             self._slot_of[doc.id] = slot
             self._n_alive += 1
 
@@ -266,6 +346,13 @@ class DuplicateIndex:
         if slot is None:
             return False
         self._alive[slot] = 0
+        entry = self._entries[slot]
+        if entry is not None and entry.point is not None:
+            self._points[entry.point] -= 1
+            if self._points[entry.point] <= 50:
+                self._crowded.discard(entry.point)
+            if self._points[entry.point] <= 0:
+                del self._points[entry.point]
         self._entries[slot] = None
         self._n_alive -= 1
         return True
@@ -297,6 +384,15 @@ class DuplicateIndex:
             self._entries = [e for e in self._entries if e is not None]
             times = np.frombuffer(self._time, dtype=np.float64)[alive]
             self._time = array("d", times.tobytes())
+            self._lat = array("d", np.frombuffer(self._lat, dtype=np.float64)[alive].tobytes())
+            self._lng = array("d", np.frombuffer(self._lng, dtype=np.float64)[alive].tobytes())
+            for cell, cell_slots in list(self._cells.items()):
+                old = np.frombuffer(cell_slots, dtype=np.int32)
+                kept_slots = remap[old[alive[old]]].astype(np.int32)
+                if kept_slots.size:
+                    self._cells[cell] = array("i", kept_slots.tobytes())
+                else:
+                    del self._cells[cell]
             self._alive = bytearray(b"\x01" * len(self._entries))
             self._slot_of = {e.id: i for i, e in enumerate(self._entries)}
             for key, slots_list in list(self._keys.items()):
@@ -305,6 +401,48 @@ class DuplicateIndex:
                     self._keys[key] = kept
                 else:
                     del self._keys[key]
+
+    # ---- places ------------------------------------------------------------------------------
+    def _cell(self, lat: float, lng: float) -> tuple[int, int]:
+        return math.floor(lat / self._cell_deg), math.floor(lng / self._cell_deg)
+
+    def _placeholder(self, point: tuple[float, float]) -> bool:
+        """A coordinate so many orders share that it cannot be a real place (see module doc)."""
+        count = self._points.get(point, 0)
+        return count > 50 and count > self.thresholds.max_point_share * self._n_alive
+
+    def _nearby(self, point: tuple[float, float], ok: Any, center: float, cap: int = 50) -> tuple[Any, Any]:
+        """Slots within `geo_radius_m` of `point` that pass the mask `ok`, nearest first (at most
+        `cap`; among equally near ones, those nearest in time to `center`), and their distances
+        in metres."""
+        radius = self.thresholds.geo_radius_m
+        lat, lng = point
+        ci, cj = self._cell(lat, lng)
+        # cells were sized for the radius in force when the index was made; scan as many as needed
+        rows = math.ceil(radius / _M_PER_DEG / self._cell_deg)
+        cols = min(math.ceil(rows / max(math.cos(math.radians(lat)), 0.02)), 50)
+        parts = [
+            np.frombuffer(self._cells[key], dtype=np.int32)
+            for i in range(ci - rows, ci + rows + 1)
+            for j in range(cj - cols, cj + cols + 1)
+            if (key := (i, j)) in self._cells
+        ]
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        slots = np.concatenate(parts).astype(np.int64)
+        slots = slots[ok[slots]]
+        lats = np.frombuffer(self._lat, dtype=np.float64)[slots]
+        lngs = np.frombuffer(self._lng, dtype=np.float64)[slots]
+        dist = distance_m(lat, lng, lats, lngs)
+        near = dist <= radius
+        # orders sitting on a placeholder coordinate are not "near" anything
+        for p in self._crowded:
+            if self._placeholder(p) and abs(p[0] - lat) * _M_PER_DEG <= radius * 2:
+                near &= ~((lats == p[0]) & (lngs == p[1]))
+        slots, dist = slots[near], dist[near]
+        gap = np.abs(np.frombuffer(self._time, dtype=np.float64)[slots] - center)
+        order = np.lexsort((gap, np.round(dist)))[:cap]
+        return slots[order], dist[order]
 
     # ---- queries -----------------------------------------------------------------------------
     def candidates(
@@ -357,12 +495,24 @@ class DuplicateIndex:
                 for s in self._keys.get(key, [])[-200:]:
                     if ok[s]:
                         pool.add(s)
-            results = [self._score(doc, doc_keys, s, float(text_scores[s])) for s in pool]
+            point = _point(doc)
+            if point is not None and (th.w_geo <= 0 or self._placeholder(point)):
+                point = None
+            if point is not None:
+                pool.update(self._nearby(point, ok, center)[0].tolist())
+            results = [self._score(doc, doc_keys, point, s, float(text_scores[s])) for s in pool]
         found = [c for c in results if c is not None]
         found.sort(key=lambda c: (-c.score, -c.text_similarity, abs(c.created_at - doc.created_at)))
         return found[:top]
 
-    def _score(self, doc: OrderDoc, doc_keys: tuple[str, ...], slot: int, sim: float) -> Candidate | None:
+    def _score(
+        self,
+        doc: OrderDoc,
+        doc_keys: tuple[str, ...],
+        point: tuple[float, float] | None,
+        slot: int,
+        sim: float,
+    ) -> Candidate | None:
         th = self.thresholds
         entry = self._entries[slot]
         if entry is None:
@@ -389,9 +539,16 @@ class DuplicateIndex:
             for key in respondent:
                 kind, value = key.split(":", 1)
                 reasons.append(_KEY_REASON[kind].format(value))
+        place = 0.0
         if any(k.startswith("address:") for k in shared):
-            score += th.w_address
+            place = th.w_address
             reasons.append(_KEY_REASON["address"])
+        if point is not None and entry.point is not None and not self._placeholder(entry.point):
+            metres = _distance(point, entry.point)
+            if metres <= th.geo_radius_m:
+                place = max(place, th.w_geo * (1.0 - metres / th.geo_radius_m))
+                reasons.append(f"相距约{metres:.0f}米")
+        score += place
         if (
             doc.region_code
             and doc.region_code == entry.region_code
@@ -404,7 +561,11 @@ class DuplicateIndex:
             score += th.w_sub_business
             reasons.append("同一子业务")
         reasons.append(f"文本相似度{sim:.2f}")
-        reasons.append(_gap(doc.created_at - entry.created_at))
+        gap = doc.created_at - entry.created_at
+        reasons.append(_gap(gap))
+        # older reports count for less: at most w_time of the score is lost to time
+        hours = abs(gap.total_seconds()) / 3600.0
+        score *= 1.0 - th.w_time * (1.0 - 0.5 ** (hours / th.time_half_life_hours))
         score = min(score, 1.0)
         if score < th.min_score:
             return None
@@ -418,4 +579,5 @@ class DuplicateIndex:
                 "terms": len(self._vocab),
                 "postings": sum(len(p) for p in self._post_slot),
                 "keys": len(self._keys),
+                "geo_cells": len(self._cells),
             }

@@ -77,6 +77,8 @@ def doc_from_order(order: Any) -> OrderDoc:
         domain=order.domain or "",
         sub_business=order.sub_business or "",
         text=f"{order.title or ''}\n{order.content or ''}",
+        latitude=getattr(order, "latitude", None),
+        longitude=getattr(order, "longitude", None),
     )
 
 
@@ -106,7 +108,21 @@ def doc_from_fields(body: dict[str, Any], now: dt.datetime | None = None) -> Ord
         domain=str(body.get("domain") or ""),
         sub_business=str(body.get("sub_business") or ""),
         text=text,
+        latitude=_coordinate(body, "latitude"),
+        longitude=_coordinate(body, "longitude"),
     )
+
+
+def _coordinate(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValidationError("经纬度必须是数字")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("经纬度必须是数字") from exc
 
 
 def _indexable(order: Any) -> bool:
@@ -167,6 +183,8 @@ class DuplicateCache:
             WorkOrder.respondent_route,
             WorkOrder.respondent_vessel,
             WorkOrder.address,
+            WorkOrder.latitude,
+            WorkOrder.longitude,
             WorkOrder.region_code,
             WorkOrder.domain,
             WorkOrder.sub_business,

@@ -63,14 +63,22 @@ class DecisionIn(Input):
     rank: Annotated[int, Field(ge=1, le=50)] | None = None
 
 
-@route(bp, "/orders/<number>/duplicate-decisions", "POST", "记录判重结论（是否重复）", "文本智能", body=DecisionIn,
-       status=201)
+@route(
+    bp,
+    "/orders/<number>/duplicate-decisions",
+    "POST",
+    "记录判重结论（是否重复）",
+    "文本智能",
+    body=DecisionIn,
+    status=201,
+)
 def duplicate_decision(number: str) -> Any:
     actor = web.current_actor()
     data = parse(DecisionIn, json_body())
     row = service.record_duplicate_decision(actor, number, data.candidate, data.is_duplicate, rank=data.rank)
-    return jsonify({"order": row.order_number, "candidate": row.candidate_number,
-                    "is_duplicate": row.is_duplicate}), 201
+    return jsonify(
+        {"order": row.order_number, "candidate": row.candidate_number, "is_duplicate": row.is_duplicate}
+    ), 201
 
 
 @route(bp, "/duplicate-precision", "GET", "判重建议的准确率（按审核结论统计）", "文本智能")
@@ -100,15 +108,23 @@ class ChoiceIn(Input):
     model_version: int | None = None
 
 
-@route(bp, "/orders/<number>/category-choice", "POST", "记录坐席最终选择的分类（与建议对照）", "文本智能",
-       body=ChoiceIn, status=201)
+@route(
+    bp,
+    "/orders/<number>/category-choice",
+    "POST",
+    "记录坐席最终选择的分类（与建议对照）",
+    "文本智能",
+    body=ChoiceIn,
+    status=201,
+)
 def category_choice(number: str) -> Any:
     actor = web.current_actor()
     data = parse(ChoiceIn, json_body())
     suggestion = {"code": data.suggested, "confidence": data.confidence, "model_version": data.model_version}
     row = service.record_category_choice(actor, number, data.kind, data.chosen, suggestion)
-    return jsonify({"order": row.order_number, "kind": row.kind, "chosen": row.chosen,
-                    "suggested": row.suggested}), 201
+    return jsonify(
+        {"order": row.order_number, "kind": row.kind, "chosen": row.chosen, "suggested": row.suggested}
+    ), 201
 
 
 def _day(name: str, default: dt.date) -> dt.datetime:
@@ -116,13 +132,26 @@ def _day(name: str, default: dt.date) -> dt.datetime:
     try:
         day = dt.date.fromisoformat(raw) if raw else default
     except ValueError:
-        raise ValidationError(f"参数 {name} 应为日期（如 2026-11-01）", details={name: "日期格式有误"}) from None
+        raise ValidationError(
+            f"参数 {name} 应为日期（如 2026-11-01）", details={name: "日期格式有误"}
+        ) from None
     return dt.datetime.combine(day, dt.time())
 
 
-@route(bp, "/hot-topics", "GET", "热点：上升词与相似工单簇（与前几期对比）", "文本智能",
-       query={"start": "起始日期", "end": "截止日期（不含）", "region": "区划代码前缀", "domain": "业务领域",
-              "periods": "对比的前期数"})
+@route(
+    bp,
+    "/hot-topics",
+    "GET",
+    "热点：上升词与相似工单簇（与前几期对比）",
+    "文本智能",
+    query={
+        "start": "起始日期",
+        "end": "截止日期（不含）",
+        "region": "区划代码前缀",
+        "domain": "业务领域",
+        "periods": "对比的前期数",
+    },
+)
 def hot_topics() -> Any:
     from node import clock
 
@@ -131,7 +160,10 @@ def hot_topics() -> Any:
     start = _day("start", today - dt.timedelta(days=7))
     end = _day("end", today + dt.timedelta(days=1))
     result = hot.hot_topics_for_orders(
-        start, end, region=request.args.get("region") or None, domain=request.args.get("domain") or None,
+        start,
+        end,
+        region=request.args.get("region") or None,
+        domain=request.args.get("domain") or None,
         periods=arg_int("periods", 4, 1, 12),
     )
     return jsonify(result.to_dict())

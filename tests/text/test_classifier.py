@@ -108,6 +108,37 @@ def test_csv_training_dedupes_and_holds_out(tmp_path: Path) -> None:
     assert not set(train.docs) & set(test.docs)
 
 
+def test_copies_of_a_message_stay_on_one_side() -> None:
+    a = C.make_document("出租车拒载", "今天上午在南京南站，出租车司机拒载，态度恶劣！")
+    b = C.make_document(
+        "", "今天上午在南京南站 出租车司机拒载 态度恶劣"
+    )  # same message, no title, other punctuation
+    c = C.make_document("", "今天上午在南京南站出租车司机拒载，态度恶劣，还骂人")
+    assert C.split_key(a) == C.split_key(b) != C.split_key(c)
+    assert C.split_key(C.make_document("只有标题", "")) == "只有标题"
+    # a short content does not identify a message: the title counts too
+    assert C.split_key(C.make_document("公交晚点", "请处理")) != C.split_key(
+        C.make_document("出租车拒载", "请处理")
+    )
+    for salt in map(str, range(50)):
+        assert C.is_holdout(a, 0.5, salt) == C.is_holdout(b, 0.5, salt)
+    assert {C.is_holdout(a, 0.5, s) for s in map(str, range(50))} == {True, False}
+
+
+def test_cross_validation_tests_every_document_once() -> None:
+    docs, labels = toy()
+    data = C.Dataset(docs, labels)
+    reports = C.cross_validate(data, folds=3)
+    assert len(reports) == 3
+    assert sum(r.samples for r in reports) == len(docs)
+    assert all(r.samples > 0 for r in reports)
+    assert sum(r.accuracy * r.samples for r in reports) / len(docs) > 0.8
+    with pytest.raises(ValidationError, match="折数"):
+        C.cross_validate(data, folds=1)
+    with pytest.raises(ValidationError, match="太少"):
+        C.cross_validate(C.Dataset(["出租车拒载", "公交晚点"], ["t", "b"]), folds=2)
+
+
 def test_csv_errors(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="找不到文件"):
         C.read_csv(tmp_path / "none.csv", "a", "b")

@@ -127,3 +127,130 @@ def test_input_validation() -> None:
     with pytest.raises(ValidationError):
         ix.candidates(doc(None, "x"), limit=500)  # type: ignore[arg-type]
     assert ix.candidates(doc(None, "空索引")) == []  # type: ignore[arg-type]
+
+
+# ---- places and time ---------------------------------------------------------------------------
+# 南京南站 and a point about 110 m north of it; 新街口 is about 6 km away.
+STATION = (31.9700, 118.7970)
+NEAR_STATION = (31.9710, 118.7970)
+XINJIEKOU = (32.0417, 118.7841)
+
+
+def geo_doc(
+    i: int | None, text: str, at: tuple[float, float] | None, days: float = 0, **kw: object
+) -> OrderDoc:
+    lat, lng = at if at else (None, None)
+    return doc(i, text, days=days, latitude=lat, longitude=lng, **kw)  # type: ignore[arg-type]
+
+
+def test_distance_between_coordinates() -> None:
+    from node.text.duplicates import distance_m
+
+    assert distance_m(*STATION, *NEAR_STATION) == pytest.approx(111.2, abs=0.5)
+    assert 7500 < distance_m(*STATION, *XINJIEKOU) < 8500
+
+
+def test_nearby_order_with_other_address_text_is_found() -> None:
+    ix = DuplicateIndex(Thresholds(min_score=0.0))
+    for i, text in enumerate(BACKGROUND, start=100):
+        ix.add(geo_doc(i, text, XINJIEKOU, days=-1, address="新街口"))
+    ix.add(geo_doc(1, "路灯坏了，晚上很黑", NEAR_STATION, address="玉兰路8号"))
+    ix.add(geo_doc(2, "路灯坏了，晚上很黑", XINJIEKOU, address="中山南路1号"))
+    query = geo_doc(None, "路灯坏了", STATION, days=0.1, address="南京南站北广场")
+    found = ix.candidates(query)
+    assert [c.number for c in found][:2] == ["N1", "N2"]
+    assert "相距约111米" in found[0].reasons
+    assert not any(r.startswith("相距") for r in found[1].reasons)
+    assert found[0].score > found[1].score
+    # the same query without coordinates cannot tell the two apart by place
+    plain = ix.candidates(geo_doc(None, "路灯坏了", None, days=0.1, address="南京南站北广场"))
+    assert {c.number for c in plain[:2]} == {"N1", "N2"}
+    assert plain[0].score == plain[1].score
+
+
+def test_geo_neighbours_join_the_candidate_pool() -> None:
+    # many orders with the same wording: the text shortlist alone would miss the nearby one
+    ix = DuplicateIndex(Thresholds(min_score=0.0, text_floor=0.0))
+    for i in range(300):
+        ix.add(geo_doc(100 + i, "路面有坑", XINJIEKOU, days=-1 + i / 1000))
+    ix.add(geo_doc(1, "路面有坑", NEAR_STATION, days=-1))
+    found = ix.candidates(geo_doc(None, "路面有坑", STATION), limit=1)
+    assert [c.number for c in found] == ["N1"]
+
+
+def test_placeholder_coordinates_are_ignored() -> None:
+    ix = DuplicateIndex(Thresholds(min_score=0.0, text_floor=0.0))
+    for i in range(60):  # a geocoder's "unknown" point shared by most orders
+        ix.add(geo_doc(100 + i, f"其他问题{i}号", STATION, days=-2))
+    ix.add(geo_doc(1, "路面有坑", XINJIEKOU, days=-1))
+    query = geo_doc(None, "路面有坑", STATION)
+    found = ix.candidates(query)
+    assert all(not any(r.startswith("相距") for r in c.reasons) for c in found)
+    # once those orders are gone the point is a real place again
+    for i in range(60):
+        ix.remove(100 + i)
+    ix.add(geo_doc(2, "路面有坑", NEAR_STATION, days=-1))
+    assert "相距约111米" in ix.candidates(query)[0].reasons
+
+
+def test_coordinates_are_validated() -> None:
+    ix = DuplicateIndex()
+    with pytest.raises(ValidationError, match="超出范围"):
+        ix.add(geo_doc(1, "路面有坑", (95.0, 118.0)))
+    with pytest.raises(ValidationError, match="必须是数字"):
+        ix.add(doc(1, "路面有坑", latitude="北纬", longitude=118.0))
+    ix.add(geo_doc(1, "路面有坑", (0.0, 0.0)))  # 0,0 means "not geocoded"
+    assert ix.stats()["geo_cells"] == 0
+    with pytest.raises(ValidationError):
+        Thresholds(geo_radius_m=0)
+    with pytest.raises(ValidationError):
+        Thresholds.from_dict({"time_half_life_hours": 0})
+    with pytest.raises(ValidationError):
+        Thresholds.from_dict({"w_geo": 1.5})
+
+
+def test_nearer_in_time_ranks_first() -> None:
+    ix = DuplicateIndex()
+    ix.add(doc(1, "出租车司机在南京南站拒载", days=-20))
+    ix.add(doc(2, "出租车司机在南京南站拒载", days=-0.5))
+    found = ix.candidates(doc(None, "出租车司机在南京南站拒载", days=0))  # type: ignore[arg-type]
+    assert [c.number for c in found] == ["N2", "N1"]
+    assert found[0].score > found[1].score >= found[0].score * 0.9
+    flat = DuplicateIndex(Thresholds(w_time=0.0))
+    flat.add(doc(1, "出租车司机在南京南站拒载", days=-20))
+    flat.add(doc(2, "出租车司机在南京南站拒载", days=-0.5))
+    same = flat.candidates(doc(None, "出租车司机在南京南站拒载", days=0))  # type: ignore[arg-type]
+    assert same[0].score == same[1].score
+
+
+def test_compact_keeps_places() -> None:
+    ix = DuplicateIndex(Thresholds(min_score=0.0))
+    ix.add(geo_doc(1, "路灯坏了没人修", NEAR_STATION))
+    ix.add(geo_doc(2, "路灯坏了没人修", XINJIEKOU))
+    ix.add(geo_doc(3, "路灯坏了没人修", STATION))
+    ix.remove(3)
+    ix.compact()
+    found = ix.candidates(geo_doc(None, "路灯坏了", STATION, days=0.1))
+    assert found[0].number == "N1" and "相距约111米" in found[0].reasons
+    assert ix.stats()["slots"] == 2
+
+
+def test_same_address_and_coordinates_but_other_issue_is_rejected() -> None:
+    ix = DuplicateIndex()
+    ix.add(geo_doc(1, "出租车司机在南京南站拒载，还骂人，态度恶劣，要求处理", STATION, address="南京南站"))
+    other = geo_doc(None, "南京南站出租车排队区没有遮阳棚，夏天太晒", STATION, days=0.2, address="南京南站")
+    assert ix.candidates(other) == []
+    same = geo_doc(None, "南京南站出租车拒载，司机态度恶劣还骂人", NEAR_STATION, days=0.2, address="南京南站")
+    found = ix.candidates(same)
+    assert [c.number for c in found] == ["N1"] and "同一地点" in found[0].reasons
+
+
+def test_wider_radius_set_after_indexing_still_finds_neighbours() -> None:
+    # no shared words: only the place brings the order in
+    ix = DuplicateIndex(Thresholds(geo_radius_m=50, min_score=0.0, text_floor=0.0))
+    ix.add(geo_doc(1, "路面有坑", NEAR_STATION))
+    query = geo_doc(None, "路灯坏了", STATION, days=0.1)
+    assert ix.candidates(query) == []
+    ix.thresholds = Thresholds(geo_radius_m=500, min_score=0.0, text_floor=0.0)
+    found = ix.candidates(query)
+    assert [c.number for c in found] == ["N1"] and "相距约111米" in found[0].reasons

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import peewee as pw
 import pytest
@@ -98,6 +99,37 @@ def test_duplicates_of_a_new_contact_come_from_real_orders(installed: None) -> N
         service.find_duplicates(agent, "000000000000000000000")
     with pytest.raises(PermissionDenied):
         service.find_duplicates(actor("unit_staff"), {"content": "x"})
+
+
+def test_duplicates_use_order_coordinates(installed: None) -> None:
+    # the same complaint at two stations about 6 km apart, from different callers, no plate;
+    # the new caller is 110 m from the first
+    def order_at(i: int, lat: float, lng: float) -> Any:
+        return make_order(
+            content="出租车排队区路灯坏了，晚上很黑",
+            caller_phone=f"1391234567{i}",
+            respondent_plate="",
+            latitude=lat,
+            longitude=lng,
+        )
+
+    near, far = order_at(1, 31.9710, 118.7970), order_at(2, 32.0417, 118.7841)
+    body = {"content": "出租车排队区的路灯坏了", "domain": "04", "region_code": "320102"}
+    agent = actor("agent")
+    found = service.find_duplicates(agent, {**body, "latitude": 31.9700, "longitude": "118.7970"})
+    assert [c.number for c in found][:2] == [near.number, far.number]
+    assert "相距约111米" in found[0].reasons
+    assert not any(r.startswith("相距") for r in found[1].reasons)
+    assert found[0].score > found[1].score
+    # an existing order is compared by its stored coordinates (a third order 22 m from the first)
+    third = order_at(3, 31.9712, 118.7970)
+    again = service.find_duplicates(agent, near.number)
+    assert [c.number for c in again][:2] == [third.number, far.number]
+    assert "相距约22米" in again[0].reasons
+    with pytest.raises(ValidationError, match="经纬度"):
+        service.find_duplicates(agent, {**body, "latitude": "北纬32度", "longitude": 118.79})
+    with pytest.raises(ValidationError, match="经纬度"):
+        service.find_duplicates(agent, {**body, "latitude": 132.0, "longitude": 118.79})
 
 
 def test_duplicate_decisions_measure_precision(installed: None) -> None:

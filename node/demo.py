@@ -124,6 +124,7 @@ def load_demo(settings: Settings, orders: int = 60) -> list[str]:
             username=username, display_name=display, password=DEMO_PASSWORD, roles=roles, unit_id=unit_id
         )
         users[username] = auth.actor_for(user)
+    seats = _enroll_softphones(settings, users)
     unit_staff = {"CZC": "taxi", "GJJT": "bus", "GLC": "road"}
     rng = random.Random(12328)
     stops = [
@@ -195,5 +196,28 @@ def load_demo(settings: Settings, orders: int = 60) -> list[str]:
                 break
     return [
         f"已创建承办单位 {len(UNITS)} 个、用户 {len(USERS)} 个（密码 {DEMO_PASSWORD}）、工单 {made} 件",
+        *seats,
         "用户：" + "，".join(f"{u}({'/'.join(r)})" for u, _, r, _ in USERS),
     ]
+
+
+def _enroll_softphones(settings: Settings, users: dict[str, auth.Actor]) -> list[str]:
+    """Give the demo agents SIP extensions so softphones can register at the node's Kamailio."""
+    from node.telephony import config as tconfig
+    from node.telephony import kamailio
+    from node.telephony import service as telephony
+
+    cfg = tconfig.load(settings)
+    if not cfg.enabled:
+        return []
+    lines = []
+    for username, ext in (("agent1", "8001"), ("agent2", "8002")):
+        user_id = users[username].user_id
+        assert user_id is not None
+        telephony.enroll_agent(auth.SYSTEM, user_id, ext, password=DEMO_PASSWORD, realm=cfg.sip_realm)
+        lines.append(
+            f"坐席分机 {ext}（{username}）：软电话注册 sip:{ext}@{cfg.sip_host}:{cfg.sip_port}，"
+            f"认证域 {cfg.sip_realm}，密码 {DEMO_PASSWORD}；拨打 {cfg.service_number} 进入语音导航"
+        )
+    kamailio.sync_credentials(cfg)
+    return lines

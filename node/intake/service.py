@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from node import clock, pii
@@ -12,6 +13,9 @@ from node.errors import Conflict, NotFound, ValidationError
 from node.intake.models import Contact
 from node.intake.schemas import ContactCreate, ContactFinish
 from node.validation import parse
+
+# Callbacks run inside create_contact's transaction: (contact) -> None. Telephony links the call.
+ON_CONTACT: list[Callable[[Contact], None]] = []
 
 
 def create_contact(actor: Actor, body: ContactCreate | dict[str, Any]) -> Contact:
@@ -36,6 +40,8 @@ def create_contact(actor: Actor, body: ContactCreate | dict[str, Any]) -> Contac
             contact.caller_phone_cipher, contact.caller_phone_digest = p.cipher, p.digest
             contact.caller_phone_masked = p.masked
         contact.save()
+        for hook in ON_CONTACT:
+            hook(contact)
     return contact
 
 

@@ -18,6 +18,10 @@ LATENCY = Histogram(
 )
 
 
+# Collectors subsystems add (e.g. telephony's live line and agent state), read at every scrape.
+EXTRA_COLLECTORS: list[Any] = []
+
+
 def registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -46,4 +50,10 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Any:
-        return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry())
+        if EXTRA_COLLECTORS:
+            extra = CollectorRegistry()
+            for collector in EXTRA_COLLECTORS:
+                extra.register(collector)
+            body += generate_latest(extra)
+        return Response(body, mimetype=CONTENT_TYPE_LATEST)

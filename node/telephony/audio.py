@@ -6,8 +6,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported lazily: the engine process only inspects and repairs headers
+    import numpy as np
 
 FORMAT_PCM, FORMAT_ALAW, FORMAT_ULAW = 1, 6, 7
 
@@ -54,6 +56,8 @@ def inspect(path: Path, *, trust_sizes: bool = True) -> WavInfo:
 
 
 def _alaw_table() -> np.ndarray:
+    import numpy as np
+
     out = np.zeros(256, dtype=np.int16)
     for i in range(256):
         a = i ^ 0x55
@@ -70,6 +74,8 @@ def _alaw_table() -> np.ndarray:
 
 
 def _ulaw_table() -> np.ndarray:
+    import numpy as np
+
     out = np.zeros(256, dtype=np.int16)
     for i in range(256):
         u = ~i & 0xFF
@@ -81,6 +87,8 @@ def _ulaw_table() -> np.ndarray:
 
 def read_samples(path: Path) -> tuple[int, np.ndarray]:
     """(sample rate, mono int16 samples) of a PCM16, A-law or µ-law WAV."""
+    import numpy as np
+
     info = inspect(path, trust_sizes=False)
     raw = path.read_bytes()[info.data_offset : info.data_offset + info.data_bytes]
     if info.format_tag == FORMAT_PCM and info.bits == 16:
@@ -98,6 +106,8 @@ def read_samples(path: Path) -> tuple[int, np.ndarray]:
 
 def band_level(samples: np.ndarray, rate: int, freq: float, width: float = 30.0) -> float:
     """Share of the signal's spectral energy within ±width Hz of `freq` (0..1)."""
+    import numpy as np
+
     if len(samples) < 64:
         return 0.0
     x = samples.astype(np.float64) * np.hanning(len(samples))

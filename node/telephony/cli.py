@@ -82,22 +82,32 @@ def seed_menus(ctx: click.Context) -> None:
 @telephony.command("enroll-agent")
 @click.argument("username")
 @click.argument("extension")
+@click.option("--password", default="", help="软电话的 SIP 密码（不填则随机生成并显示一次）")
 @click.pass_context
-def enroll_agent(ctx: click.Context, username: str, extension: str) -> None:
-    """为用户设置坐席分机号（软电话在 Kamailio 注册的账号）。"""
+def enroll_agent(ctx: click.Context, username: str, extension: str, password: str) -> None:
+    """为用户设置坐席分机号和 SIP 密码（软电话在 Kamailio 注册时须通过摘要认证）。"""
+    import secrets
+
     from node.auth.models import User
     from node.auth.service import SYSTEM
     from node.db import connection
     from node.errors import NotFound
-    from node.telephony import service
+    from node.telephony import config as tconfig
+    from node.telephony import kamailio, service
 
-    _ctx_settings(ctx, bind=True)
+    settings = _ctx_settings(ctx, bind=True)
+    cfg = tconfig.load(settings)
+    generated = not password
+    password = password or secrets.token_urlsafe(9)
     with connection():
         user = User.get_or_none(User.username == username)
         if user is None:
             raise NotFound(f"用户不存在：{username}")
-        agent = service.enroll_agent(SYSTEM, user.id, extension)
-    click.echo(f"{username} → 分机 {agent.extension}")
+        agent = service.enroll_agent(SYSTEM, user.id, extension, password=password, realm=cfg.sip_realm)
+        kamailio.sync_credentials(cfg)
+    click.echo(f"{username} → 分机 {agent.extension}（认证域 {cfg.sip_realm}）")
+    if generated:
+        click.echo(f"SIP 密码：{password}（只显示这一次，请配置到坐席的软电话）")
 
 
 @telephony.command("recover")

@@ -32,6 +32,11 @@ class TelephonyConfig:
     rating_timeout_s: float = 8.0
     retention_days: int = 180
     pstn_gateway: str = ""
+    # Digest realm of agents' SIP accounts; their stored HA1 = MD5(extension:realm:password), so
+    # changing it invalidates every agent's SIP password.
+    sip_realm: str = "hotline12328"
+    # Kamailio logs each inbound call's INVITE-in and 200-out time (the benchmark reads them).
+    trace_setup: bool = False
     prompts_dir: Path = Path("prompts")
     recordings_dir: Path = Path("recordings")
     run_dir: Path = Path("run")
@@ -79,11 +84,15 @@ def load(settings: Settings) -> TelephonyConfig:
                 values[key] = float(raw[key])
             except (TypeError, ValueError):
                 errors[key] = "必须为数字"
-    for key in ("sip_host", "service_number", "pstn_gateway", "kamailio_bin"):
+    for key in ("sip_host", "service_number", "pstn_gateway", "kamailio_bin", "sip_realm"):
         if key in raw:
             values[key] = str(raw[key])
-    if "enabled" in raw:
-        values["enabled"] = bool(raw["enabled"])
+    for key in ("enabled", "trace_setup"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                errors[key] = "必须为 true 或 false"
+            else:
+                values[key] = raw[key]
     cfg = TelephonyConfig(
         prompts_dir=settings.home / str(raw.get("prompts_dir", "prompts")),
         recordings_dir=settings.recordings_dir,
@@ -101,6 +110,8 @@ def load(settings: Settings) -> TelephonyConfig:
         errors["timers"] = "振铃、话后处理、回电提示和评价等待时间必须为正数"
     if cfg.retention_days < 1:
         errors["retention_days"] = "录音保留天数至少为1天"
+    if not cfg.sip_realm or not all(c.isalnum() or c in ".-_" for c in cfg.sip_realm):
+        errors["sip_realm"] = "认证域只能包含字母、数字、点、横线和下划线"
     if not cfg.service_number.isdigit():
         errors["service_number"] = "服务号码只能包含数字"
     if errors:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import heapq
 import itertools
 import json
@@ -26,6 +27,7 @@ import sys
 import threading
 import time
 import uuid as uuidlib
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ CONFIRMED = pj.PJSIP_INV_STATE_CONFIRMED
 DISCONNECTED = pj.PJSIP_INV_STATE_DISCONNECTED
 UNREACHABLE_CODES = {404, 410, 480, 484, 502, 503, 604}
 PJ_MAX_CALLS = tconfig.WHEEL_MAX_CALLS
+IDLE_POLL_MS = 50
 
 
 class Leg(pj.Call):
@@ -67,6 +70,7 @@ class Leg(pj.Call):
         self.confirmed = False
         self.gone = False
         self.cancelled_by_us = False
+        self.t_in = 0.0  # monotonic time PJSIP reported the incoming INVITE
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
@@ -96,6 +100,7 @@ class EngineAccount(pj.Account):
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         try:
             leg = Leg(self.engine, self, "caller", prm.callId)
+            leg.t_in = time.monotonic()
             self.engine.legs.add(leg)  # keep a Python reference for the call's lifetime
             self.engine.inbox.append((leg, "incoming", None, None))
         except Exception:
@@ -158,7 +163,7 @@ class DbWorker(threading.Thread):
         try:
             while True:
                 try:
-                    item = self.q.get(timeout=0.1)
+                    item = self.q.get(timeout=0.1 if self.engine.waiting else 0.5)
                 except queue.Empty:
                     item = ()
                 if item is None:
@@ -254,6 +259,11 @@ class CallEngine:
         self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self.seq = itertools.count()
         self.legs: set[Leg] = set()
+        # Disconnected legs wait here until nothing else references them and no live call has
+        # taken over their PJSUA call slot: pj.Call's destructor clears the user data of its slot
+        # and hangs up whatever call is active there, so a late destruction (a timer closure or a
+        # DB-thread callback dropping the last reference) would cut off a new caller.
+        self.dead: list[Leg] = []
         self.sessions: dict[str, Session] = {}
         self.waiting: set[str] = set()
         self.stopping = False
@@ -330,17 +340,46 @@ class CallEngine:
     def run(self) -> None:
         assert self.ep is not None
         while not self.stopping:
-            self.ep.libHandleEvents(10)
+            self.ep.libHandleEvents(self._poll_ms())
             self._pump()
+            if self.dead:
+                self._reap()
         self._shutdown()
 
+    def _poll_ms(self) -> int:
+        """How long PJSIP may wait for network events: SIP traffic wakes it at once, so only
+        timers and posts from other threads bound the wait. An idle engine polls 20 times a
+        second instead of 100 (its loop was most of an idle engine's CPU)."""
+        if self.posts or self.inbox:
+            return 0
+        if self.timers:
+            return max(0, min(IDLE_POLL_MS, int((self.timers[0][0] - time.monotonic()) * 1000) + 1))
+        return IDLE_POLL_MS
+
+    def _reap(self) -> None:
+        """Destroy dead legs at a moment when that is harmless (see `dead`)."""
+        busy = {leg.getId() for leg in self.legs}
+        keep: list[Leg] = []
+        for leg in self.dead:
+            # references: the list, this loop variable, getrefcount's argument
+            if sys.getrefcount(leg) > 3 or leg.getId() in busy:
+                keep.append(leg)
+        self.dead = keep
+
     def _pump(self) -> None:
-        while self.inbox:
-            leg, kind, a, b = self.inbox.popleft()
-            try:
-                self._on_leg(leg, kind, a, b)
-            except Exception:
-                log.exception("处理呼叫事件失败：%s", kind)
+        if self.inbox:
+            # New callers are answered before anything else is done for calls already up
+            # (starting their recording and prompts), so a burst of INVITEs is not queued behind
+            # media work; each leg's own events keep their order.
+            batch = list(self.inbox)
+            self.inbox.clear()
+            batch.sort(key=lambda item: item[1] != "incoming")
+            for leg, kind, a, b in batch:
+                try:
+                    self._on_leg(leg, kind, a, b)
+                except Exception:
+                    log.exception("处理呼叫事件失败：%s", kind)
+            del batch, leg
         while self.posts:
             fn = self.posts.popleft()
             try:
@@ -359,8 +398,8 @@ class CallEngine:
         assert self.ep is not None
         for s in list(self.sessions.values()):
             s.end_reason = s.end_reason or "dropped"
-            for leg in (s.leg, s.agent_leg):
-                self._hangup(leg)
+            self._hangup(s.leg)  # no loop variable: it would keep a pj.Call past libDestroy
+            self._hangup(s.agent_leg)
         deadline = time.monotonic() + 2.0
         while (self.sessions or any(not leg.gone for leg in self.legs)) and time.monotonic() < deadline:
             self.ep.libHandleEvents(10)
@@ -369,6 +408,7 @@ class CallEngine:
             self._close(s)
         self._pump()
         self.legs.clear()
+        self.dead.clear()
         self.sessions.clear()
         self.timers.clear()  # closures hold sessions, and sessions hold pj.Call objects
         self.inbox.clear()
@@ -382,8 +422,7 @@ class CallEngine:
         self.posts.clear()
         self.inbox.clear()
         self.acc = None
-        import gc
-
+        gc.unfreeze()
         gc.collect()
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
         self.ep = None
@@ -508,7 +547,9 @@ class CallEngine:
         elif s is not None:
             self._agent_event(s, leg, kind, a, b)
         if leg.gone:
-            self.legs.discard(leg)
+            if leg in self.legs:
+                self.legs.discard(leg)
+                self.dead.append(leg)
             if s is not None and leg is s.agent_leg and s.state != "talking":
                 s.agent_leg = None
             leg.owner = None
@@ -529,6 +570,7 @@ class CallEngine:
         self.sessions[s.uuid] = s
         op.statusCode = 200
         leg.answer(op)
+        answer_ms = round((time.monotonic() - leg.t_in) * 1000, 2) if leg.t_in else None
         now = clock.now()
         self.db_worker.event(
             {
@@ -541,6 +583,7 @@ class CallEngine:
                 "dialed": dialed.group(1) if dialed else "",
                 "sip_call_id": ci.callIdString,
                 "direction": "inbound",
+                "answer_ms": answer_ms,
             }
         )
 
@@ -761,11 +804,19 @@ class CallEngine:
         s.state, s.agent_leg, s.agent_id, s.bridged = "offered", leg, offer.agent_id, False
         self._start_hold(s)
 
-        def ring_timeout() -> None:
-            if s.agent_leg is leg and not leg.confirmed and not leg.gone:
+        ring_timeout = self._ring_timeout(s, leg)
+        self.after(self.cfg.ring_timeout_s, ring_timeout)
+
+    def _ring_timeout(self, s: Session, leg: Leg) -> Callable[[], None]:
+        """Hang up `leg` if it still rings for `s`; holds the leg weakly (see `dead`)."""
+        ref = weakref.ref(leg)
+
+        def fire() -> None:
+            leg = ref()
+            if leg is not None and s.agent_leg is leg and not leg.confirmed and not leg.gone:
                 self._hangup(leg)
 
-        self.after(self.cfg.ring_timeout_s, ring_timeout)
+        return fire
 
     # -- after the agent ---------------------------------------------------------------------
     def _agent_hung_up(self, s: Session) -> None:
@@ -832,6 +883,8 @@ class CallEngine:
             self.emit("recording", s, action="finished", path=s.rec_rel)
         self.emit("ended", s, reason=reason, agent_id=s.agent_id, wrapup_s=self.cfg.wrapup_s)
         self.sessions.pop(s.uuid, None)
+        # Timers and DB replies may still hold the session; they must not keep its legs alive.
+        s.leg = s.agent_leg = None
 
     # -- outbound callbacks ----------------------------------------------------------------------
     def _callback_greeting(self, s: Session) -> None:
@@ -899,6 +952,7 @@ class CallEngine:
                     "engine": self.name,
                     "calls": self.callers(),
                     "legs": PJ_MAX_CALLS - self.free_legs(),
+                    "dead_legs": len(self.dead),
                 }
             )
         elif name == "snapshot":
@@ -920,18 +974,67 @@ class CallEngine:
             self._hangup(s.leg)
             reply({"ok": True})
         elif name == "transfer":
-            self._transfer(str(cmd.get("call", "")), str(cmd.get("extension", "")), reply)
+            self._transfer(cmd, reply)
         elif name == "callback":
             self._callback_command(cmd, reply)
         else:
             reply({"ok": False, "error": f"未知命令：{name}"})
 
-    def _transfer(self, uuid: str, extension: str, reply: Callable[[dict[str, Any]], None]) -> None:
+    def _transfer(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        """Move a talking caller away from their agent: to another agent (`extension`), back into
+        a queue (`queue` = business code) or to an outside number (`number`, through the PSTN
+        gateway). The engine stays in the media path, so the recording continues."""
+        uuid = str(cmd.get("call", ""))
         s = self.sessions.get(uuid)
         if s is None or s.state != "talking":
             reply({"ok": False, "error": "只有通话中的来电可以转接"})
             return
+        extension, business, number = (str(cmd.get(k) or "") for k in ("extension", "queue", "number"))
+        if sum(bool(x) for x in (extension, business, number)) != 1:
+            reply({"ok": False, "error": "请指定一个转接目标：坐席分机、业务队列或外部号码"})
+            return
+        if business and business not in ivr.BUSINESS:
+            reply({"ok": False, "error": f"业务队列无效：{business}"})
+            return
+        if number and not (number.isdigit() and 5 <= len(number) <= 20):
+            reply({"ok": False, "error": "外部号码须为5到20位数字"})
+            return
+        if extension:
+            self._transfer_to_agent(s, extension, reply)
+            return
+        old = self._drop_agent(s, target="queue" if business else "number", queue=business, number=number)
+        if business:
+            s.state, s.business = "queued", business
+            self.emit("queued", s, business=business, requeue=True)
+            self.waiting.add(s.uuid)
+            self._start_hold(s)
+        else:
+            s.state = "offered"
+            self._start_hold(s)
+            self._after_gone(old, lambda: self._dial_out(s, number))
+        reply({"ok": True})
 
+    def _drop_agent(self, s: Session, **transfer: Any) -> Leg | None:
+        """Log the transfer, release the current agent (wrap-up) and hang up their leg."""
+        old_leg, old_agent = s.agent_leg, s.agent_id
+        self.emit("transferred", s, from_agent_id=old_agent, wrapup_s=self.cfg.wrapup_s, **transfer)
+        if old_leg is not None:
+            old_leg.owner = None
+            self._hangup(old_leg)
+        s.agent_leg, s.bridged = None, False
+        if transfer.get("target") != "agent":
+            s.agent_id = None
+        return old_leg
+
+    def _after_gone(self, leg: Leg | None, fn: Callable[[], None], deadline: float = 0.0) -> None:
+        """Run `fn` once `leg` has left its call slot (the wheel has only 4), or after 3 s."""
+        deadline = deadline or time.monotonic() + 3.0
+        if leg is None or leg.gone or time.monotonic() > deadline:
+            fn()
+        else:
+            self.after(0.02, lambda: self._after_gone(leg, fn, deadline))
+
+    def _transfer_to_agent(self, s: Session, extension: str, reply: Callable[[dict[str, Any]], None]) -> None:
         def done(result: Any, error: BaseException | None) -> None:
             if error is not None:
                 reply({"ok": False, "error": str(error)})
@@ -942,24 +1045,36 @@ class CallEngine:
                 )
                 reply({"ok": False, "error": "通话已结束"})
                 return
-            old_leg, old_agent = s.agent_leg, s.agent_id
-            self.emit(
-                "transferred",
-                s,
-                from_agent_id=old_agent,
-                agent_id=result.agent_id,
-                wrapup_s=self.cfg.wrapup_s,
-            )
-            if old_leg is not None:
-                old_leg.owner = None
-                self._hangup(old_leg)
-            s.bridged = False
-            s.state = "queued"
-            self._ring_agent(s, result)
+            old = self._drop_agent(s, target="agent", agent_id=result.agent_id)
+            s.state = "offered"
+            self._start_hold(s)
+            self._after_gone(old, lambda: self._ring_agent(s, result) if s.state == "offered" else None)
             reply({"ok": True})
 
-        name = self.name
+        name, uuid = self.name, s.uuid
         self.db_worker.request(lambda: service.claim_agent(name, uuid, extension), done)
+
+    def _dial_out(self, s: Session, number: str) -> None:
+        """Ring an outside number for a transferred caller and bridge it like an agent leg."""
+        if s.state != "offered":
+            return
+        assert self.acc is not None
+        leg = Leg(self, self.acc, "agent")
+        leg.owner = s
+        target = f"{number}@{self.cfg.pstn_gateway or self.kamailio}"
+        try:
+            leg.makeCall(f"sip:{target}", pj.CallOpParam(True))
+        except pj.Error as exc:
+            log.error("转接外部号码失败：%s", exc.info())
+            self.emit("unreachable", s, status=0)
+            s.state = "queued"
+            self.waiting.add(s.uuid)
+            return
+        self.legs.add(leg)
+        s.agent_leg = leg
+
+        ring_timeout = self._ring_timeout(s, leg)
+        self.after(max(self.cfg.ring_timeout_s, 30.0), ring_timeout)
 
     def _callback_command(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
         try:
@@ -983,6 +1098,22 @@ def _install_signals(engine: CallEngine) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    _term_with_parent()
+
+
+def _term_with_parent() -> None:
+    """Ask Linux for SIGTERM when the process that started us dies (`hotline run`'s supervisor or
+    a test harness killed with SIGKILL), so an engine is never left behind answering calls."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own stop still applies
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(
@@ -1007,8 +1138,14 @@ def serve(
         cfg.rtp_port(index) if rtp_port is None else rtp_port,
     )
     _install_signals(engine)
+    # The loop thread must get the GIL back quickly from the DB thread when SIP traffic arrives.
+    sys.setswitchinterval(0.001)
     engine.prepare()
     engine.start()
+    # Everything allocated so far lives as long as the process: keep it out of the cyclic
+    # collector's generations so a collection never walks the imported modules mid-call.
+    gc.collect()
+    gc.freeze()
     ready = settings.run_dir / "telephony" / f"{engine.name}.json"
     ready.parent.mkdir(parents=True, exist_ok=True)
     ready.write_text(

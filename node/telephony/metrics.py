@@ -1,5 +1,6 @@
 """Prometheus exposition of the telephony live state (read from the database, so it is the same
-whichever web worker answers)."""
+whichever web worker answers). Served at /telephony/metrics; `DbLiveStateCollector` lets the web
+process's /metrics registry include the same gauges."""
 
 from __future__ import annotations
 
@@ -42,3 +43,15 @@ def render(state: dict[str, Any]) -> bytes:
     reg = CollectorRegistry()
     reg.register(LiveStateCollector(state))
     return generate_latest(reg)
+
+
+class DbLiveStateCollector(Collector):
+    """Reads the live state from the database at every scrape (register it on a /metrics registry)."""
+
+    def collect(self) -> Any:
+        from node import db
+        from node.telephony import service
+
+        with db.connection():
+            state = service.live_state()
+        yield from LiveStateCollector(state).collect()

@@ -102,6 +102,9 @@ class Agent(BaseModel):
     idle_since = pw.DateTimeField(null=True)
     wrapup_until = pw.DateTimeField(null=True)
     current_call = pw.CharField(max_length=32, default="")
+    # Digest HA1 of the softphone's SIP password (MD5 of extension:realm:password); empty = the
+    # extension cannot register at Kamailio.
+    sip_ha1 = pw.CharField(max_length=32, default="")
 
 
 class AgentStateLog(BaseModel):

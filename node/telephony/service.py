@@ -37,6 +37,7 @@ from node.telephony.models import (
 )
 
 ENGINE_STALE = dt.timedelta(seconds=15)
+PHONE_CHANNEL = "01"  # 受理渠道: 12328电话 (JT/T 1019.5 Table A.3)
 OPEN_STATES = ("ivr", "queued", "offered", "talking", "rating", "dialing")
 
 
@@ -171,22 +172,21 @@ def record_event(ev: dict[str, Any]) -> None:
                 call.save()
                 _log(call, "queued", at, business=call.business, requeue=True)
         elif kind == "answered":
+            # after a transfer the first answer time stays (answer-rate statistics)
             agent = _agent_for_call(agent_id, uuid)
             if agent is not None:
                 _set_agent(agent, "talking", at, call_uuid=uuid)
-            call.state, call.answered_at, call.agent = "talking", at, agent_id
+            call.state, call.answered_at = "talking", call.answered_at or at
+            if agent_id:
+                call.agent = agent_id
             call.save()
             _log(call, kind, at, agent_id)
         elif kind == "bridged":
-            call.bridged_at = at
+            call.bridged_at = call.bridged_at or at
             call.save()
             _log(call, kind, at, agent_id, recording=ev.get("recording", ""))
         elif kind == "transferred":
-            old = _agent_for_call(ev.get("from_agent_id"), uuid)
-            _to_wrapup(old, at, float(ev.get("wrapup_s", 0)), uuid)
-            call.state, call.agent = "offered", agent_id
-            call.save()
-            _log(call, kind, at, ev.get("from_agent_id"), to_agent_id=agent_id)
+            _transferred(call, ev)
         elif kind == "agent_hangup":
             _to_wrapup(_agent_for_call(agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid)
             call.agent_ended_at, call.state = at, "rating"
@@ -238,6 +238,30 @@ def record_event(ev: dict[str, Any]) -> None:
             raise ValidationError(f"未知的通话事件：{kind}")
 
 
+TRANSFER_TARGETS = ("agent", "queue", "number")
+
+
+def _transferred(call: Call, ev: dict[str, Any]) -> None:
+    """The agent handed the caller on: to another agent, to a queue or to an outside number. The
+    handing agent goes to wrap-up; a queue transfer is followed by the engine's `queued` event."""
+    at, target = ev["at"], ev.get("target", "agent")
+    if target not in TRANSFER_TARGETS:
+        raise ValidationError(f"转接目标无效：{target}")
+    from_agent = ev.get("from_agent_id")
+    _to_wrapup(_agent_for_call(from_agent, call.uuid), at, float(ev.get("wrapup_s", 0)), call.uuid)
+    data: dict[str, Any] = {"target": target}
+    if target == "agent":
+        call.state, call.agent = "offered", ev.get("agent_id")
+        data["to_agent_id"] = ev.get("agent_id")
+    elif target == "queue":
+        data["queue"] = str(ev.get("queue", ""))
+    else:
+        call.state = "offered"  # the outside party is ringing; the handing agent keeps the call
+        data["number"] = pii.mask_phone(str(ev.get("number", "")))
+    call.save()
+    _log(call, "transferred", at, from_agent, **data)
+
+
 def _seconds(start: dt.datetime | None, end: dt.datetime) -> float | None:
     return None if start is None else round((end - start).total_seconds(), 3)
 
@@ -269,6 +293,7 @@ def _incoming(ev: dict[str, Any]) -> None:
         caller=call.caller_masked,
         engine=call.engine,
         callback_task=ev.get("callback_task"),
+        answer_ms=ev.get("answer_ms"),
     )
 
 
@@ -304,8 +329,15 @@ def _recording(call: Call, ev: dict[str, Any]) -> None:
 def claim_next(engine: str) -> Offer | None:
     """If the head of the node-wide queue is a call on `engine`, offer it to the longest-idle agent.
 
-    Calls of engines without a fresh heartbeat are skipped so a dead engine cannot block the queue."""
+    Calls of engines without a fresh heartbeat are skipped so a dead engine cannot block the queue.
+    Every engine with waiting callers asks several times a second, so a read-only look comes first:
+    no free agent or no queued call of this engine means no write transaction."""
     now = clock.now()
+    free = (Agent.state == "ready") | ((Agent.state == "wrapup") & (Agent.wrapup_until <= now))
+    if not Agent.select().where(free).exists():
+        return None
+    if not Call.select().where(Call.state == "queued", Call.engine == engine).exists():
+        return None
     with write_tx():
         alive = Engine.select(Engine.name).where(
             Engine.status == "running", Engine.heartbeat_at >= now - ENGINE_STALE
@@ -352,6 +384,37 @@ def claim_agent(engine: str, call_uuid: str, extension: str) -> Offer:
             raise Conflict(f"坐席{extension}当前{AGENT_STATES[agent.state]}，不能转接")
         _set_agent(agent, "ringing", now, call_uuid=call_uuid)
         return Offer(call_uuid, agent.id, agent.extension)
+
+
+def transfer_target(actor: Actor, call_uuid: str, body: dict[str, Any] | None) -> dict[str, str]:
+    """Validate a transfer request of the agent on the call (or a shift leader): exactly one of
+    `extension` (another agent), `queue` (business code) or `number` (outside number)."""
+    if not actor.can("contact.create"):
+        raise PermissionDenied("无权转接来电")
+    if body is None:
+        raise ValidationError("请求体须为对象")
+    picked = {k: str(body.get(k) or "").strip() for k in ("extension", "queue", "number")}
+    picked = {k: v for k, v in picked.items() if v}
+    if len(picked) != 1:
+        raise ValidationError(
+            "请指定一个转接目标：坐席分机、业务队列或外部号码", details={"target": "须且只能填写一项"}
+        )
+    key, value = next(iter(picked.items()))
+    if key == "extension" and not (value.isdigit() and 3 <= len(value) <= 8):
+        raise ValidationError("坐席分机号须为3到8位数字", details={"extension": "格式错误"})
+    if key == "queue" and value not in ivr.BUSINESS:
+        raise ValidationError("业务队列无效", details={"queue": "取值错误"})
+    if key == "number" and not (value.isdigit() and 5 <= len(value) <= 20):
+        raise ValidationError("外部号码须为5到20位数字", details={"number": "格式错误"})
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None:
+        raise NotFound("通话不存在")
+    own = call.agent_id is not None and call.agent.user_id == actor.user_id
+    if not (own or actor.can("monitor.view")):
+        raise PermissionDenied("只能转接自己正在接听的来电")
+    if call.state != "talking":
+        raise InvalidTransition("只有通话中的来电可以转接")
+    return {key: value}
 
 
 def queue_position(call_uuid: str) -> int:
@@ -449,12 +512,30 @@ def _can_manage_agents(actor: Actor) -> bool:
     return actor.can("monitor.view")
 
 
-def enroll_agent(actor: Actor, user_id: int, extension: str) -> Agent:
-    """Give a user a SIP extension (the account their softphone registers at Kamailio)."""
+SIP_PASSWORD_MIN = 8
+
+
+def _check_sip_password(password: str) -> None:
+    if not SIP_PASSWORD_MIN <= len(password) <= 64:
+        raise ValidationError(f"SIP 密码长度应为{SIP_PASSWORD_MIN}到64位", details={"password": "长度不符"})
+    if not password.isascii() or not password.isprintable() or any(c.isspace() for c in password):
+        raise ValidationError(
+            "SIP 密码只能包含可见的英文字母、数字和符号", details={"password": "含无效字符"}
+        )
+
+
+def enroll_agent(actor: Actor, user_id: int, extension: str, password: str = "", realm: str = "") -> Agent:
+    """Give a user a SIP extension (the account their softphone registers at Kamailio) and, with
+    `password`, its SIP password (stored as the digest HA1 for `realm`). Changing the extension
+    without a new password clears the old one: the HA1 covers the extension."""
     if not actor.can("user.manage"):
         raise PermissionDenied("只有管理员可以设置坐席分机")
     if not extension.isdigit() or not 3 <= len(extension) <= 8:
         raise ValidationError("分机号须为3到8位数字", details={"extension": "格式错误"})
+    if password:
+        _check_sip_password(password)
+        if not realm:
+            raise ValidationError("缺少 SIP 认证域")
     with write_tx():
         user = User.get_or_none(User.id == user_id)
         if user is None:
@@ -464,11 +545,43 @@ def enroll_agent(actor: Actor, user_id: int, extension: str) -> Agent:
             raise Conflict(f"分机号已被占用：{extension}")
         agent = Agent.get_or_none(Agent.user == user_id)
         if agent is None:
-            agent = Agent.create(user=user_id, extension=extension, state="offline", state_since=clock.now())
-        else:
-            agent.extension = extension
-            agent.save()
+            agent = Agent(user=user_id, extension=extension, state="offline", state_since=clock.now())
+        elif agent.extension != extension:
+            agent.extension, agent.sip_ha1 = extension, ""
+        if password:
+            agent.sip_ha1 = _ha1(extension, realm, password)
+        agent.save()
         return agent
+
+
+def _ha1(extension: str, realm: str, password: str) -> str:
+    from node.telephony.kamailio import ha1
+
+    return ha1(extension, realm, password)
+
+
+def set_sip_password(actor: Actor, agent_id: int, password: str, realm: str) -> Agent:
+    """Set an agent's SIP password (the agent themself or an administrator); only its HA1 is kept."""
+    _check_sip_password(password)
+    with write_tx():
+        agent = locked(Agent.select().where(Agent.id == agent_id)).first()
+        if agent is None:
+            raise NotFound("坐席不存在")
+        if agent.user_id != actor.user_id and not actor.can("user.manage"):
+            raise PermissionDenied("只能修改自己的 SIP 密码")
+        agent.sip_ha1 = _ha1(agent.extension, realm, password)
+        agent.save()
+        return agent
+
+
+def sip_accounts() -> list[tuple[str, str]]:
+    """(extension, HA1) of every agent allowed to register a softphone."""
+    return [
+        (a.extension, a.sip_ha1)
+        for a in Agent.select(Agent.extension, Agent.sip_ha1)
+        .where(Agent.sip_ha1 != "")
+        .order_by(Agent.extension)
+    ]
 
 
 def agent_for_user(user_id: int | None) -> Agent:
@@ -612,13 +725,42 @@ def link_call(call_uuid: str, *, contact_id: int | None = None, order_number: st
         ).execute()
 
 
-def sync_links() -> int:
-    """Pick up links made on the intake/order side (Contact.call_id, WorkOrder.call_id)."""
+def link_contact(contact: Any) -> None:
+    """Hook in create_contact's transaction: an intake record made for a call carries the call."""
+    if contact.call_id and Call.select().where(Call.uuid == contact.call_id).exists():
+        link_call(contact.call_id, contact_id=contact.id)
+
+
+def link_order(order: Any, event: Any) -> None:
+    """Hook in every order change (inside its transaction): the first order made during a call is
+    linked to the call and its recording."""
+    if not order.call_id:
+        return
+    call = Call.select(Call.uuid, Call.order_number).where(Call.uuid == order.call_id).first()
+    if call is not None and not call.order_number:
+        link_call(call.uuid, order_number=order.number)
+
+
+def register_hooks() -> None:
+    """Link intake records and orders to calls when they are created (idempotent)."""
+    from node.intake import service as intake
+    from node.workflow import service as workflow
+
+    if link_contact not in intake.ON_CONTACT:
+        intake.ON_CONTACT.append(link_contact)
+    if link_order not in workflow.ON_CHANGE:
+        workflow.ON_CHANGE.append(link_order)
+
+
+def sync_links(since: dt.datetime | None = None) -> int:
+    """Pick up links made on the intake/order side (Contact.call_id, WorkOrder.call_id) that the
+    hooks missed, for intake records created since `since` (default: the last two days)."""
     from node.intake.models import Contact
     from node.workflow.models import WorkOrder
 
+    since = since or clock.now() - dt.timedelta(days=2)
     n = 0
-    for contact in Contact.select().where(Contact.call_id != ""):
+    for contact in Contact.select().where(Contact.call_id != "", Contact.created_at >= since):
         call = Call.get_or_none(Call.uuid == contact.call_id)
         if call is None:
             continue
@@ -728,6 +870,7 @@ def screen_pops(actor: Actor, after_id: int) -> list[dict[str, Any]]:
                 "call_id": call.uuid,
                 "caller": caller,
                 "caller_masked": call.caller_masked,
+                "channel": PHONE_CHANNEL,
                 "business": call.business,
                 "business_label": ivr.BUSINESS.get(call.business, ""),
                 "bridged_at": ev.at.isoformat(timespec="seconds"),

@@ -15,7 +15,7 @@ from node.api.routing import arg_int, json_body
 from node.auth import web
 from node.errors import ValidationError
 from node.telephony import config as tconfig
-from node.telephony import control, metrics, service
+from node.telephony import control, kamailio, metrics, service
 from node.telephony.models import AGENT_STATES, CALLBACK_STATES, RECORDING_STATES, CallbackTask, IvrMenu
 
 bp = Blueprint("telephony", __name__, url_prefix="/telephony")
@@ -24,7 +24,14 @@ SSE_MAX_S = 300.0
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+    from node.monitoring.metrics import EXTRA_COLLECTORS
+    from node.telephony.metrics import DbLiveStateCollector
+
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)
+    service.register_hooks()
+    if not any(isinstance(c, DbLiveStateCollector) for c in EXTRA_COLLECTORS):
+        EXTRA_COLLECTORS.append(DbLiveStateCollector())
 
 
 @bp.before_request
@@ -69,7 +76,9 @@ def set_my_state() -> Any:
 
 @bp.get("/screen-pop")
 def screen_pop_stream() -> Any:
-    """Server-sent events: one `call` event per call bridged to the signed-in agent's seat."""
+    """Server-sent events `call`: caller number, business, history and recording of each call
+    bridged to the signed-in agent's seat (`?after=EVENT_ID` to resume, `?once=1` for one poll).
+    The agent workstation (node/static/js/app.js, setupScreenPop) subscribes here."""
     actor = web.current_actor()
     after = arg_int("after", -1, lo=-1)
     if after < 0:
@@ -211,10 +220,20 @@ def dial_callback(task_id: int) -> Any:
 
 @bp.post("/calls/<call_id>/transfer")
 def transfer(call_id: str) -> Any:
+    """Transfer a talking call: {"extension": "8002"} | {"queue": "2"} | {"number": "13700001111"}."""
     actor = web.current_actor()
-    actor.require("contact.create")
     body = json_body()
-    extension = str(body.get("extension", "")) if isinstance(body, dict) else ""
-    if not extension.isdigit():
-        raise ValidationError("请填写转接的坐席分机号", details={"extension": "必填"})
-    return jsonify(control.engine_command(call_id, {"cmd": "transfer", "extension": extension}))
+    target = service.transfer_target(actor, call_id, body if isinstance(body, dict) else None)
+    return jsonify(control.engine_command(call_id, {"cmd": "transfer", **target}))
+
+
+@bp.post("/agent/sip-password")
+def set_sip_password() -> Any:
+    """The signed-in agent sets their softphone's SIP password (exported to Kamailio at once)."""
+    actor = web.current_actor()
+    body = json_body()
+    password = str(body.get("password", "")) if isinstance(body, dict) else ""
+    cfg = _cfg()
+    agent = service.set_sip_password(actor, service.agent_for_user(actor.user_id).id, password, cfg.sip_realm)
+    kamailio.sync_credentials(cfg)
+    return jsonify({**_agent_json(agent), "sip_realm": cfg.sip_realm})

@@ -61,6 +61,8 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert proc.returncode == 0 and "节点已停止" in out
         time.sleep(0.5)
         assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        leftovers = [p for p in psutil.process_iter() if str(home) in _cmdline(p)]
+        assert not leftovers, "every process of the node (kamailio and engines too) is gone"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -48,6 +48,11 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no free port")
 
 
+def agent_password(extension: str) -> str:
+    """The SIP password tests give extension `extension`."""
+    return f"sip-{extension}-secret"
+
+
 def wait_until(pred: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -61,10 +66,11 @@ def wait_until(pred: Callable[[], Any], timeout: float, what: str, step: float =
 class UserAgent:
     """A sipua.py process; events collected by a reader thread."""
 
-    def __init__(self, rtp_port: int, log_dir: Path, name: str):
+    def __init__(self, rtp_port: int, log_dir: Path, name: str, sip_port: int = 0):
+        self.name = name
         with open(log_dir / f"{name}.err", "wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, str(SIPUA), str(rtp_port)],
+                [sys.executable, str(SIPUA), str(rtp_port), str(sip_port)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -99,7 +105,8 @@ class UserAgent:
     def wait(self, pred: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
         return wait_until(lambda: (self.find(pred) or [None])[0], timeout, "UA event")  # type: ignore[no-any-return]
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Quit the UA; returns its exit code (0 = clean, negative = killed by that signal)."""
         if self.proc.poll() is None:
             try:
                 self.send(op="quit")
@@ -111,22 +118,40 @@ class UserAgent:
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
+        return int(self.proc.returncode)
 
 
 class Stack:
-    """Kamailio + N engines + a node database in `home`."""
+    """Kamailio + N engines + a node database in `home`. With `database_url` and `data_key` the
+    engines join an existing node's database (already migrated), e.g. a browser test's live node."""
 
-    def __init__(self, home: Path, engines: int = 1, **telephony: Any):
+    def __init__(
+        self,
+        home: Path,
+        engines: int = 1,
+        *,
+        database_url: str = "",
+        data_key: bytes = b"",
+        **telephony: Any,
+    ):
         self.home = home
         self.logs = home / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         (home / "keys").mkdir(exist_ok=True)
         (home / "keys" / "session.key").write_text("sip-test-secret")
-        (home / "keys" / "data.key").write_text(Fernet.generate_key().decode())
+        (home / "keys" / "data.key").write_text((data_key or Fernet.generate_key()).decode())
+        self.shared_db = bool(database_url)
+        database_url = database_url or f"sqlite:///{home / 'data' / 'node.db'}"
         self.kam_port = free_udp_tcp_port()
-        self.engine_ports = [free_udp_tcp_port() for _ in range(engines)]
-        self.control_ports = [free_port(socket.SOCK_STREAM) for _ in range(engines)]
-        self.rtp_base = 20000 + (os.getpid() % 200) * 100
+        # Engines bind SIP and control port 0 on their first start and report what they got; a
+        # restart reuses them (Kamailio's dispatcher list names them).
+        self.engine_ports = [0] * engines
+        self.control_ports = [0] * engines
+        # RTP below the ephemeral range (32768+), so no SIP/control socket can take an RTP port:
+        # engines at base + 40·i, user agents from base + 2700 in steps of 20 (4 calls need 8).
+        self.rtp_base = 10000 + (os.getpid() % 5) * 4000
+        # A UA on this port plays the PSTN gateway: the engines dial outside numbers there.
+        self.gateway_port = free_udp_tcp_port()
         tel = {
             "sip_port": self.kam_port,
             "engines": engines,
@@ -136,6 +161,7 @@ class Stack:
             "callback_offer_s": 60,
             "rating_timeout_s": 5,
             "announce_every_s": 30,
+            "pstn_gateway": f"127.0.0.1:{self.gateway_port}",
             **telephony,
         }
         lines = [
@@ -145,7 +171,7 @@ class Stack:
             'name = "南京测试节点"',
             "",
             "[database]",
-            f'url = "sqlite:///{home / "data" / "node.db"}"',
+            f'url = "{database_url}"',
             "",
             "[telephony]",
         ]
@@ -199,7 +225,7 @@ class Stack:
                     "--control-port",
                     str(self.control_ports[index]),
                     "--rtp-port",
-                    str(self.rtp_base + 1000 + 40 * index),
+                    str(self.rtp_base + 40 * index),
                 ],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
@@ -207,16 +233,25 @@ class Stack:
                 start_new_session=True,
             )
         self.engines[index] = proc
-        wait_until(lambda: ready.exists() or proc.poll() is not None, 60, "engine start")
-        if proc.poll() is not None:
-            raise AssertionError((self.logs / f"engine{index}.err").read_text()[-3000:])
+
+        def started() -> dict[str, Any] | None:
+            if proc.poll() is not None:
+                raise AssertionError((self.logs / f"engine{index}.err").read_text()[-3000:])
+            try:
+                return json.loads(ready.read_text())  # type: ignore[no-any-return]
+            except (OSError, ValueError):
+                return None  # not written yet, or half written
+
+        info = wait_until(started, 60, "engine start")
+        self.engine_ports[index], self.control_ports[index] = info["sip_port"], info["control_port"]
         return proc.pid
 
     def start(self) -> Stack:
-        self.init_db()
-        self.start_kamailio()
+        if not self.shared_db:
+            self.init_db()
         for i in range(len(self.engine_ports)):
             self.start_engine(i)
+        self.start_kamailio()
         return self
 
     def kill_engine(self, index: int) -> None:
@@ -224,18 +259,33 @@ class Stack:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def ua(self, name: str) -> UserAgent:
-        ua = UserAgent(self.rtp_base + 3000 + 100 * len(self.uas), self.logs, name)
+    def ua(self, name: str, sip_port: int = 0) -> UserAgent:
+        ua = UserAgent(self.rtp_base + 2700 + 20 * len(self.uas), self.logs, name, sip_port)
         self.uas.append(ua)
         return ua
 
+    def gateway_ua(self, phones: dict[str, dict[str, Any]], name: str = "pstn") -> UserAgent:
+        """The PSTN seen from the node: one UA on the gateway port answering the given numbers."""
+        ua = self.ua(name, self.gateway_port)
+        for number, beh in phones.items():
+            ua.send(op="register", user=number, registrar="", **beh)
+        return ua
+
     def agent_ua(self, users: dict[str, dict[str, Any]], name: str = "agents") -> UserAgent:
+        """Agents' softphones registering at Kamailio with their SIP passwords (see
+        `agent_password`; the test must have enrolled them with it)."""
         ua = self.ua(name)
         for user, beh in users.items():
+            beh = {"password": agent_password(user), **beh}
             ua.send(op="register", user=user, registrar=f"sip:127.0.0.1:{self.kam_port}", **beh)
         for user in users:
             ua.wait(lambda e, u=user: e["ev"] == "registered" and e["user"] == u and e["code"] == 200, 10)
         return ua
+
+    def sync_credentials(self) -> None:
+        """Export the enrolled agents' HA1s to Kamailio (what the worker job and the CLI do)."""
+        with node_db.connection():
+            kamailio.sync_credentials(self.cfg)
 
     @property
     def uri(self) -> str:

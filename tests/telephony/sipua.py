@@ -1,20 +1,31 @@
 """A scriptable SIP user agent (PJSUA2, null audio) for tests and the benchmark: citizens calling
 12328 and agents' softphones registered at Kamailio. One process, JSON lines on stdin (commands)
 and stdout (events). Up to 4 calls per process (the wheel's limit).
+Run: python sipua.py RTP_BASE [SIP_PORT]   (SIP_PORT 0 = any free port; a fixed one lets the
+node use this UA as its PSTN gateway: every number dialled there rings this process).
 
 Commands: {"op": "register", "user": "8001", "registrar": "sip:127.0.0.1:5060", "tone": 1400,
-           "answer_after": 1.0, "talk": 3.0, "answer": true}
+           "answer_after": 1.0, "talk": 3.0, "answer": true, "password": "digest secret (optional)"}
           {"op": "call", "id": "c1", "uri": "sip:12328@127.0.0.1:5060", "from": "13800138000", "tone": 1000}
           {"op": "dtmf", "id": "c1", "digits": "1"}      {"op": "hangup", "id": "c1"}     {"op": "quit"}
 Events:   {"ev": "registered" | "incoming" | "confirmed" | "disconnected" | "error", ...}
+
+Times are taken in the PJSUA2 callbacks (when PJSIP processed the message), so `setup_ms` of a
+"confirmed" event (makeCall → 200 OK) does not include this process's own queueing. Finished calls
+are destroyed only when no live call reuses their PJSUA slot (pj.Call's destructor hangs up whatever
+call holds its slot), and the process leaves with os._exit after libDestroy so no pj object is
+destroyed by the interpreter's shutdown (which aborted on a PJSUA assertion).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
+import os
 import queue
+import shutil
 import struct
 import sys
 import tempfile
@@ -59,10 +70,14 @@ class UaCall(pj.Call):
         self.am: pj.AudioMedia | None = None
         self.agent: dict[str, Any] | None = None
         self.started = time.monotonic()
+        self.confirmed_at = 0.0
+        self.sent = 0.0  # makeCall returned: the INVITE is on the wire
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
         try:
             ci = self.getInfo()
+            if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and not self.confirmed_at:
+                self.confirmed_at = time.monotonic()
             self.ua.inbox.append(("state", self, ci.state, ci.lastStatusCode))
         except Exception as exc:
             emit(ev="error", where="onCallState", error=str(exc))
@@ -90,9 +105,10 @@ class UaAccount(pj.Account):
 
 
 class Ua:
-    def __init__(self, rtp_port: int):
+    def __init__(self, rtp_port: int, sip_port: int = 0):
         self.inbox: list[tuple[str, Any, int, int]] = []
         self.calls: dict[str, UaCall] = {}
+        self.dead: list[UaCall] = []
         self.accounts: dict[str, UaAccount] = {}
         self.timers: list[tuple[float, Any]] = []
         self.counter = 0
@@ -111,7 +127,7 @@ class Ua:
         cfg.logConfig.consoleLevel = 0
         self.ep.libInit(cfg)
         tc = pj.TransportConfig()
-        tc.port = 0
+        tc.port = sip_port
         tc.boundAddress = "127.0.0.1"
         tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
         self.sip_port = int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
@@ -128,8 +144,12 @@ class Ua:
         if registrar:
             acfg.regConfig.registrarUri = registrar
             acfg.regConfig.timeoutSec = 300
+            acfg.regConfig.retryIntervalSec = 0  # a refused REGISTER stays refused (tests)
+        password = str((behaviour or {}).get("password", ""))
+        if password:
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
         acfg.mediaConfig.transportConfig.port = self.rtp_port
-        acfg.mediaConfig.transportConfig.portRange = 40
+        acfg.mediaConfig.transportConfig.portRange = 20
         acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
         acc = UaAccount(self, user, behaviour or {})
         acc.create(acfg, True)
@@ -150,6 +170,7 @@ class Ua:
             try:
                 call.started = time.monotonic()
                 call.makeCall(cmd["uri"], pj.CallOpParam(True))
+                call.sent = time.monotonic()
             except pj.Error as exc:
                 emit(ev="error", id=cmd["id"], error=exc.reason)
         elif op == "dtmf":
@@ -183,14 +204,23 @@ class Ua:
                 self.after(float(beh.get("answer_after", 0.5)), lambda c=obj: self._answer(c))
         elif kind == "state":
             if a == pj.PJSIP_INV_STATE_CONFIRMED:
-                emit(ev="confirmed", id=obj.cid, setup_ms=round((time.monotonic() - obj.started) * 1000, 2))
+                at = obj.confirmed_at or time.monotonic()
+                sent = obj.sent or obj.started
+                emit(
+                    ev="confirmed",
+                    id=obj.cid,
+                    setup_ms=round((at - obj.started) * 1000, 2),
+                    wire_ms=round((at - sent) * 1000, 2),
+                )
                 talk = float((obj.agent or {}).get("talk", 0))
                 if obj.agent is not None and talk > 0:
                     self.after(talk, lambda c=obj: self._hangup(c))
             elif a == pj.PJSIP_INV_STATE_DISCONNECTED:
                 emit(ev="disconnected", id=obj.cid, code=b)
                 obj.player = None
-                self.calls.pop(obj.cid, None)
+                obj.am = None
+                if self.calls.pop(obj.cid, None) is not None:
+                    self.dead.append(obj)
         elif kind == "media":
             try:
                 ci = obj.getInfo()
@@ -220,22 +250,35 @@ class Ua:
             with contextlib.suppress(pj.Error):
                 call.hangup(pj.CallOpParam())
 
+    def _drain(self) -> None:
+        while self.inbox:
+            kind, obj, a, b = self.inbox.pop(0)
+            try:
+                self.handle(kind, obj, a, b)
+            except Exception as exc:
+                emit(ev="error", where=kind, error=str(exc))
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        due = [t for t in self.timers if t[0] <= now]
+        self.timers = [t for t in self.timers if t[0] > now]
+        for _, fn in due:
+            fn()
+
+    def _reap(self) -> None:
+        busy = {c.getId() for c in self.calls.values()}
+        # references: the list, the loop variable, getrefcount's argument
+        self.dead = [c for c in self.dead if sys.getrefcount(c) > 3 or c.getId() in busy]
+
     def run(self, commands: queue.Queue[dict[str, Any] | None]) -> None:
         running = True
         emit(ev="ready", sip_port=self.sip_port)
         while running:
             self.ep.libHandleEvents(10)
-            while self.inbox:
-                kind, obj, a, b = self.inbox.pop(0)
-                try:
-                    self.handle(kind, obj, a, b)
-                except Exception as exc:
-                    emit(ev="error", where=kind, error=str(exc))
-            now = time.monotonic()
-            due = [t for t in self.timers if t[0] <= now]
-            self.timers = [t for t in self.timers if t[0] > now]
-            for _, fn in due:
-                fn()
+            self._drain()
+            self._run_timers()
+            if self.dead:
+                self._reap()
             while not commands.empty():
                 cmd = commands.get()
                 if cmd is None or not self.command(cmd):
@@ -243,20 +286,23 @@ class Ua:
                     break
         self.ep.hangupAllCalls()
         end = time.monotonic() + 0.5
-        while time.monotonic() < end:
+        while time.monotonic() < end and self.calls:
             self.ep.libHandleEvents(10)
+            self._drain()
+        self.timers.clear()
+        self.inbox.clear()
         for c in self.calls.values():
             c.player = None
         self.calls.clear()
+        self.dead.clear()
         self.accounts.clear()
-        import gc
-
         gc.collect()
         self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
 
 
 def main() -> None:
     rtp = int(sys.argv[1]) if len(sys.argv) > 1 else 30000
+    sip = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     commands: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def reader() -> None:
@@ -267,7 +313,15 @@ def main() -> None:
         commands.put(None)
 
     threading.Thread(target=reader, daemon=True).start()
-    Ua(rtp).run(commands)
+    ua = Ua(rtp, sip)
+    folder = ua.folder
+    ua.run(commands)
+    del ua
+    shutil.rmtree(folder, ignore_errors=True)
+    emit(ev="bye")
+    # Leave without running the interpreter's teardown: it could still destroy a pj object after
+    # libDestroy (PJSUA asserts and aborts), which made callers exit with SIGABRT.
+    os._exit(0)
 
 
 if __name__ == "__main__":

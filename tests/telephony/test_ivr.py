@@ -140,6 +140,8 @@ def test_config_defaults_and_errors(tmp_path: Path) -> None:
                 sip_port="x",
                 retention_days=0,
                 service_number="12a",
+                sip_realm="bad realm",
+                trace_setup="yes",
             )
         )
     assert set(err.value.details) == {
@@ -148,7 +150,10 @@ def test_config_defaults_and_errors(tmp_path: Path) -> None:
         "sip_port",
         "retention_days",
         "service_number",
+        "sip_realm",
+        "trace_setup",
     }
+    assert tconfig.load(_settings(tmp_path, trace_setup=True, sip_realm="node.example")).trace_setup
 
 
 @pytest.mark.skipif(
@@ -160,6 +165,13 @@ def test_kamailio_config_lists_engines_and_gateway(tmp_path: Path) -> None:
     text = path.read_text()
     assert "listen=udp:127.0.0.1:5060" in text and 'ds_select_dst("1", "4")' in text
     assert '$du = "sip:10.0.0.9:5060"' in text
+    # REGISTER needs digest credentials; non-engine INVITEs to other numbers need them too
+    assert 'auth_check("hotline12328", "subscriber", "1")' in text and "auth_challenge" in text
+    assert '!ds_is_from_list("1")' in text and 'proxy_authorize("hotline12328", "subscriber")' in text
+    assert "hotline-setup" not in text  # tracing only when asked for
+    assert (cfg.run_dir / "dbtext" / "subscriber").read_text().startswith("id(int,auto) username(string)")
+    traced = kamailio.render(tconfig.load(_settings(tmp_path, trace_setup=True)), cfg.run_dir)
+    assert "hotline-setup invite $ci" in traced and "onreply_route[SETUP]" in traced
     listed = (cfg.run_dir / "dispatcher.list").read_text()
     assert all(f"sip:127.0.0.1:{p}" in listed for p in (6000, 6001, 6002))
     specs = kamailio.process_specs(_settings(tmp_path, engines=2))

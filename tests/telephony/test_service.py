@@ -308,3 +308,210 @@ def test_live_state_and_views(engines: None, app: Any, tmp_path: Path) -> None:
     resp = client.post("/telephony/agent/state", json={"state": "ready"}, headers=headers)
     assert resp.status_code == 409  # talking
     assert client.get(f"/telephony/recordings/{uid}").status_code == 404  # no recording for this call
+
+
+def _talking(a: Agent, at: dt.datetime) -> str:
+    uid = new_call(at)
+    ev("queued", uid, at, business="1")
+    with clock.frozen(at):
+        service.heartbeat("engine-1")
+        assert service.claim_next("engine-1") is not None
+    ev("answered", uid, at + dt.timedelta(seconds=2), agent_id=a.id)
+    ev("bridged", uid, at + dt.timedelta(seconds=2), agent_id=a.id)
+    return uid
+
+
+def test_transfers_to_agent_queue_and_number_are_logged_and_keep_first_answer(engines: None) -> None:
+    a1 = agent("8001", T0 - dt.timedelta(minutes=2))
+    a2 = agent("8002")
+    uid = _talking(a1, T0)
+    with clock.frozen(T0 + dt.timedelta(seconds=30)):
+        service.set_agent_state(SYSTEM, a2.id, "ready")
+        offer = service.claim_agent("engine-1", uid, "8002")
+        with pytest.raises(Conflict):
+            service.claim_agent("engine-1", uid, "8002")  # already ringing
+        with pytest.raises(NotFound):
+            service.claim_agent("engine-1", uid, "8999")
+    t1 = T0 + dt.timedelta(seconds=30)
+    ev("transferred", uid, t1, target="agent", from_agent_id=a1.id, agent_id=offer.agent_id, wrapup_s=5)
+    assert (Call.get(Call.uuid == uid).state, Agent.get_by_id(a1.id).state) == ("offered", "wrapup")
+    ev("answered", uid, t1 + dt.timedelta(seconds=3), agent_id=a2.id)
+    call = Call.get(Call.uuid == uid)
+    assert (call.state, call.agent_id, call.answered_at) == ("talking", a2.id, T0 + dt.timedelta(seconds=2))
+    t2 = t1 + dt.timedelta(seconds=20)
+    ev("transferred", uid, t2, target="queue", queue="2", from_agent_id=a2.id, wrapup_s=5)
+    ev("queued", uid, t2, business="2", requeue=True)
+    call = Call.get(Call.uuid == uid)
+    assert (call.state, call.business, call.queue_priority, call.agent_id) == ("queued", "2", 1, None)
+    assert Agent.get_by_id(a2.id).state == "wrapup"
+    ev("transferred", uid, t2, target="number", number="13700001111", from_agent_id=None)
+    with pytest.raises(ValidationError):
+        ev("transferred", uid, t2, target="moon")
+    logged = [
+        (e.data["target"], e.agent_id, e.data.get("to_agent_id"), e.data.get("queue"), e.data.get("number"))
+        for e in CallEvent.select().join(Call).where(Call.uuid == uid, CallEvent.kind == "transferred")
+    ]
+    assert logged == [
+        ("agent", a1.id, a2.id, None, None),
+        ("queue", a2.id, None, "2", None),
+        ("number", None, None, None, "137****1111"),
+    ]
+
+
+def test_transfer_requests_are_validated(engines: None) -> None:
+    a = agent("8001", T0 - dt.timedelta(minutes=1))
+    uid = _talking(a, T0)
+    own = actor_for(a.user)
+    assert service.transfer_target(own, uid, {"extension": "8002"}) == {"extension": "8002"}
+    assert service.transfer_target(own, uid, {"queue": "3"}) == {"queue": "3"}
+    assert service.transfer_target(own, uid, {"number": " 02584000000 "}) == {"number": "02584000000"}
+    for body, field in (
+        ({}, "target"),
+        ({"extension": "8002", "queue": "2"}, "target"),
+        ({"extension": "80a"}, "extension"),
+        ({"queue": "7"}, "queue"),
+        ({"number": "12a45"}, "number"),
+        ({"number": "1234"}, "number"),
+    ):
+        with pytest.raises(ValidationError) as bad:
+            service.transfer_target(own, uid, body)
+        assert field in bad.value.details
+    with pytest.raises(ValidationError):
+        service.transfer_target(own, uid, None)
+    with pytest.raises(PermissionDenied):
+        service.transfer_target(
+            actor_for(factories.make_user("agent")), uid, {"queue": "2"}
+        )  # not their call
+    with pytest.raises(PermissionDenied):
+        service.transfer_target(actor_for(factories.make_user("unit_staff")), uid, {"queue": "2"})
+    assert service.transfer_target(actor_for(factories.make_user("shift_leader")), uid, {"queue": "2"})
+    with pytest.raises(NotFound):
+        service.transfer_target(own, "missing", {"queue": "2"})
+    ev("agent_hangup", uid, T0 + dt.timedelta(seconds=9), agent_id=a.id, wrapup_s=5)
+    with pytest.raises(InvalidTransition):
+        service.transfer_target(own, uid, {"queue": "2"})
+
+
+def test_sip_passwords_are_kept_as_ha1_and_exported_for_kamailio(db: str, tmp_path: Path) -> None:
+    import hashlib
+
+    from node.telephony import config as tconfig
+    from node.telephony import kamailio
+
+    user = factories.make_user("agent")
+    a = service.enroll_agent(SYSTEM, user.id, "8001", password="s3cret-pass", realm="hotline12328")
+    assert a.sip_ha1 == hashlib.md5(b"8001:hotline12328:s3cret-pass").hexdigest()
+    for bad in ("short", "x" * 65, "has space1", "中文密码中文密码中文"):
+        with pytest.raises(ValidationError):
+            service.enroll_agent(SYSTEM, user.id, "8001", password=bad, realm="hotline12328")
+    with pytest.raises(ValidationError):
+        service.enroll_agent(SYSTEM, user.id, "8001", password="s3cret-pass")  # no realm
+    other = factories.make_user("agent")
+    b = service.enroll_agent(SYSTEM, other.id, "8002")
+    assert service.sip_accounts() == [("8001", a.sip_ha1)]  # 8002 has no password: cannot register
+    with pytest.raises(PermissionDenied):
+        service.set_sip_password(actor_for(other), a.id, "another-pass", "hotline12328")
+    service.set_sip_password(actor_for(other), b.id, "another-pass", "hotline12328")
+    service.enroll_agent(SYSTEM, user.id, "8011")  # new extension: the old HA1 no longer fits
+    assert [ext for ext, _ in service.sip_accounts()] == ["8002"]
+
+    cfg = tconfig.TelephonyConfig(run_dir=tmp_path)
+    assert kamailio.write_credentials(cfg, service.sip_accounts()) is True
+    assert kamailio.write_credentials(cfg, service.sip_accounts()) is False  # unchanged: not rewritten
+    table = (tmp_path / "dbtext" / "subscriber").read_text().splitlines()
+    assert table[1] == f"1:8002:hotline12328::{Agent.get_by_id(b.id).sip_ha1}:"
+    assert "another-pass" not in "\n".join(table)
+    assert (tmp_path / "dbtext" / "version").read_text().splitlines()[1] == "subscriber:7"
+    assert oct((tmp_path / "dbtext" / "subscriber").stat().st_mode & 0o777) == "0o600"
+
+
+def test_contacts_and_orders_made_for_a_call_are_linked_at_once(engines: None) -> None:
+    from node.intake import service as intake
+
+    service.register_hooks()
+    service.register_hooks()  # idempotent
+    from node.workflow import service as workflow
+
+    assert workflow.ON_CHANGE.count(service.link_order) == 1
+    assert intake.ON_CONTACT.count(service.link_contact) == 1
+    uid = new_call(T0)
+    ev("recording", uid, T0, action="started", path=f"2026/03/02/{uid}.wav", retention_days=30)
+    agent_actor = actor_for(factories.make_user("agent"))
+    contact = intake.create_contact(agent_actor, {"caller_phone": "13800138000", "call_id": uid})
+    call = Call.get(Call.uuid == uid)
+    assert call.contact_id == contact.id and Recording.get(Recording.call == call).contact_id == contact.id
+    intake.create_contact(agent_actor, {"caller_phone": "13800138000", "call_id": "not-a-call"})  # ignored
+    order = factories.make_order(call_id=uid)
+    assert Call.get(Call.uuid == uid).order_number == order.number
+    assert Recording.get(Recording.call == call).order_number == order.number
+    factories.make_order(call_id=uid)  # a second order keeps the first link
+    assert Call.get(Call.uuid == uid).order_number == order.number
+
+
+def test_worker_jobs_purge_once_a_day_and_sync(db: str, tmp_path: Path) -> None:
+    from node import settings as node_settings
+    from node.telephony import jobs
+
+    settings = node_settings.for_tests(tmp_path, "sqlite:///unused.db")
+    found = {j.name: j for j in jobs.jobs(settings)}
+    assert set(found) == {"telephony_purge_recordings", "telephony_sync"}
+    assert found["telephony_purge_recordings"].trigger == "cron"
+    now = dt.datetime(2026, 3, 2, 3, 20)
+    assert found["telephony_purge_recordings"].fn(now) is True
+    assert found["telephony_purge_recordings"].fn(now) is False  # once per day
+    result = found["telephony_sync"].fn(now)
+    assert result["links"] == 0 and result["credentials_changed"] in (True, False)
+    assert (settings.run_dir / "telephony" / "dbtext" / "subscriber").exists()
+
+
+def test_transfer_and_sip_password_routes_validate_input(engines: None, app: Any) -> None:
+    a = agent("8001", T0 - dt.timedelta(minutes=1))
+    uid = _talking(a, clock.now())
+    client = app.test_client()
+    resp = client.post(
+        "/api/v1/auth/login", json={"username": a.user.username, "password": factories.PASSWORD}
+    )
+    headers = {"X-CSRF-Token": resp.get_json()["csrf_token"]}
+    resp = client.post(
+        f"/telephony/calls/{uid}/transfer", json={"queue": "2", "number": "13700001111"}, headers=headers
+    )
+    assert resp.status_code == 422 and "target" in resp.get_json()["details"]
+    resp = client.post(f"/telephony/calls/{uid}/transfer", json=["x"], headers=headers)
+    assert resp.status_code == 422
+    # a valid request reaches for the engine that holds the call; here none is listening
+    import socket
+
+    from node.telephony.models import Engine
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    Engine.update(control_port=closed_port).where(Engine.name == "engine-1").execute()
+    resp = client.post(f"/telephony/calls/{uid}/transfer", json={"queue": "2"}, headers=headers)
+    assert resp.status_code == 409 and "呼叫引擎不可用" in resp.get_json()["message"]
+    resp = client.post("/telephony/agent/sip-password", json={"password": "short"}, headers=headers)
+    assert resp.status_code == 422
+    resp = client.post("/telephony/agent/sip-password", json={"password": "long-enough-1"}, headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["sip_realm"] == "hotline12328"
+    assert Agent.get_by_id(a.id).sip_ha1
+    settings = app.config["NODE"]
+    table = (settings.run_dir / "telephony" / "dbtext" / "subscriber").read_text()
+    assert f":8001:hotline12328::{Agent.get_by_id(a.id).sip_ha1}:" in table
+
+
+def test_metrics_collector_for_the_web_registry_reads_the_database(engines: None) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from node.telephony.metrics import DbLiveStateCollector
+
+    agent("8001", T0 - dt.timedelta(minutes=1))
+    for at in (clock.now() - dt.timedelta(seconds=40), clock.now()):
+        ev("queued", new_call(at), at, business="2")
+    reg = CollectorRegistry()
+    reg.register(DbLiveStateCollector())
+    text = generate_latest(reg).decode()
+    assert "hotline_queue_length 2.0" in text and 'hotline_calls{state="queued"} 2.0' in text
+    assert 'hotline_agents{state="ready"} 1.0' in text and 'hotline_agents{state="offline"} 0.0' in text
+    (line,) = [x for x in text.splitlines() if x.startswith("hotline_queue_longest_wait_seconds ")]
+    wait = float(line.split()[1])
+    assert 39.0 <= wait <= 60.0

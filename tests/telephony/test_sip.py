@@ -13,11 +13,12 @@ import pytest
 
 from node import db
 from node.auth.service import SYSTEM, actor_for
+from node.errors import Conflict
 from node.intake import service as intake
 from node.telephony import audio, control, service
 from node.telephony.models import Agent, AgentStateLog, Call, CallbackTask, CallEvent, PhoneRating, Recording
 from tests import factories
-from tests.telephony.harness import Stack, wait_until
+from tests.telephony.harness import Stack, agent_password, wait_until
 
 pytestmark = [
     pytest.mark.sip,
@@ -43,15 +44,21 @@ def q(fn: Any) -> Any:
         return fn()
 
 
-def make_agent(ext: str, ready: bool = True) -> Agent:
+def make_agent(stack: Stack, ext: str, ready: bool = True) -> Agent:
+    """Enrol an agent with the test SIP password and export the credentials to Kamailio."""
+
     def go() -> Agent:
         user = factories.make_user("agent")
-        agent = service.enroll_agent(SYSTEM, user.id, ext)
+        agent = service.enroll_agent(
+            SYSTEM, user.id, ext, password=agent_password(ext), realm=stack.cfg.sip_realm
+        )
         if ready:
             service.set_agent_state(SYSTEM, agent.id, "ready")
         return agent
 
-    return q(go)  # type: ignore[no-any-return]
+    agent = q(go)
+    stack.sync_credentials()
+    return agent  # type: ignore[no-any-return]
 
 
 def all_offline() -> None:
@@ -99,7 +106,7 @@ def event(call: Call, kind: str) -> CallEvent | None:
 
 def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack: Stack) -> None:
     all_offline()
-    agent = make_agent("8001")
+    agent = make_agent(stack, "8001")
     agents = stack.agent_ua({"8001": {"answer_after": 1.0, "talk": 3.0, "tone": 1400}}, "agents1")
     caller = stack.ua("caller1")
     caller.send(op="call", id="c1", uri=stack.uri, tone=1000, **{"from": "13800138001"})
@@ -161,6 +168,7 @@ def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack:
     assert audio.band_level(before, rate, 1400) < 0.05, "agent tone recorded before the bridge"
 
     # screen-pop for the agent who took it, and the intake record carrying the call id
+    service.register_hooks()  # what the web app's init_app does
     user = q(lambda: Agent.get_by_id(agent.id).user)
     pops = q(lambda: service.screen_pops(actor_for(user), 0))
     assert [p["call_id"] for p in pops] == [done.uuid]
@@ -171,7 +179,9 @@ def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack:
             {"caller_phone": "13800138001", "call_id": done.uuid, "recording_ref": pops[0]["recording_ref"]},
         )
     )
-    assert q(service.sync_links) >= 1
+    # the hooks linked the record to the call (and its recording) inside create_contact
+    assert q(lambda: Call.get_by_id(done.id).contact_id) == contact.id
+    assert q(service.sync_links) == 0
     assert q(lambda: Recording.get(Recording.call == done).contact_id) == contact.id
     agents.close()
     caller.close()
@@ -228,9 +238,9 @@ def test_order_progress_query_reads_back_state(stack: Stack) -> None:
 
 def test_agent_who_does_not_answer_is_skipped(stack: Stack) -> None:
     all_offline()
-    lazy = make_agent("8101")
+    lazy = make_agent(stack, "8101")
     time.sleep(0.05)
-    good = make_agent("8102")
+    good = make_agent(stack, "8102")
     agents = stack.agent_ua(
         {"8101": {"answer": False}, "8102": {"answer_after": 0.5, "talk": 1.5, "tone": 1400}}, "agents3"
     )
@@ -290,14 +300,9 @@ def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Sta
     task = q(lambda: CallbackTask.get(CallbackTask.call == done))
     assert (task.status, task.number_masked, task.business) == ("pending", "139****5678", "2")
 
-    agent = make_agent("8201")
-    phones = stack.agent_ua(
-        {
-            "13912345678": {"answer_after": 0.3, "tone": 1000},
-            "8201": {"answer_after": 0.5, "talk": 1.5, "tone": 1400},
-        },
-        "citizen",
-    )
+    agent = make_agent(stack, "8201")
+    agents = stack.agent_ua({"8201": {"answer_after": 0.5, "talk": 1.5, "tone": 1400}}, "agents5")
+    phones = stack.gateway_ua({"13912345678": {"answer_after": 0.3, "tone": 1000}}, "citizen")
     reply = q(lambda: control.dial_callback(task.id))
     out_uuid = reply["call_id"]
     incoming = phones.wait(lambda e: e["ev"] == "incoming" and e["user"] == "13912345678", 10)
@@ -309,6 +314,7 @@ def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Sta
     assert out.direction == "outbound" and event(out, "bridged").agent_id == agent.id
     assert q(lambda: CallbackTask.get_by_id(task.id)).status == "done"
     phones.close()
+    agents.close()
     caller.close()
 
 
@@ -334,3 +340,137 @@ def test_engine_killed_mid_call_is_recovered_on_restart(stack: Stack) -> None:
     assert rec.status == "finalized" and rec.duration_s and rec.duration_s > 1.0
     assert not audio.needs_repair(path)
     caller.close()
+
+
+def test_register_needs_the_agents_digest_credentials(stack: Stack) -> None:
+    make_agent(stack, "8401", ready=False)
+    registrar = f"sip:127.0.0.1:{stack.kam_port}"
+    ua = stack.ua("registrations")
+    ua.send(op="register", user="8401", registrar=registrar)  # no credentials
+    ua.send(op="register", user="8499", registrar=registrar, password="not-an-agent-1")  # unknown
+    ua.wait(lambda e: e["ev"] == "registered" and e["user"] == "8401", 10)
+    ua.wait(lambda e: e["ev"] == "registered" and e["user"] == "8499", 10)
+    wrong = stack.ua("registrations-wrong")
+    wrong.send(op="register", user="8401", registrar=registrar, password="wrong-password")
+    refused = wrong.wait(lambda e: e["ev"] == "registered", 10)
+    codes = {e["user"]: e["code"] for e in ua.find(lambda e: e["ev"] == "registered")}
+    assert codes == {"8401": 401, "8499": 401} and refused["code"] == 401
+    # an outside number cannot be reached through the node without credentials either
+    ua.send(op="call", id="toll", uri=f"sip:13700009999@127.0.0.1:{stack.kam_port}", **{"from": "8499"})
+    assert ua.wait(lambda e: e["ev"] == "disconnected" and e["id"] == "toll", 10)["code"] == 407
+    good = stack.agent_ua({"8401": {}}, "registrations-ok")
+    assert good.find(lambda e: e["ev"] == "registered")[0]["code"] == 200
+    # a new password replaces the old HA1: the old one no longer registers
+    q(
+        lambda: service.set_sip_password(
+            SYSTEM, Agent.get(Agent.extension == "8401").id, "new-pass-8401", stack.cfg.sip_realm
+        )
+    )
+    stack.sync_credentials()
+    old = stack.ua("registrations-old")
+    old.send(op="register", user="8401", registrar=registrar, password=agent_password("8401"))
+    assert old.wait(lambda e: e["ev"] == "registered", 10)["code"] == 401
+    for u in (ua, wrong, good, old):
+        assert u.close() == 0
+
+
+def test_agent_transfers_to_agent_then_queue_then_outside_number(stack: Stack) -> None:
+    all_offline()
+    first = make_agent(stack, "8301")
+    second = make_agent(stack, "8302", ready=False)
+    third = make_agent(stack, "8303", ready=False)
+    agents = stack.agent_ua(
+        {
+            "8301": {"answer_after": 0.3, "tone": 1400},
+            "8302": {"answer_after": 0.3, "tone": 1400},
+            "8303": {"answer_after": 0.3, "tone": 1400},
+        },
+        "agents7",
+    )
+    outside = stack.gateway_ua({"13700001111": {"answer_after": 0.3, "talk": 2.5, "tone": 1800}}, "pstn7")
+    caller = stack.ua("caller7")
+    caller.send(op="call", id="c7", uri=stack.uri, tone=1000, **{"from": "13800138007"})
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of("13800138007")
+    time.sleep(0.8)
+    caller.send(op="dtmf", id="c7", digits="1")
+    wait_until(lambda: event(call, "bridged"), 15, "bridged to 8301")
+
+    def transfer(**target: str) -> dict[str, Any]:
+        return q(lambda: control.engine_command(call.uuid, {"cmd": "transfer", **target}))  # type: ignore[no-any-return]
+
+    def talking_with(agent_id: int | None) -> Call:
+        return wait_until(  # type: ignore[no-any-return]
+            lambda: q(
+                lambda: Call.get_or_none(
+                    Call.uuid == call.uuid, Call.state == "talking", Call.agent == agent_id
+                )
+            ),
+            15,
+            f"talking with {agent_id}",
+        )
+
+    def transfers() -> list[dict[str, Any]]:
+        return q(
+            lambda: [
+                {**(e.data or {}), "from": e.agent_id}
+                for e in CallEvent.select()
+                .where(CallEvent.call == call, CallEvent.kind == "transferred")
+                .order_by(CallEvent.seq)
+            ]
+        )
+
+    # to a named agent (must be ready), then to a queue, then to an outside number
+    with pytest.raises(Conflict, match="不能转接"):
+        transfer(extension="8302")  # 8302 is not ready
+    q(lambda: service.set_agent_state(SYSTEM, second.id, "ready"))
+    assert transfer(extension="8302")["ok"]
+    talking_with(second.id)
+    assert q(lambda: Agent.get_by_id(first.id)).state == "wrapup"
+    q(lambda: service.set_agent_state(SYSTEM, first.id, "offline"))  # the queue must pick 8303
+    q(lambda: service.set_agent_state(SYSTEM, third.id, "ready"))
+    assert transfer(queue="2")["ok"]
+    done_queue = talking_with(third.id)
+    assert done_queue.business == "2"
+    time.sleep(0.5)
+    assert transfer(number="13700001111")["ok"]
+    outside.wait(lambda e: e["ev"] == "confirmed", 10)
+    wait_until(lambda: event(call, "agent_hangup"), 15, "outside party hangs up")
+    time.sleep(0.5)
+    caller.send(op="dtmf", id="c7", digits="1")
+    caller.wait(lambda e: e["ev"] == "disconnected", 15)
+    done = ended(call.uuid)
+
+    assert [(t["target"], t["from"]) for t in transfers()] == [
+        ("agent", first.id),
+        ("queue", second.id),
+        ("number", third.id),
+    ]
+    assert transfers()[0]["to_agent_id"] == second.id and transfers()[1]["queue"] == "2"
+    assert transfers()[2]["number"] == "137****1111"
+    seq = kinds(done)
+    assert seq.count("bridged") == 4 and seq.count("answered") == 4
+    assert done.end_reason == "completed" and done.agent_id == third.id
+    assert q(lambda: PhoneRating.get(PhoneRating.call == done)).score == 1
+    states = {a.id: q(lambda a=a: Agent.get_by_id(a.id)).state for a in (second, third)}
+    assert all(s in ("wrapup", "ready") for s in states.values()), states
+    # the engine stayed in the media path: the outside party's tone is in the recording
+    rec = wait_until(
+        lambda: q(
+            lambda: Recording.get_or_none((Recording.call == done) & (Recording.status == "finalized"))
+        ),
+        10,
+        "recording",
+    )
+    rate, samples = audio.read_samples(stack.cfg.recordings_dir / rec.path)
+    last_bridge = q(
+        lambda: CallEvent.select()
+        .where(CallEvent.call == done, CallEvent.kind == "bridged")
+        .order_by(CallEvent.seq.desc())
+        .first()
+    )
+    offset = (last_bridge.at - rec.started_at).total_seconds()
+    outside_part = samples[int((offset + 0.3) * rate) : int((offset + 1.8) * rate)]
+    assert audio.band_level(outside_part, rate, 1800) > 0.1, "outside party missing from recording"
+    for ua in (agents, outside, caller):
+        assert ua.close() == 0, f"{ua.name} did not exit cleanly"

@@ -40,7 +40,7 @@ from node.web.common import client_address, is_htmx, require_form_csrf, safe_nex
 from node.web.intake import OUTCOMES, take_contact
 from node.workflow import present, service, states
 from node.workflow.deadlines import DEADLINE_LABELS, deadline_state
-from node.workflow.models import SATISFACTION, Extension, ReturnRequest
+from node.workflow.models import SATISFACTION
 
 bp = Blueprint("web", __name__)
 
@@ -410,18 +410,8 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
     for e in events:
         e["action_label"] = EVENT_LABELS.get(e["action"], e["action_label"])
     actions = {a["action"]: a for a in detail["actions"]}
-    pending_ext = (
-        Extension.select()
-        .where(Extension.order == order, Extension.status == "pending")
-        .order_by(Extension.id)
-        .first()
-    )
-    pending_return = (
-        ReturnRequest.select()
-        .where(ReturnRequest.order == order, ReturnRequest.decision == "pending")
-        .order_by(ReturnRequest.id.desc())
-        .first()
-    )
+    pending_ext = service.pending_extension(order)
+    pending_return = service.pending_return(order)
     if pending_ext is None:
         actions.pop("decide_extension", None)
     my_assignment = None

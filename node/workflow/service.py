@@ -601,13 +601,28 @@ def _return(order: WorkOrder, actor: Actor, p: schemas.Return) -> None:
     )
 
 
-def _pending_return(order: WorkOrder) -> ReturnRequest:
-    req = (
+def pending_return(order: WorkOrder) -> ReturnRequest | None:
+    """The return request awaiting the dispatcher's decision, if any."""
+    return (
         ReturnRequest.select()
         .where(ReturnRequest.order == order, ReturnRequest.decision == "pending")
         .order_by(ReturnRequest.id.desc())
         .first()
     )
+
+
+def pending_extension(order: WorkOrder) -> Extension | None:
+    """The extension request awaiting a decision, if any."""
+    return (
+        Extension.select()
+        .where(Extension.order == order, Extension.status == "pending")
+        .order_by(Extension.id)
+        .first()
+    )
+
+
+def _pending_return(order: WorkOrder) -> ReturnRequest:
+    req = pending_return(order)
     if req is None:
         raise Conflict("没有待确认的退回申请")
     return req
@@ -651,7 +666,7 @@ def _request_extension(order: WorkOrder, actor: Actor, p: schemas.RequestExtensi
         raise ValidationError(
             f"累计延期不能超过{policy.max_extension_days}个工作日", details={"days": "超出上限"}
         )
-    if Extension.select().where(Extension.order == order, Extension.status == "pending").exists():
+    if pending_extension(order) is not None:
         raise Conflict("已有待审批的延期申请")
     if order.due_at and clock.now() > order.due_at:
         raise InvalidTransition("工单已超期，须在到期前申请延期")

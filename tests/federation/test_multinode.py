@@ -217,7 +217,11 @@ def check_round_trip(nodes: dict[str, Node], origin: str, destination: str, numb
     # the origin owns the caller: it calls back
     assert (
         nodes[origin].call(
-            "perform", number=number, role="agent", action="callback", body={"result_satisfaction": "2"}
+            "perform",
+            number=number,
+            role="agent",
+            action="callback",
+            body={"result_satisfaction": "2", "service_satisfaction": "2"},
         )
         == "visited"
     )

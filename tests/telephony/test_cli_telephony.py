@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def hotline(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "node.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    if check:
-        assert done.returncode == 0, done.stderr[-2000:]
-    return done
+from tests.test_cli import hotline
 
 
 def test_enroll_agent_sets_a_sip_password_and_exports_it(tmp_path: Path) -> None:

@@ -395,3 +395,107 @@ def report_counts(report: pb.DailyReport) -> list[Count]:
         )
         for c in report.counts
     ]
+
+
+# ---- flowing down: spot-check orders and knowledge bulletins -------------------------------------
+
+
+def spot_check_order(
+    *,
+    check_id: str,
+    issuer: str,
+    target: str,
+    fields: dict[str, Any],
+    due_at: dt.datetime | None,
+    instructions: str,
+) -> pb.SpotCheckOrder:
+    """The test order an upper node sends down (`fields`: WorkOrder-like values it chose)."""
+    record = pb.OrderRecord(
+        business_type=BUSINESS_TYPES.get(fields["business_type"], pb.BUSINESS_TYPE_UNSPECIFIED),
+        domain_code=fields.get("domain", ""),
+        sub_business_code=fields.get("sub_business", ""),
+        channel_code=fields["channel"],
+        region_code=fields["region_code"],
+        title=fields.get("title", "")[:100],
+        spot_check=True,
+    )
+    return pb.SpotCheckOrder(
+        check_id=check_id,
+        issuer_node=issuer,
+        target_node=target,
+        order=pb.OrderDetail(
+            record=record,
+            content=fields["content"],
+            contact_name=fields.get("caller_name", ""),
+            contact_phone=fields.get("contact_phone", ""),
+            address=fields.get("address", ""),
+            respondent=pb.Respondent(
+                company=fields.get("respondent_name", ""), plate=fields.get("respondent_plate", "")
+            ),
+            priority=fields.get("priority", "normal"),
+        ),
+        due_at_ms=ms(due_at),
+        instructions=instructions,
+    )
+
+
+def spot_check_fields(check: pb.SpotCheckOrder) -> dict[str, Any]:
+    """Arguments (`fields`) of `node.workflow.service.receive_spot_check` for a received order."""
+    detail, record = check.order, check.order.record
+    return {
+        "channel": record.channel_code[:2],
+        "business_type": BUSINESS_CODES.get(record.business_type, ""),
+        "domain": record.domain_code[:2],
+        "sub_business": record.sub_business_code[:4],
+        "region_code": record.region_code[:6],
+        "title": record.title[:100],
+        "content": detail.content,
+        "caller_name": detail.contact_name[:40],
+        "contact_phone": detail.contact_phone[:20],
+        "address": detail.address[:200],
+        "respondent_name": detail.respondent.company[:100],
+        "respondent_plate": detail.respondent.plate[:20].upper(),
+        "priority": detail.priority or "normal",
+        "due_at": at(check.due_at_ms),
+    }
+
+
+def bulletin_row(bulletin: pb.KnowledgeBulletin, origin: str, received_at: dt.datetime) -> dict[str, Any]:
+    """Column values of a KnowledgeBulletin row for a bulletin (ours or received)."""
+    effective = None
+    if bulletin.effective_date:
+        effective = dt.date.fromisoformat(bulletin.effective_date)
+    return {
+        "bulletin_id": bulletin.bulletin_id,
+        "issuer": bulletin.issuer_node,
+        "origin": origin,
+        "scope": bulletin.scope,
+        "title": bulletin.title[:200],
+        "body": bulletin.body,
+        "category": bulletin.category[:40],
+        "tags": ",".join(t.replace(",", " ") for t in bulletin.tags)[:400],
+        "effective_date": effective,
+        "valid_until": at(bulletin.valid_until_ms),
+        "published_at": at(bulletin.published_at_ms) or received_at,
+        "revision": bulletin.revision,
+        "withdrawn": bulletin.withdrawn,
+        "received_at": received_at,
+    }
+
+
+def bulletin_message(row: Any) -> pb.KnowledgeBulletin:
+    """The bulletin as stored (a KnowledgeBulletin row), to pass on."""
+    return pb.KnowledgeBulletin(
+        bulletin_id=row.bulletin_id,
+        issuer_node=row.issuer,
+        title=row.title,
+        body=row.body,
+        category=row.category,
+        tags=[t for t in row.tags.split(",") if t],
+        published_at_ms=ms(row.published_at),
+        valid_until_ms=ms(row.valid_until),
+        revision=row.revision,
+        withdrawn=row.withdrawn,
+        effective_date=row.effective_date.isoformat() if row.effective_date else "",
+        scope=row.scope,
+    )

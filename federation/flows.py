@@ -11,7 +11,9 @@ change committed:
 - a `transfer` action queues an `OrderTransfer` (the order with its history) to the node
   responsible for the new region, routed hub-and-spoke by GB/T 2260 prefix;
 - on an order handled here for another node, every step (accepted, signed, replied, closed,
-  returned, progress) queues an `OrderUpdate` back to that node, numbered per transfer.
+  returned, progress) queues an `OrderUpdate` back to that node, numbered per transfer;
+- on a spot-check order an upper node sent here (`federation.downward`), every step goes back to
+  the issuer the same way (its check id as the transfer id).
 
 Received messages are checked twice: `precheck` runs in the receiver before the envelope is
 stored (a payload that speaks for another node is refused NOT_AUTHORISED, leaving no trace), and
@@ -28,7 +30,7 @@ from typing import Any
 import peewee as pw
 from google.protobuf.message import Message
 
-from federation import codec, inbox, sender
+from federation import bulk, codec, inbox, sender
 from federation.envelope import Rejected, new_message_id
 from federation.models import RecordQueue, RemoteOrder, TransferLink
 from federation.routing import MINISTRY, in_subtree, node_for_region, parent_of
@@ -60,6 +62,13 @@ ACTION_KINDS: dict[str, str] = {
     "urge": "progress",
     "reopen": "progress",
 }
+# a spot-check order's steps at the target also include its review and the call-back to the tester
+SPOT_CHECK_KINDS: dict[str, str] = {
+    **ACTION_KINDS,
+    "receive_spot_check": "accepted",
+    "review": "progress",
+    "callback": "progress",
+}
 # Payload types a relay also applies to its own tables on their way up (province sees its cities).
 TAP_TYPES = frozenset({pb.OrderRecordBatch.DESCRIPTOR.full_name, pb.DailyReport.DESCRIPTOR.full_name})
 
@@ -75,7 +84,7 @@ def _me() -> str:
 
 def install() -> None:
     """Hook the flows into the work-order engine and the inbox. Idempotent."""
-    from federation import reports
+    from federation import downward, reports
     from node.workflow import service as workflow
 
     if on_change not in workflow.ON_CHANGE:
@@ -93,6 +102,7 @@ def install() -> None:
         }
     )
     inbox.TAP_TYPES.update(TAP_TYPES)
+    downward.install()
 
 
 def on_change(order: Any, event: Any) -> None:
@@ -106,7 +116,13 @@ def on_change(order: Any, event: Any) -> None:
     if event.action == "transfer":
         queue_transfer(order, event, me)
     elif order.origin_node != me and event.action in ACTION_KINDS:
-        _queue_update(order, event, me)
+        _queue_update(order, event, me, ACTION_KINDS)
+    elif order.is_spot_check and event.action in SPOT_CHECK_KINDS:
+        if event.action == "receive_spot_check":
+            from federation import downward
+
+            downward.link_spot_check(order, event)
+        _queue_update(order, event, me, SPOT_CHECK_KINDS)
 
 
 # ---- cross-region transfer: origin side -----------------------------------------------------------
@@ -159,7 +175,9 @@ def queue_transfer(order: Any, event: Any, me: str) -> TransferLink:
 
 
 def apply_update(me: str, origin: str, update: pb.OrderUpdate) -> None:
-    """Inbox handler: an update from the node handling one of our transferred orders."""
+    """Inbox handler: an update from the node handling one of our transferred orders, or one of
+    the spot-check orders we sent down."""
+    from federation import downward
     from node.auth.service import SYSTEM
     from node.workflow import service as workflow
 
@@ -168,6 +186,8 @@ def apply_update(me: str, origin: str, update: pb.OrderUpdate) -> None:
         & (TransferLink.direction == "out")
         & (TransferLink.number == update.order_number)
     )
+    if link is None and downward.apply_spot_check_update(me, origin, update):
+        return
     if link is None or link.peer != origin:
         raise LookupError(f"没有发往 {origin} 的转办记录：{update.order_number}")
     if update.sequence <= link.last_sequence:
@@ -239,7 +259,7 @@ def apply_transfer(me: str, origin: str, transfer: pb.OrderTransfer) -> None:
         sender.enqueue(refusal, origin=me, destination=origin, message_id=f"{link.transfer_id}:1")
 
 
-def _queue_update(order: Any, event: Any, me: str) -> None:
+def _queue_update(order: Any, event: Any, me: str, kinds: dict[str, str]) -> None:
     link = (
         TransferLink.select()
         .where((TransferLink.number == order.number) & (TransferLink.direction == "in"))
@@ -248,7 +268,7 @@ def _queue_update(order: Any, event: Any, me: str) -> None:
     )
     if link is None or link.status == "refused":
         return
-    kind = ACTION_KINDS[event.action]
+    kind = kinds[event.action]
     sequence = link.last_sequence + 1
     message = codec.order_update(
         order,
@@ -332,8 +352,8 @@ def flush_records(me: str, batch_size: int = RECORD_BATCH, max_batches: int = 20
     parent). Returns the number of records queued."""
     from node.workflow.models import WorkOrder
 
-    if parent_of(me) is None:
-        return 0
+    if parent_of(me) is None or not RecordQueue.select().exists():
+        return 0  # the common idle case: no write transaction
     total = 0
     for _ in range(max_batches):
         with write_tx():
@@ -371,23 +391,17 @@ def apply_records(me: str, origin: str, batch: pb.OrderRecordBatch) -> None:
         if seen is None or record.revision > seen.revision:
             latest[record.order_number] = record
     rows = [codec.remote_order_row(r, origin, now) for r in latest.values()]
-    excluded = pw.EXCLUDED
-    update = (
-        {
-            getattr(RemoteOrder, name): getattr(excluded, name)
-            for name in rows[0]
-            if name not in ("reporter", "number")
-        }
-        if rows
-        else {}
+    if not rows:
+        return
+    names = list(rows[0])
+    bulk.insert_rows(
+        RemoteOrder,
+        names,
+        [tuple(row.values()) for row in rows],
+        conflict=("reporter", "number"),
+        update=[n for n in names if n not in ("reporter", "number")],
+        where_greater="revision",
     )
-    step = 500  # 15 columns × 500 rows stays under SQLite's 32766 bound parameters
-    for i in range(0, len(rows), step):
-        RemoteOrder.insert_many(rows[i : i + step]).on_conflict(
-            conflict_target=[RemoteOrder.reporter, RemoteOrder.number],
-            update=update,
-            where=(excluded.revision > RemoteOrder.revision),
-        ).execute()
 
 
 # ---- checks before storing (the receiver calls these; Rejected leaves no trace) ------------------

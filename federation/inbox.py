@@ -10,6 +10,7 @@ node are applied here too (a province keeps its cities' records and reports) and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -133,34 +134,48 @@ register(pb.KeyAnnouncement, _apply_key_announcement)
 register(pb.NodeDirectory, _apply_directory)
 
 
-def process(me: str, limit: int = 500) -> dict[str, int]:
+def process(me: str, limit: int = 500, group_seconds: float = 0.25) -> dict[str, int]:
     """Apply received messages in arrival order. A handler error marks the row failed (with the
-    error) and leaves business tables untouched; `retry_failed()` puts it back."""
+    error) and leaves business tables untouched; `retry_failed()` puts it back.
+
+    Messages are applied in groups: one transaction per group (at most `group_seconds` long, so
+    the server's inbox inserts wait briefly), each message inside its own savepoint. A node taking
+    a national day's traffic commits a few dozen times instead of once per message."""
     counts = {"processed": 0, "failed": 0}
     rows = list(
         InboxMessage.select().where(InboxMessage.status == "received").order_by(InboxMessage.id).limit(limit)
     )
-    for row in rows:
-        env = pb.Envelope.FromString(bytes(row.envelope))
-        cls = PAYLOAD_TYPES[row.payload_type]
-        payload = cls.FromString(env.payload)
-        handler = HANDLERS.get(row.payload_type)
-        try:
-            with write_tx():
-                if handler is None:
-                    raise LookupError(f"本节点未处理此类报文：{row.payload_type}")
-                handler(me, row.origin, payload)
-                InboxMessage.update(
-                    status="processed", processed_at=clock.now(), attempts=row.attempts + 1
-                ).where(InboxMessage.id == row.id).execute()
-            counts["processed"] += 1
-        except Exception as exc:  # the row records why; business changes were rolled back
-            with write_tx():
-                InboxMessage.update(status="failed", error=str(exc)[:2000], attempts=row.attempts + 1).where(
-                    InboxMessage.id == row.id
-                ).execute()
-            counts["failed"] += 1
+    i = 0
+    while i < len(rows):
+        with write_tx():
+            deadline = time.monotonic() + group_seconds
+            while i < len(rows):
+                counts[_apply_one(me, rows[i])] += 1
+                i += 1
+                if time.monotonic() >= deadline:
+                    break
     return counts
+
+
+def _apply_one(me: str, row: InboxMessage) -> str:
+    """Apply one stored message inside the caller's transaction: 'processed' or 'failed'."""
+    now = clock.now()
+    try:
+        with write_tx():  # a savepoint: a failing handler leaves nothing behind
+            handler = HANDLERS.get(row.payload_type)
+            if handler is None:
+                raise LookupError(f"本节点未处理此类报文：{row.payload_type}")
+            env = pb.Envelope.FromString(bytes(row.envelope))
+            handler(me, row.origin, PAYLOAD_TYPES[row.payload_type].FromString(env.payload))
+            InboxMessage.update(status="processed", processed_at=now, attempts=row.attempts + 1).where(
+                InboxMessage.id == row.id
+            ).execute()
+        return "processed"
+    except Exception as exc:  # the row records why; business changes were rolled back
+        InboxMessage.update(status="failed", error=str(exc)[:2000], attempts=row.attempts + 1).where(
+            InboxMessage.id == row.id
+        ).execute()
+        return "failed"
 
 
 def retry_failed(ids: list[int] | None = None) -> int:

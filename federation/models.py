@@ -1,6 +1,7 @@
 """Federation tables: the trust store (node keys), peers, the inbox/outbox of signed envelopes, and the
 business state federation keeps: orders queued for their upward record, cross-region transfer links,
-order records and daily reports received from the subtree (the source of rollups and drill-down).
+order records and daily reports received from the subtree (the source of rollups and drill-down),
+knowledge bulletins received from above, and the spot-check orders this node sent down.
 
 Inbox and outbox keep the raw signed bytes verbatim: they are the evidence log of what was
 exchanged. Times are naive Asia/Shanghai datetimes (node.clock); key validity is epoch ms so it
@@ -183,6 +184,59 @@ class ReportCount(BaseModel):
         indexes = ((("report_date", "node"), False),)
 
 
+class KnowledgeBulletin(BaseModel):
+    """A knowledge bulletin (知识通报) written here or received from above: the latest revision.
+
+    `issuer` wrote it; `origin` is the node that handed it to us (our parent, or the issuer);
+    `scope` is the region whose subtree receives it. The knowledge base reads these rows."""
+
+    bulletin_id = pw.CharField(max_length=40, unique=True)
+    issuer = pw.CharField(max_length=6)
+    origin = pw.CharField(max_length=6)
+    scope = pw.CharField(max_length=6)
+    title = pw.CharField(max_length=200)
+    body = pw.TextField()
+    category = pw.CharField(max_length=40, default="")
+    tags = pw.CharField(max_length=400, default="")  # comma-separated
+    effective_date = pw.DateField(null=True)
+    valid_until = pw.DateTimeField(null=True)
+    published_at = pw.DateTimeField()
+    revision = pw.BigIntegerField(default=1)
+    withdrawn = pw.BooleanField(default=False)
+    received_at = pw.DateTimeField(index=True)
+
+
+class SpotCheck(BaseModel):
+    """A spot-check test order (抽检工单) this node sent down, and how the target handled it.
+
+    The target numbers the order and reports every step back (OrderUpdate, transfer_id =
+    check_id); the times below score its timeliness against `due_at` (the issuer's deadline, or
+    the target's own limit as its acceptance reported it)."""
+
+    check_id = pw.CharField(max_length=40, unique=True)
+    target = pw.CharField(max_length=6, index=True)
+    title = pw.CharField(max_length=100)
+    business_type = pw.CharField(max_length=2)
+    domain = pw.CharField(max_length=2, default="")
+    region_code = pw.CharField(max_length=6)
+    instructions = pw.TextField(default="")
+    issued_by = pw.CharField(max_length=40, default="")
+    issued_at = pw.DateTimeField()
+    due_at = pw.DateTimeField(null=True)
+    order_number = pw.CharField(max_length=21, default="")
+    status = pw.CharField(
+        max_length=10, default="sent"
+    )  # sent accepted refused signed replied closed returned
+    last_sequence = pw.BigIntegerField(default=0)
+    remote_state = pw.CharField(max_length=20, default="")
+    note = pw.TextField(default="")
+    accepted_at = pw.DateTimeField(null=True)
+    signed_at = pw.DateTimeField(null=True)
+    replied_at = pw.DateTimeField(null=True)
+    closed_at = pw.DateTimeField(null=True)
+    updated_at = pw.DateTimeField()
+
+
 MODELS = [
     NodeKey,
     Peer,
@@ -193,4 +247,6 @@ MODELS = [
     RemoteOrder,
     NodeReport,
     ReportCount,
+    KnowledgeBulletin,
+    SpotCheck,
 ]

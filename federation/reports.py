@@ -37,7 +37,7 @@ from typing import Any
 
 import peewee as pw
 
-from federation import codec, sender
+from federation import bulk, codec, sender
 from federation.models import NodeReport, Peer, ReportCount, TransferLink
 from federation.routing import MINISTRY, check_node, in_subtree, level_of, parent_of
 from federation.v1 import federation_pb2 as pb
@@ -233,21 +233,14 @@ def store(node: str, day: dt.date, revision: int, generated_at_ms: int, counts: 
                 generated_at_ms=generated_at_ms,
                 received_at=now,
             ).execute()
-        rows = [
-            {
-                "report": report_id,
-                "node": node,
-                "report_date": day,
-                "metric": metric,
-                "business_type": btype,
-                "domain": domain,
-                "channel": channel,
-                "value": value,
-            }
-            for metric, btype, domain, channel, value in counts
-        ]
-        for i in range(0, len(rows), 100):
-            ReportCount.insert_many(rows[i : i + 100]).execute()
+        bulk.insert_rows(
+            ReportCount,
+            ("report", "node", "report_date", "metric", "business_type", "domain", "channel", "value"),
+            [
+                (report_id, node, day, metric, btype, domain, channel, value)
+                for metric, btype, domain, channel, value in counts
+            ],
+        )
     return True
 
 

@@ -89,6 +89,9 @@ class Receiver:
         self.replay = ReplayCache(params.skew_ms)
         self.peers = PeerCache()
         self._relay_allowed = relay_allowed(params.me)
+        # Set whenever a new message is stored: a worker in the same process waits on it instead of
+        # polling (tests/federation/fullnode.py); the production worker polls on its schedule.
+        self.arrived = threading.Event()
 
     def receive(self, raw: bytes, peer: str | None) -> pb.Ack:
         me = self.params.me
@@ -111,6 +114,8 @@ class Receiver:
                 fresh = inbox.store(delivery, me, peers)
             except inbox.NoRoute as exc:
                 raise Rejected(pb.Ack.NO_ROUTE, str(exc)) from None
+            if fresh:
+                self.arrived.set()
             status = pb.Ack.ACCEPTED if fresh else pb.Ack.DUPLICATE
             metrics.ACKS.labels(pb.Ack.Status.Name(status)).inc()
             return pb.Ack(message_id=message_id, status=status, received_at_ms=int(time.time() * 1000))

@@ -1,5 +1,6 @@
 """REST endpoints of the federation subsystem: rollups with drill-down, the order records received
-from the subtree, cross-region transfer links, and an on-demand daily report push.
+from the subtree, cross-region transfer links, an on-demand daily report push, the knowledge
+bulletins received from above and the spot checks sent below with their timeliness.
 
 `init_app(app)` registers the blueprint (node/app.py lists this module in VIEW_MODULES) and hooks
 the business flows into the work-order engine of the web process.
@@ -98,3 +99,41 @@ def push_report() -> Any:
     data = parse(ReportPush, json_body())
     report = reports.generate(_me(), reports.parse_date(data.date))
     return jsonify({"node": report.node, "date": report.report_date, "revision": report.revision}), 202
+
+
+@route(
+    bp,
+    "/bulletins",
+    "GET",
+    "上级下发的知识通报（本节点发布的也在内）",
+    "联网",
+    query={"category": "类别", "withdrawn": "1 = 含已撤回", "limit": "条数（1–500）"},
+)
+def bulletins() -> Any:
+    from federation import downward
+
+    web.current_actor().require("knowledge.view")
+    items = downward.list_bulletins(
+        category=request.args.get("category") or None,
+        include_withdrawn=request.args.get("withdrawn") == "1",
+        limit=arg_int("limit", 100, 1, 500),
+    )
+    return jsonify({"items": items})
+
+
+@route(
+    bp,
+    "/spot-checks",
+    "GET",
+    "本节点下发的抽检工单及下级办理时效",
+    "联网",
+    query={"target": "被抽检节点", "limit": "条数（1–500）"},
+)
+def spot_checks() -> Any:
+    from federation import downward
+
+    web.current_actor().require("stats.view")
+    items = downward.list_spot_checks(
+        _me(), request.args.get("target") or None, limit=arg_int("limit", 200, 1, 500)
+    )
+    return jsonify({"items": items, "summary": downward.spot_check_summary(items)})

@@ -68,7 +68,7 @@ def open_database(url: str) -> pw.Database:
         return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        max_conn = int(options.pop("max_connections", "8"))
+        max_conn = int(options.pop("max_connections", "16"))
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")),
             user=unquote(parsed.username or "") or None,

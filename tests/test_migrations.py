@@ -8,6 +8,7 @@ import pytest
 
 from node import db
 from node.migrate import pending_diff, upgrade
+from node.workflow import search as order_search
 from tests import pg
 
 
@@ -23,6 +24,8 @@ def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
             diff = pending_diff(database)
             assert not diff, f"models and migrations differ; run `hotline db makemigration NAME`: {diff!r}"
             assert upgrade(database) == [], "a second run applies nothing"
+            sql, params = order_search.backend().matching_ids_sql("出租车拒载")
+            assert database.execute_sql(sql, params).fetchall() == [], "the full-text index exists"
     finally:
         database.close()
         if hasattr(database, "close_all"):

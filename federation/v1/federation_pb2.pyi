@@ -408,7 +408,7 @@ class DailyReport(_message.Message):
     def __init__(self, node: _Optional[str] = ..., report_date: _Optional[str] = ..., generated_at_ms: _Optional[int] = ..., revision: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[Count, _Mapping]]] = ...) -> None: ...
 
 class KnowledgeBulletin(_message.Message):
-    __slots__ = ("bulletin_id", "issuer_node", "title", "body", "category", "tags", "published_at_ms", "valid_until_ms", "revision", "withdrawn")
+    __slots__ = ("bulletin_id", "issuer_node", "title", "body", "category", "tags", "published_at_ms", "valid_until_ms", "revision", "withdrawn", "effective_date", "scope")
     BULLETIN_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_NODE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -419,6 +419,8 @@ class KnowledgeBulletin(_message.Message):
     VALID_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     bulletin_id: str
     issuer_node: str
     title: str
@@ -429,7 +431,9 @@ class KnowledgeBulletin(_message.Message):
     valid_until_ms: int
     revision: int
     withdrawn: bool
-    def __init__(self, bulletin_id: _Optional[str] = ..., issuer_node: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., category: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., published_at_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revision: _Optional[int] = ..., withdrawn: _Optional[bool] = ...) -> None: ...
+    effective_date: str
+    scope: str
+    def __init__(self, bulletin_id: _Optional[str] = ..., issuer_node: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., category: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., published_at_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revision: _Optional[int] = ..., withdrawn: _Optional[bool] = ..., effective_date: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class SpotCheckOrder(_message.Message):
     __slots__ = ("check_id", "issuer_node", "target_node", "order", "due_at_ms", "instructions")

@@ -157,7 +157,8 @@ def _fresh() -> _Cache:
             c.calendar = WorkCalendar(overrides={o.day: o.is_workday for o in CalendarOverride.select()})
             c.policies = list(SlaPolicy.select().where(SlaPolicy.active == True))  # noqa: E712
             c.region_codes = frozenset(
-                r.code for r in Region.select(Region.code).where(Region.retired == False)  # noqa: E712
+                r.code
+                for r in Region.select(Region.code).where(Region.retired == False)  # noqa: E712
             )
             _cache = c
         return _cache

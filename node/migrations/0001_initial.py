@@ -1,5 +1,5 @@
 """initial"""
-# Generated from a schema diff on 2026-11-28 01:22.
+# Generated from a schema diff on 2026-11-28 03:21.
 from peewee import *
 from node.db import JsonText
 
@@ -46,6 +46,7 @@ def up(migrator, db):
         idle_since = DateTimeField(null=True)
         wrapup_until = DateTimeField(null=True)
         current_call = CharField(max_length=32, default='')
+        sip_ha1 = CharField(max_length=32, default='')
         class Meta:
             database = db
             table_name = 'agent'
@@ -141,7 +142,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'work_order'
-            indexes = ((('state', 'due_at'), False), (('business_type', 'accepted_at'), False))
+            indexes = ((('state', 'due_at'), False), (('state', 'accepted_at'), False), (('business_type', 'accepted_at'), False))
     db.create_tables([WorkOrder])
 
     class Assignment(Model):
@@ -242,6 +243,21 @@ def up(migrator, db):
             indexes = ((('call', 'seq'), True),)
     db.create_tables([CallEvent])
 
+    class CategoryChoice(Model):
+        order_number = CharField(index=True, max_length=40)
+        kind = CharField(max_length=20)
+        suggested = CharField(max_length=20, default='')
+        confidence = FloatField(null=True)
+        chosen = CharField(max_length=20)
+        model_version = IntegerField(null=True)
+        decided_by = ForeignKeyField(User, null=True, on_delete='SET NULL')
+        decided_at = DateTimeField(index=True)
+        class Meta:
+            database = db
+            table_name = 'category_choice'
+            indexes = ((('order_number', 'kind'), True),)
+    db.create_tables([CategoryChoice])
+
     class Channel(Model):
         code = CharField(primary_key=True, max_length=2)
         name = CharField(max_length=20)
@@ -281,6 +297,22 @@ def up(migrator, db):
             database = db
             table_name = 'domain'
     db.create_tables([Domain])
+
+    class DuplicateDecision(Model):
+        order_number = CharField(index=True, max_length=40)
+        candidate_number = CharField(max_length=40)
+        is_duplicate = BooleanField()
+        score = FloatField(null=True)
+        text_similarity = FloatField(null=True)
+        rank = IntegerField(null=True)
+        reasons = JsonText(null=True)
+        decided_by = ForeignKeyField(User, null=True, on_delete='SET NULL')
+        decided_at = DateTimeField(index=True)
+        class Meta:
+            database = db
+            table_name = 'duplicate_decision'
+            indexes = ((('order_number', 'candidate_number'), True),)
+    db.create_tables([DuplicateDecision])
 
     class Engine(Model):
         name = CharField(unique=True, max_length=40)
@@ -359,6 +391,26 @@ def up(migrator, db):
             indexes = ((('job', 'slot'), True),)
     db.create_tables([JobRun])
 
+    class KnowledgeBulletin(Model):
+        bulletin_id = CharField(unique=True, max_length=40)
+        issuer = CharField(max_length=6)
+        origin = CharField(max_length=6)
+        scope = CharField(max_length=6)
+        title = CharField(max_length=200)
+        body = TextField()
+        category = CharField(max_length=40, default='')
+        tags = CharField(max_length=400, default='')
+        effective_date = DateField(null=True)
+        valid_until = DateTimeField(null=True)
+        published_at = DateTimeField()
+        revision = BigIntegerField(default=1)
+        withdrawn = BooleanField(default=False)
+        received_at = DateTimeField(index=True)
+        class Meta:
+            database = db
+            table_name = 'knowledge_bulletin'
+    db.create_tables([KnowledgeBulletin])
+
     class LoginAttempt(Model):
         username = CharField(index=True, max_length=40)
         address = CharField(index=True, max_length=64)
@@ -386,6 +438,18 @@ def up(migrator, db):
             database = db
             table_name = 'node_key'
     db.create_tables([NodeKey])
+
+    class NodeReport(Model):
+        node = CharField(max_length=6)
+        report_date = DateField()
+        revision = BigIntegerField()
+        generated_at_ms = BigIntegerField(default=0)
+        received_at = DateTimeField()
+        class Meta:
+            database = db
+            table_name = 'node_report'
+            indexes = ((('node', 'report_date'), True), (('report_date',), False))
+    db.create_tables([NodeReport])
 
     class OrderEvent(Model):
         order = ForeignKeyField(WorkOrder, on_delete='CASCADE')
@@ -458,6 +522,16 @@ def up(migrator, db):
             table_name = 'phone_rating'
     db.create_tables([PhoneRating])
 
+    class PortalHit(Model):
+        kind = CharField(max_length=10)
+        address = CharField(max_length=64)
+        at = DateTimeField()
+        class Meta:
+            database = db
+            table_name = 'portal_hit'
+            indexes = ((('kind', 'address', 'at'), False),)
+    db.create_tables([PortalHit])
+
     class ReasonCode(Model):
         kind = CharField(max_length=10)
         code = CharField(max_length=4)
@@ -485,6 +559,15 @@ def up(migrator, db):
             table_name = 'recording'
     db.create_tables([Recording])
 
+    class RecordQueue(Model):
+        order_id = IntegerField(unique=True)
+        version = IntegerField()
+        changed_at = DateTimeField()
+        class Meta:
+            database = db
+            table_name = 'record_queue'
+    db.create_tables([RecordQueue])
+
     class Region(Model):
         code = CharField(primary_key=True, max_length=6)
         name = CharField(max_length=40)
@@ -495,6 +578,43 @@ def up(migrator, db):
             database = db
             table_name = 'region'
     db.create_tables([Region])
+
+    class RemoteOrder(Model):
+        reporter = CharField(max_length=6)
+        number = CharField(max_length=21)
+        origin_node = CharField(max_length=6)
+        handling_node = CharField(max_length=6)
+        region_code = CharField(index=True, max_length=6)
+        business_type = CharField(max_length=2, default='')
+        domain = CharField(max_length=2, default='')
+        channel = CharField(max_length=2, default='')
+        state = CharField(max_length=20)
+        category = CharField(max_length=8, default='')
+        accepted_at = DateTimeField(index=True)
+        closed_at = DateTimeField(null=True)
+        revision = BigIntegerField()
+        received_at = DateTimeField()
+        record = BlobField()
+        class Meta:
+            database = db
+            table_name = 'remote_order'
+            indexes = ((('reporter', 'number'), True), (('reporter', 'accepted_at'), False))
+    db.create_tables([RemoteOrder])
+
+    class ReportCount(Model):
+        report = ForeignKeyField(NodeReport, on_delete='CASCADE')
+        node = CharField(max_length=6)
+        report_date = DateField()
+        metric = CharField(max_length=32)
+        business_type = CharField(max_length=2, default='')
+        domain = CharField(max_length=2, default='')
+        channel = CharField(max_length=2, default='')
+        value = BigIntegerField()
+        class Meta:
+            database = db
+            table_name = 'report_count'
+            indexes = ((('report_date', 'node'), False),)
+    db.create_tables([ReportCount])
 
     class ReturnRequest(Model):
         order = ForeignKeyField(WorkOrder, on_delete='CASCADE')
@@ -534,6 +654,32 @@ def up(migrator, db):
             indexes = ((('business_type', 'domain_code', 'node_region'), True),)
     db.create_tables([SlaPolicy])
 
+    class SpotCheck(Model):
+        check_id = CharField(unique=True, max_length=40)
+        target = CharField(index=True, max_length=6)
+        title = CharField(max_length=100)
+        business_type = CharField(max_length=2)
+        domain = CharField(max_length=2, default='')
+        region_code = CharField(max_length=6)
+        instructions = TextField(default='')
+        issued_by = CharField(max_length=40, default='')
+        issued_at = DateTimeField()
+        due_at = DateTimeField(null=True)
+        order_number = CharField(max_length=21, default='')
+        status = CharField(max_length=10, default='sent')
+        last_sequence = BigIntegerField(default=0)
+        remote_state = CharField(max_length=20, default='')
+        note = TextField(default='')
+        accepted_at = DateTimeField(null=True)
+        signed_at = DateTimeField(null=True)
+        replied_at = DateTimeField(null=True)
+        closed_at = DateTimeField(null=True)
+        updated_at = DateTimeField()
+        class Meta:
+            database = db
+            table_name = 'spot_check'
+    db.create_tables([SpotCheck])
+
     class SubBusiness(Model):
         code = CharField(primary_key=True, max_length=4)
         domain = ForeignKeyField(Domain)
@@ -543,6 +689,38 @@ def up(migrator, db):
             database = db
             table_name = 'sub_business'
     db.create_tables([SubBusiness])
+
+    class TextModel(Model):
+        kind = CharField(max_length=20)
+        version = IntegerField()
+        created_at = DateTimeField()
+        algorithm = CharField(max_length=60)
+        source = CharField(max_length=200, default='')
+        samples = IntegerField(default=0)
+        metrics = JsonText(null=True)
+        labels = JsonText(null=True)
+        blob = BlobField()
+        active = BooleanField(default=False)
+        class Meta:
+            database = db
+            table_name = 'text_model'
+            indexes = ((('kind', 'version'), True),)
+    db.create_tables([TextModel])
+
+    class TransferLink(Model):
+        transfer_id = CharField(max_length=64)
+        number = CharField(index=True, max_length=21)
+        direction = CharField(max_length=3)
+        peer = CharField(max_length=6)
+        status = CharField(max_length=10, default='sent')
+        last_sequence = BigIntegerField(default=0)
+        created_at = DateTimeField()
+        updated_at = DateTimeField()
+        class Meta:
+            database = db
+            table_name = 'transfer_link'
+            indexes = ((('transfer_id', 'direction'), True),)
+    db.create_tables([TransferLink])
 
     class UnitContact(Model):
         unit = ForeignKeyField(Unit, on_delete='CASCADE')
@@ -573,27 +751,38 @@ def up(migrator, db):
 def down(migrator, db):
     migrator.migrate(migrator.drop_table('urge'))
     migrator.migrate(migrator.drop_table('unit_contact'))
+    migrator.migrate(migrator.drop_table('transfer_link'))
+    migrator.migrate(migrator.drop_table('text_model'))
     migrator.migrate(migrator.drop_table('sub_business'))
+    migrator.migrate(migrator.drop_table('spot_check'))
     migrator.migrate(migrator.drop_table('sla_policy'))
     migrator.migrate(migrator.drop_table('return_request'))
+    migrator.migrate(migrator.drop_table('report_count'))
+    migrator.migrate(migrator.drop_table('remote_order'))
     migrator.migrate(migrator.drop_table('region'))
+    migrator.migrate(migrator.drop_table('record_queue'))
     migrator.migrate(migrator.drop_table('recording'))
     migrator.migrate(migrator.drop_table('reason_code'))
+    migrator.migrate(migrator.drop_table('portal_hit'))
     migrator.migrate(migrator.drop_table('phone_rating'))
     migrator.migrate(migrator.drop_table('peer'))
     migrator.migrate(migrator.drop_table('outbox_message'))
     migrator.migrate(migrator.drop_table('order_sequence'))
     migrator.migrate(migrator.drop_table('order_event'))
+    migrator.migrate(migrator.drop_table('node_report'))
     migrator.migrate(migrator.drop_table('node_key'))
     migrator.migrate(migrator.drop_table('login_attempt'))
+    migrator.migrate(migrator.drop_table('knowledge_bulletin'))
     migrator.migrate(migrator.drop_table('job_run'))
     migrator.migrate(migrator.drop_table('ivr_menu'))
     migrator.migrate(migrator.drop_table('inbox_message'))
     migrator.migrate(migrator.drop_table('extension'))
     migrator.migrate(migrator.drop_table('engine'))
+    migrator.migrate(migrator.drop_table('duplicate_decision'))
     migrator.migrate(migrator.drop_table('domain'))
     migrator.migrate(migrator.drop_table('contact'))
     migrator.migrate(migrator.drop_table('channel'))
+    migrator.migrate(migrator.drop_table('category_choice'))
     migrator.migrate(migrator.drop_table('call_event'))
     migrator.migrate(migrator.drop_table('callback_task'))
     migrator.migrate(migrator.drop_table('call'))

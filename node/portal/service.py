@@ -235,7 +235,12 @@ def rate(address: str, number: str, code: str, body: Rating | dict[str, Any]) ->
     check_limit("rate", address)
     found = lookup(number, code)
     return workflow.record_public_rating(
-        PORTAL, found.number, result=data.result, service=data.service, comment=data.comment, channel=WEB_CHANNEL
+        PORTAL,
+        found.number,
+        result=data.result,
+        service=data.service,
+        comment=data.comment,
+        channel=WEB_CHANNEL,
     )
 
 

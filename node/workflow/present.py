@@ -130,6 +130,7 @@ ACTION_LABELS = {t.action: t.label for t in states.TRANSITIONS.values()} | {
     "merge_in": "合并入重复件",
     "split_from": "由拆分生成",
     "receive_transfer": "外地转来",
+    "receive_spot_check": "上级抽检下发",
     "public_rate": "公众评价",
     "remote_accepted": "承办地已接收",
     "remote_refused": "承办地拒收",

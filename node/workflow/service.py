@@ -151,7 +151,11 @@ def queue_condition(actor: Actor, queue: str, now: dt.datetime) -> pw.Expression
     if queue == "mine":
         return WorkOrder.agent == actor.user_id
     if queue == "due_soon":
-        return WorkOrder.state.in_(_LIVE) & (WorkOrder.due_at > now) & (WorkOrder.due_at <= now + dt.timedelta(days=1))
+        return (
+            WorkOrder.state.in_(_LIVE)
+            & (WorkOrder.due_at > now)
+            & (WorkOrder.due_at <= now + dt.timedelta(days=1))
+        )
     if queue == "overdue":
         return WorkOrder.state.in_(_LIVE) & (WorkOrder.due_at < now)
     # unit_inbox
@@ -936,8 +940,14 @@ def record_public_rating(
         order.public_result_satisfaction = result
         order.public_service_satisfaction = service
         _save(order)
-        _record(order, actor, "public_rate", order.state, comment,
-                {"result": result, "service": service, "channel": channel})
+        _record(
+            order,
+            actor,
+            "public_rate",
+            order.state,
+            comment,
+            {"result": result, "service": service, "channel": channel},
+        )
     return order
 
 
@@ -995,6 +1005,63 @@ def receive_transfer(
                 [{**h, "order": order.id, "actor": None} for h in history if h.get("at") is not None]
             ).execute()
         _record(order, actor, "receive_transfer", "", note, {"from": from_node}, to_state="pending_dispatch")
+    return order
+
+
+# WorkOrder fields a spot-check test order may set (the rest is this node's: number, times, state).
+_SPOT_CHECK_NAMES = (
+    "external_number channel business_type domain sub_business road_class region_code address "
+    "latitude longitude respondent_name respondent_plate respondent_route respondent_vessel title "
+    "content priority caller_name confidential anonymous"
+)
+_SPOT_CHECK_FIELDS = frozenset(_SPOT_CHECK_NAMES.split())
+
+
+def receive_spot_check(
+    actor: Actor, fields: dict[str, Any], *, from_node: str, check_id: str, note: str = ""
+) -> WorkOrder:
+    """抽检工单: create the test order an upper node (ministry or province) sent down, numbered here,
+    flagged `is_spot_check` and handled in this node's normal flow from the submitted state, due
+    by this node's own time limit (or the issuer's `due_at`, when it set one).
+
+    `fields` holds WorkOrder values (plus `contact_phone`, protected here with this node's key)."""
+    actor.require("order.create")
+    catalog.check_codes(
+        business_type=fields["business_type"],
+        domain=fields.get("domain") or None,
+        sub_business=fields.get("sub_business") or None,
+        channel=fields["channel"],
+    )
+    catalog.check_region(fields["region_code"])
+    if not (fields.get("content") or "").strip():
+        raise ValidationError("抽检工单缺少诉求内容", details={"content": "必填"})
+    settings = current_settings()
+    policy = catalog.policy_for(fields["business_type"], fields.get("domain") or None, settings.region)
+    now = clock.now()
+    with write_tx():
+        order = WorkOrder(
+            **{k: v for k, v in fields.items() if k in _SPOT_CHECK_FIELDS},
+            number=next_number(settings.region, fields["business_type"], now.date()),
+            origin_node=settings.region,
+            is_spot_check=True,
+            query_code=_query_code(),
+            accepted_at=now,
+            due_at=fields.get("due_at") or catalog.due_at(policy, now),
+            created_at=now,
+            updated_at=now,
+        )
+        order.title = order.title or _title_from(order.content)
+        order.state = _submitted_state(order, policy)
+        _set_phones(order, "", str(fields.get("contact_phone") or ""))
+        order.search_text = _search_text(order)
+        order.save(force_insert=True)
+        order._dirty.clear()
+        data = {
+            "from": from_node,
+            "check_id": check_id,
+            "due_at": order.due_at.isoformat() if order.due_at else None,
+        }
+        _record(order, actor, "receive_spot_check", "", note, data, to_state=order.state)
     return order
 
 
@@ -1061,6 +1128,7 @@ __all__ = [
     "history",
     "list_orders",
     "perform",
+    "receive_spot_check",
     "receive_transfer",
     "record_public_rating",
 ]

@@ -15,31 +15,55 @@ def test_contact_outcomes(client, token_for):
         return r.get_json()
 
     c = new(summary="咨询火车票退票", call_id="call-1", recording_ref="2026/11/28/call-1.wav")
-    assert c["outcome"] == "pending" and c["caller_phone_masked"] == "025******34" and c["call_id"] == "call-1"
+    assert (
+        c["outcome"] == "pending" and c["caller_phone_masked"] == "025******34" and c["call_id"] == "call-1"
+    )
     r = client.post(f"/api/v1/contacts/{c['id']}/finish", json={"outcome": "transferred"}, headers=agent)
     assert r.status_code == 422 and "转接去向" in r.get_json()["message"]
-    r = client.post(f"/api/v1/contacts/{c['id']}/finish", json={"outcome": "transferred", "transfer_target": "12306"},
-                    headers=agent)
+    r = client.post(
+        f"/api/v1/contacts/{c['id']}/finish",
+        json={"outcome": "transferred", "transfer_target": "12306"},
+        headers=agent,
+    )
     assert r.get_json()["outcome_name"] == "已转接"
     r = client.post(f"/api/v1/contacts/{c['id']}/finish", json={"outcome": "invalid"}, headers=agent)
     assert r.status_code == 409, "a finished contact stays finished"
 
     c = new()
-    assert client.post(f"/api/v1/contacts/{c['id']}/finish", json={"outcome": "invalid", "note": "无声电话"},
-                       headers=agent).get_json()["outcome"] == "invalid"
+    assert (
+        client.post(
+            f"/api/v1/contacts/{c['id']}/finish",
+            json={"outcome": "invalid", "note": "无声电话"},
+            headers=agent,
+        ).get_json()["outcome"]
+        == "invalid"
+    )
     order = make_order("pending_dispatch")
     c = new(summary="催办")
-    r = client.post(f"/api/v1/contacts/{c['id']}/finish", json={"outcome": "linked", "order_number": order.number},
-                    headers=agent)
+    r = client.post(
+        f"/api/v1/contacts/{c['id']}/finish",
+        json={"outcome": "linked", "order_number": order.number},
+        headers=agent,
+    )
     assert r.get_json()["order_number"] == order.number
     c = new()
-    r = client.post(f"/api/v1/contacts/{c['id']}/finish", json={"outcome": "linked", "order_number": "1" * 21},
-                    headers=agent)
+    r = client.post(
+        f"/api/v1/contacts/{c['id']}/finish",
+        json={"outcome": "linked", "order_number": "1" * 21},
+        headers=agent,
+    )
     assert r.status_code == 404 and Contact.get_by_id(c["id"]).outcome == "pending"
 
     c = new(summary="地铁末班车")
-    body = {"business_type": "2", "domain": "04", "sub_business": "0402", "region_code": "320102",
-            "content": "地铁末班车几点？", "contact_id": c["id"], "immediate_answer": "2号线末班车22:30"}
+    body = {
+        "business_type": "2",
+        "domain": "04",
+        "sub_business": "0402",
+        "region_code": "320102",
+        "content": "地铁末班车几点？",
+        "contact_id": c["id"],
+        "immediate_answer": "2号线末班车22:30",
+    }
     order = client.post("/api/v1/orders", json=body, headers=agent).get_json()
     assert order["state"] == "answered"
     assert client.get(f"/api/v1/contacts/{c['id']}", headers=agent).get_json()["outcome"] == "answered"

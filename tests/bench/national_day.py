@@ -10,7 +10,8 @@ simulated by a few sender processes: each city has its own outbox database, its 
 and TLS certificate, and pushes with the production `federation.sender.Sender`. Records are
 batched into OrderRecordBatch envelopes of up to 500 (as `federation.flows.flush_records` does).
 The clock starts when the queued day is released and stops when the ministry's rollup holds all
-337 city reports and all 100 k records.
+337 city reports and all 100 k records. The machine's load average is printed with the figure: on a
+shared 2-core machine the result depends on what else runs.
 
     .venv/bin/python -m tests.bench.national_day [--cities 337] [--records 100000] [--senders 4]
         [--ministry-db sqlite|postgresql]
@@ -328,6 +329,7 @@ def national_day(args: argparse.Namespace) -> None:
                 flush=True,
             )
 
+            load_before = os.getloadavg()
             start = time.perf_counter()
             for s in senders:
                 assert s.stdin is not None
@@ -359,6 +361,14 @@ def national_day(args: argparse.Namespace) -> None:
                 f"部级全国汇总完成：{elapsed:.1f} 秒（目标 ≤ 60 秒）；受理 {nation['totals']['accepted']}，"
                 f"办结 {nation['totals'].get('closed', 0)}，已报送 {len(nation['nodes_reported'])} 个市；"
                 f"{args.records / elapsed:,.0f} 条记录/秒（部级库：{args.ministry_db}）",
+                flush=True,
+            )
+            load_after = os.getloadavg()
+            print(
+                f"机器负载（1/5/15 分钟平均，{os.cpu_count()} 核）：开始 "
+                + "/".join(f"{x:.2f}" for x in load_before)
+                + "，结束 "
+                + "/".join(f"{x:.2f}" for x in load_after),
                 flush=True,
             )
             for s in senders:

@@ -4,8 +4,10 @@ Prepares the node's own database (every table, the catalog, trusted keys and pee
 HOME/trust.json — what `hotline migrate` and `hotline admin enrol/import` do in production), then
 runs the production pieces side by side: the federation gRPC server (`federation.server`) and a
 worker loop doing what the worker's `federation_push` job does (`federation.service.worker_pass`:
-queue order records, drain the outbox, apply the inbox) every 0.2 s. Hosting both in one process
-keeps a 7-node test tractable on 2 cores; production runs them as separate processes.
+queue order records, drain the outbox, apply the inbox) as soon as the server stores a message or a
+command ran, else every second. Hosting both in one process keeps a 7-node test (and the 32-node
+national day) tractable on 2 cores; production runs them as separate processes, the worker on its
+2-second schedule.
 
 `--no-catalog` skips seeding the catalog (relay-only nodes of the benchmark).
 Commands arrive as JSON lines on stdin and are answered as JSON lines on stdout (`READY port`
@@ -14,6 +16,7 @@ first). They call the same services the web application and the CLI call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -25,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from federation import flows, reports, service, trust  # noqa: E402
+from federation import downward, flows, reports, service, trust  # noqa: E402
 from federation.models import InboxMessage, NodeReport, OutboxMessage, RemoteOrder, TransferLink  # noqa: E402
 from federation.server import ServerParams, create_server  # noqa: E402
 from node import db as node_db  # noqa: E402
@@ -39,6 +42,7 @@ from tests import factories  # noqa: E402
 from tests.federation import nodeproc  # noqa: E402
 
 _actors: dict[str, auth.Actor] = {}
+IDLE_SECONDS = 1.0  # worker pass interval when nothing happens (retries, backoff ends)
 _lock = threading.Lock()  # commands and worker passes take turns (one writer per SQLite node)
 
 
@@ -92,6 +96,16 @@ def handle(settings: Any, cmd: dict[str, Any]) -> Any:
             "inbox_open": InboxMessage.select().where(InboxMessage.status == "received").count(),
             "inbox_failed": InboxMessage.select().where(InboxMessage.status == "failed").count(),
         }
+    if op == "publish_bulletin":
+        return downward.publish_bulletin(
+            me, cmd["scope"], title=cmd["title"], body=cmd["body"], category=cmd.get("category", "")
+        ).bulletin_id
+    if op == "bulletins":
+        return downward.list_bulletins(include_withdrawn=True)
+    if op == "spot_check":
+        return downward.send_spot_check(me, cmd["target"], cmd["fields"], issued_by="测试").check_id
+    if op == "spot_checks":
+        return downward.list_spot_checks(me)
     if op == "state":
         return {
             "orders": WorkOrder.select().where(WorkOrder.origin_node == me).count(),
@@ -119,11 +133,22 @@ def sum_counts(counts: list[Any]) -> dict[str, int]:
     return out
 
 
+def pooled(settings: Any) -> Any:
+    """On PostgreSQL, a pool for every thread of this process: the server's 8 threads each keep a
+    connection, plus the worker and the command loop (production runs the worker apart)."""
+    url = settings.database_url
+    if not url.startswith("postgres") or "max_connections=" in url:
+        return settings
+    return dataclasses.replace(
+        settings, database_url=url + ("&" if "?" in url else "?") + "max_connections=12"
+    )
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     home = Path(sys.argv[1])
     light = "--no-catalog" in sys.argv  # a relay-only node (benchmark) needs no catalog
-    settings = node_settings.load(home / "node.toml")
+    settings = pooled(node_settings.load(home / "node.toml"))
     node_db.bind(settings.database_url)
     with node_db.connection():
         node_db.database.create_tables(all_models(), safe=True)
@@ -137,14 +162,21 @@ def main() -> None:
     stop = threading.Event()
     sender = service.make_sender(settings)
 
+    arrived = server.receiver.arrived  # set by the server when it stores a new message
+
     def work() -> None:
+        node_db.database.connect(reuse_if_open=True)  # the worker keeps one connection open
         while not stop.is_set():
+            arrived.clear()
+            busy = False
             try:
                 with _lock:
-                    service.worker_pass(settings, sender)
+                    result = service.worker_pass(settings, sender)
+                busy = any(result[k] for k in ("records", "sent", "duplicates", "processed", "failed"))
             except Exception:
                 logging.exception("worker pass failed")
-            stop.wait(0.2)
+            if not busy:  # idle: sleep until a delivery or a command arrives (retries: every second)
+                arrived.wait(IDLE_SECONDS)
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
@@ -160,7 +192,9 @@ def main() -> None:
         except Exception as exc:
             result = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()[-2000:]}
         print(json.dumps(result, ensure_ascii=False, default=str), flush=True)
+        arrived.set()  # a command may have queued messages: the worker looks at once
     stop.set()
+    arrived.set()
     worker.join(5)
     sender.close()
     server.stop(1).wait()

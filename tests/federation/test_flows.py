@@ -215,7 +215,12 @@ def test_transfer_handled_at_destination_and_updates_flow_back(flow: node_settin
     link = TransferLink.get(TransferLink.direction == "out")
     assert (link.status, link.last_sequence) == ("closed", 6)
     # the origin can now call the citizen back
-    service.perform(factories.actor("agent"), order.number, "callback", {"result_satisfaction": "1", "service_satisfaction": "1"})
+    service.perform(
+        factories.actor("agent"),
+        order.number,
+        "callback",
+        {"result_satisfaction": "1", "service_satisfaction": "1"},
+    )
     assert WorkOrder.get_by_id(order.id).state == "visited"
 
 

@@ -339,3 +339,74 @@ def test_transfers_reports_and_a_parent_restart(network: dict[str, Node]) -> Non
     links = nodes[NANJING].call("state")["links"]
     assert sum(1 for link in links if link.startswith("out:")) == 2 + 3
     assert all(link.endswith(":closed:6") for link in links)
+
+
+def test_spot_check_down_and_its_progress_back_and_a_bulletin_to_every_node(
+    network: dict[str, Node],
+) -> None:
+    nodes = network
+    # a knowledge bulletin for the nation: the ministry → each province → each of its cities
+    bulletin = nodes[MINISTRY].call(
+        "publish_bulletin",
+        scope=MINISTRY,
+        title="网约车投诉处理口径",
+        body="一、平台责任……",
+        category="业务流程",
+    )
+    # a spot-check test order from the ministry to Wuxi (through Jiangsu)
+    check = nodes[MINISTRY].call(
+        "spot_check",
+        target=WUXI,
+        fields={
+            "business_type": "1",
+            "domain": "04",
+            "sub_business": "0403",
+            "channel": "01",
+            "region_code": DISTRICT[WUXI],
+            "content": "（抽检）无锡火车站出租车拒载，请核实处理。",
+            "contact_phone": "13900002222",
+        },
+    )
+
+    def accepted() -> str:
+        (item,) = [c for c in nodes[MINISTRY].call("spot_checks") if c["check_id"] == check]
+        return str(item["order_number"])
+
+    number = until(accepted, "抽检工单在无锡生成并回报工单编号")
+    there = arrived(nodes[WUXI], number)
+    assert there is not None and there["origin_node"] == WUXI and there["state"] == "pending_review"
+    assert there["events"] == [["receive_spot_check", WUXI]]
+    assert arrived(nodes[JS], number) is None  # the province only passed it on
+    nodes[WUXI].call("perform", number=number, role="reviewer", action="review")
+    handle(nodes[WUXI], number)
+
+    def scored() -> dict[str, Any] | None:
+        (item,) = [c for c in nodes[MINISTRY].call("spot_checks") if c["check_id"] == check]
+        return item if item["status"] == "closed" else None
+
+    item = until(scored, "抽检工单的办结动态回到部级")
+    assert item["on_time"] is True and item["overdue"] is False
+    assert None not in (item["accepted_at"], item["signed_at"], item["replied_at"], item["closed_at"])
+    assert item["due_at"] is not None  # Wuxi's own time limit, reported with its acceptance
+
+    def holders() -> dict[str, dict[str, Any]]:
+        found = {}
+        for region in TREE:
+            for b in nodes[region].call("bulletins"):
+                if b["bulletin_id"] == bulletin:
+                    found[region] = b
+        return found if len(found) == len(TREE) else {}
+
+    held = until(holders, "知识通报到达每个节点")
+    assert {r: b["origin"] for r, b in held.items()} == {
+        MINISTRY: MINISTRY,
+        JS: MINISTRY,
+        ZJ: MINISTRY,
+        NANJING: JS,
+        WUXI: JS,
+        HANGZHOU: ZJ,
+        NINGBO: ZJ,
+    }
+    assert {b["issuer"] for b in held.values()} == {MINISTRY}
+    assert {b["title"] for b in held.values()} == {"网约车投诉处理口径"}
+    until(lambda: settled(nodes), "所有报文送达并处理")

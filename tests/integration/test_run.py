@@ -30,10 +30,28 @@ def _cmdline(p: psutil.Process) -> str:
 def test_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     home = tmp_path / "node"
-    hotline("init", "--level", "city", "--region", "320100", "--web-port", str(port),
-            "--federation-port", str(free_port()), "--metrics-port", str(free_port()), str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "node.cli", "-c", str(home), "run", "--demo"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    hotline(
+        "init",
+        "--level",
+        "city",
+        "--region",
+        "320100",
+        "--web-port",
+        str(port),
+        "--federation-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+        str(home),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "-c", str(home), "run", "--demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         health = None
@@ -47,8 +65,8 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
                 time.sleep(0.3)
         assert health == {"status": "ok", "node": "320100", "level": "city"}
         req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/auth/token", data=json.dumps(
-                {"username": "agent1", "password": "demo12328"}).encode(),
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            data=json.dumps({"username": "agent1", "password": "demo12328"}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=5) as resp:

@@ -137,7 +137,7 @@ def key_id_for(node: str, number: int) -> str:
 def parse_key_id(key_id: str) -> tuple[str, str, int]:
     """`ed25519:320100:3` → ("ed25519", "320100", 3); raises ValueError when malformed."""
     parts = key_id.split(":")
-    if len(parts) != 3 or parts[0] != "ed25519" or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 3 or parts[0] != "ed25519" or not all(p.isascii() and p.isdigit() for p in parts[1:]):
         raise ValueError(f"密钥标识格式错误：{key_id!r}")
     return parts[0], parts[1], int(parts[2])
 

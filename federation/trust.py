@@ -43,7 +43,11 @@ class DbKeyResolver:
             hit = self._cache.get(key_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        row = NodeKey.get_or_none(NodeKey.key_id == key_id[:64])
+        try:
+            parse_key_id(key_id)  # never send unverified junk (e.g. NUL bytes) to the database
+        except ValueError:
+            return None
+        row = NodeKey.get_or_none(NodeKey.key_id == key_id)
         info = None if row is None else key_info(row)
         with self._lock:
             if len(self._cache) > 10_000:

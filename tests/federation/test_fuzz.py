@@ -76,3 +76,16 @@ def test_structured_garbage(
 ) -> None:
     receiver, _ = setup
     check(receiver, pb.Envelope(header=header, payload=payload, signature=signature).SerializeToString())
+
+
+def test_key_id_with_nul_bytes_is_refused_not_an_internal_error(setup: tuple[Receiver, bytes]) -> None:
+    """Found by test_mutated on PostgreSQL: an unverified key id reached the database, whose text
+    columns cannot hold NUL bytes, and the receiver answered INTERNAL."""
+    receiver, valid = setup
+    env = pb.Envelope.FromString(valid)
+    header = pb.EnvelopeHeader.FromString(env.header)
+    header.key_id = header.key_id.replace(":", "\x00:", 1)
+    env.header = header.SerializeToString()
+    ack = receiver.receive(env.SerializeToString(), CITY)
+    assert ack.status == pb.Ack.REJECTED and ack.reason not in (pb.Ack.INTERNAL, pb.Ack.REASON_UNSPECIFIED)
+    assert not InboxMessage.select().exists()

@@ -26,7 +26,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from federation import codec, inbox, sender
+from federation import codec, flows, inbox, sender
 from federation.envelope import Rejected, new_message_id
 from federation.models import KnowledgeBulletin, Peer, SpotCheck, TransferLink
 from federation.routing import check_node, in_subtree, level_of, node_for_region, parent_of
@@ -429,17 +429,7 @@ def apply_spot_check(me: str, origin: str, check: pb.SpotCheckOrder) -> None:
             created_at=now,
             updated_at=now,
         )
-        refusal = pb.OrderUpdate(
-            transfer_id=check.check_id,
-            from_node=me,
-            to_node=origin,
-            kind=pb.OrderUpdate.TRANSFER_REFUSED,
-            sequence=1,
-            at_ms=codec.ms(now),
-            actor="系统",
-            note=f"抽检工单被拒收：{reason}"[:1000],
-        )
-        sender.enqueue(refusal, origin=me, destination=origin, message_id=f"{check.check_id}:1")
+        flows.send_refusal(me, origin, check.check_id, f"抽检工单被拒收：{reason}")
 
 
 def link_spot_check(order: Any, event: Any) -> None:

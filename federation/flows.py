@@ -245,18 +245,23 @@ def apply_transfer(me: str, origin: str, transfer: pb.OrderTransfer) -> None:
         TransferLink.update(status="refused", last_sequence=1, updated_at=now).where(
             TransferLink.id == link.id
         ).execute()
-        refusal = pb.OrderUpdate(
-            order_number=link.number,
-            transfer_id=link.transfer_id,
-            from_node=me,
-            to_node=origin,
-            kind=pb.OrderUpdate.TRANSFER_REFUSED,
-            sequence=1,
-            at_ms=codec.ms(now),
-            actor="系统",
-            note=f"转办被拒收：{reason}"[:1000],
-        )
-        sender.enqueue(refusal, origin=me, destination=origin, message_id=f"{link.transfer_id}:1")
+        send_refusal(me, origin, link.transfer_id, f"转办被拒收：{reason}", order_number=link.number)
+
+
+def send_refusal(me: str, origin: str, transfer_id: str, note: str, order_number: str = "") -> None:
+    """Tell the sender that an order it sent down or across was not taken (first and last update)."""
+    refusal = pb.OrderUpdate(
+        order_number=order_number,
+        transfer_id=transfer_id,
+        from_node=me,
+        to_node=origin,
+        kind=pb.OrderUpdate.TRANSFER_REFUSED,
+        sequence=1,
+        at_ms=codec.ms(clock.now()),
+        actor="系统",
+        note=note[:1000],
+    )
+    sender.enqueue(refusal, origin=me, destination=origin, message_id=f"{transfer_id}:1")
 
 
 def _queue_update(order: Any, event: Any, me: str, kinds: dict[str, str]) -> None:

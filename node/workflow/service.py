@@ -964,6 +964,17 @@ _TRANSFERRED_NAMES = (
 _TRANSFERRED_FIELDS = frozenset(_TRANSFERRED_NAMES.split())
 
 
+def _check_remote_fields(fields: dict[str, Any]) -> None:
+    """Codes of an order arriving from another node must be known here."""
+    catalog.check_codes(
+        business_type=fields["business_type"],
+        domain=fields.get("domain") or None,
+        sub_business=fields.get("sub_business") or None,
+        channel=fields["channel"],
+    )
+    catalog.check_region(fields["region_code"])
+
+
 def receive_transfer(
     actor: Actor, fields: dict[str, Any], history: list[dict[str, Any]], *, from_node: str, note: str = ""
 ) -> WorkOrder:
@@ -976,13 +987,7 @@ def receive_transfer(
     number = str(fields.get("number", ""))
     if not (number.isdigit() and len(number) == 21):
         raise ValidationError(f"转来工单编号格式错误：{number!r}")
-    catalog.check_codes(
-        business_type=fields["business_type"],
-        domain=fields.get("domain") or None,
-        sub_business=fields.get("sub_business") or None,
-        channel=fields["channel"],
-    )
-    catalog.check_region(fields["region_code"])
+    _check_remote_fields(fields)
     if fields.get("accepted_at") is None:
         raise ValidationError("转来工单缺少受理时间")
     now = clock.now()
@@ -1026,13 +1031,7 @@ def receive_spot_check(
 
     `fields` holds WorkOrder values (plus `contact_phone`, protected here with this node's key)."""
     actor.require("order.create")
-    catalog.check_codes(
-        business_type=fields["business_type"],
-        domain=fields.get("domain") or None,
-        sub_business=fields.get("sub_business") or None,
-        channel=fields["channel"],
-    )
-    catalog.check_region(fields["region_code"])
+    _check_remote_fields(fields)
     if not (fields.get("content") or "").strip():
         raise ValidationError("抽检工单缺少诉求内容", details={"content": "必填"})
     settings = current_settings()

@@ -57,7 +57,7 @@ class LiveNode:
 @pytest.fixture(scope="session")
 def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     if shutil.which(CHROMIUM) is None:
-        pytest.skip("未安装 Debian chromium（scripts/setup.sh 会安装）")
+        pytest.fail("未安装 Debian chromium：先运行 scripts/setup.sh --dev")
     from node.app import create_app
     from node.demo import load_demo
     from node.migrate import upgrade

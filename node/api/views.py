@@ -236,9 +236,7 @@ def put_policy() -> Any:
     web.current_actor().require("catalog.manage")
     data = parse(PolicyIn, json_body())
     if data.domain_code:
-        catalog.check_codes(
-            business_type=data.business_type, domain=data.domain_code, sub_business=None, channel="01"
-        )
+        catalog.check_codes(business_type=data.business_type, domain=data.domain_code, sub_business=None)
     return jsonify(_policy(catalog.save_policy(data.model_dump())))
 
 

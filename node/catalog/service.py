@@ -215,12 +215,14 @@ def channel_name(code: str) -> str:
     return channels().get(code, code)
 
 
-def check_codes(*, business_type: str, domain: str | None, sub_business: str | None, channel: str) -> None:
-    """Raise ValidationError for unknown or inconsistent catalog codes."""
+def check_codes(
+    *, business_type: str, domain: str | None, sub_business: str | None, channel: str | None = None
+) -> None:
+    """Raise ValidationError for unknown or inconsistent catalog codes (channel when given)."""
     errors: dict[str, str] = {}
     if business_type not in business_types():
         errors["business_type"] = f"未知的业务类型代码：{business_type}"
-    if channel not in channels():
+    if channel is not None and channel not in channels():
         errors["channel"] = f"未知的受理渠道代码：{channel}"
     if domain and domain not in domains():
         errors["domain"] = f"未知的业务领域代码：{domain}"

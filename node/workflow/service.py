@@ -803,7 +803,6 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
             business_type=part.business_type,
             domain=part.domain or None,
             sub_business=part.sub_business or None,
-            channel=order.channel,
         )
         policy = catalog.policy_for(part.business_type, part.domain or None, settings.region)
         child = WorkOrder(
@@ -869,7 +868,6 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
         business_type=merged["business_type"],
         domain=merged["domain"] or None,
         sub_business=merged["sub_business"] or None,
-        channel=order.channel,
     )
     if "region_code" in changes:
         catalog.check_region(changes["region_code"])

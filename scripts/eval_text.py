@@ -23,7 +23,6 @@ import argparse
 import csv
 import datetime as dt
 import gzip
-import statistics
 import sys
 import time
 from collections import Counter
@@ -52,15 +51,7 @@ def eval_classifier(data_dir: Path, folds: int = 5) -> None:
     if folds:
         started = time.perf_counter()
         reports = C.cross_validate(data, folds)
-        f1 = statistics.fmean(r.macro_f1 for r in reports)
-        acc = statistics.fmean(r.accuracy for r in reports)
-        print(
-            f"{folds} 折交叉验证（全部 {len(data.docs)} 条）：宏平均F1 = {f1:.4f} ± "
-            f"{statistics.pstdev(r.macro_f1 for r in reports):.4f}；准确率 = {acc:.4f} ± "
-            f"{statistics.pstdev(r.accuracy for r in reports):.4f}；各折宏平均F1 "
-            + " ".join(f"{r.macro_f1:.4f}" for r in reports)
-            + f"；用时 {time.perf_counter() - started:.0f} 秒"
-        )
+        print(f"{C.format_cv(reports)}；用时 {time.perf_counter() - started:.0f} 秒")
 
 
 def eval_replies(data_dir: Path) -> None:

@@ -368,6 +368,20 @@ def cross_validate(data: Dataset, folds: int = 5, *, c: float = 1.0, salt: str =
     return reports
 
 
+def format_cv(reports: Sequence[Report]) -> str:
+    """One line for a cross-validation: mean ± standard deviation of macro-F1 and accuracy, and
+    each fold's macro-F1."""
+    import statistics
+
+    f1 = [r.macro_f1 for r in reports]
+    acc = [r.accuracy for r in reports]
+    return (
+        f"{len(reports)} 折交叉验证（{sum(r.samples for r in reports)} 条）：宏平均F1 = "
+        f"{statistics.fmean(f1):.4f} ± {statistics.pstdev(f1):.4f}；准确率 = {statistics.fmean(acc):.4f} ± "
+        f"{statistics.pstdev(acc):.4f}；各折宏平均F1 " + " ".join(f"{x:.4f}" for x in f1)
+    )
+
+
 def train_from_csv(
     path: str | Path, text_col: str, label_col: str, *, title_col: str | None = None, holdout: float = 0.2
 ) -> tuple[TextClassifier, Report | None, Dataset]:

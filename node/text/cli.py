@@ -131,6 +131,13 @@ def register_cli(group: click.Group) -> None:
         type=float,
         help="未给模型时：在其余部分训练、在此比例的留出数据上评估",
     )
+    @click.option(
+        "--folds",
+        default=0,
+        show_default=True,
+        type=int,
+        help="未给模型时另做k折交叉验证（2–20，0 = 不做），报告各折宏平均F1的均值与标准差",
+    )
     @click.pass_context
     def evaluate_cmd(
         ctx: click.Context,
@@ -141,10 +148,13 @@ def register_cli(group: click.Group) -> None:
         model_path: str | None,
         kind: str | None,
         holdout: float,
+        folds: int,
     ) -> None:
         """在带标签的CSV上评估分类模型：准确率、宏平均F1、各类别精确率/召回率/F1。"""
         from node.text import classifier
 
+        if folds and (model_path or kind):
+            raise ValidationError("交叉验证要重新训练，不能与 --model / --kind 同用")
         data = classifier.read_csv(csv_path, text_col, label_col, title_col)
         if model_path:
             clf = classifier.TextClassifier.loads(Path(model_path).read_bytes())
@@ -169,6 +179,8 @@ def register_cli(group: click.Group) -> None:
             )
             report = classifier.evaluate(clf, test.docs, test.labels)
         click.echo(report.format())
+        if folds:
+            click.echo(classifier.format_cv(classifier.cross_validate(data, folds)))
 
     @text.command("models")
     @click.option("--kind", default=None)

@@ -54,3 +54,21 @@ def test_evaluate_reports_missing_column(tmp_path: Path) -> None:
     result = CliRunner().invoke(make_cli(), ["text", "evaluate", "--csv", str(data), "--text-col", "body"])
     assert result.exit_code != 0
     assert "没有列" in str(result.exception)
+
+
+def test_evaluate_cross_validates(tmp_path: Path) -> None:
+    data = toy_csv(tmp_path / "toy.csv")
+    args = ["text", "evaluate", "--csv", str(data), "--text-col", "text", "--label-col", "label"]
+    result = CliRunner().invoke(make_cli(), [*args, "--folds", "3"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "折交叉验证" in x)
+    assert line.startswith("3 折交叉验证（24 条）") and line.count(" ") >= 3
+
+
+def test_evaluate_refuses_bad_folds(tmp_path: Path) -> None:
+    data = toy_csv(tmp_path / "toy.csv")
+    args = ["text", "evaluate", "--csv", str(data), "--text-col", "text", "--label-col", "label"]
+    result = CliRunner().invoke(make_cli(), [*args, "--folds", "1"])
+    assert result.exit_code != 0 and "折数" in str(result.exception)
+    result = CliRunner().invoke(make_cli(), [*args, "--folds", "3", "--model", str(tmp_path / "m.joblib")])
+    assert result.exit_code != 0 and "不能与" in str(result.exception)

@@ -136,7 +136,3 @@ def repair(path: Path) -> WavInfo:
 def needs_repair(path: Path) -> bool:
     raw = path.read_bytes()[:8]
     return len(raw) < 8 or struct.unpack("<I", raw[4:8])[0] != path.stat().st_size - 8
-
-
-def duration_s(path: Path) -> float:
-    return inspect(path).duration_s

@@ -42,13 +42,13 @@ def gen_prompts(ctx: click.Context) -> None:
     from node.db import connection
     from node.telephony import config as tconfig
     from node.telephony import ivr, service
-    from node.telephony.prompts import Prompt, PromptLibrary, position_text
+    from node.telephony.prompts import PromptLibrary
 
     settings = _ctx_settings(ctx, bind=True)
     lib = PromptLibrary(tconfig.load(settings).prompts_dir)
     with connection():
         menus = service.load_menus()
-    prompts = [*ivr.all_prompts(menus), *(Prompt("", position_text(n)) for n in range(10))]
+    prompts = ivr.all_prompts(menus)
     for p in prompts:
         lib.ensure(p)
     lib.hold_music()

@@ -72,18 +72,13 @@ def load(settings: Settings) -> TelephonyConfig:
     raw: dict[str, Any] = dict(settings.section("telephony"))
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
-    for key in _INT_KEYS:
-        if key in raw:
-            try:
-                values[key] = int(raw[key])
-            except (TypeError, ValueError):
-                errors[key] = "必须为整数"
-    for key in _FLOAT_KEYS:
-        if key in raw:
-            try:
-                values[key] = float(raw[key])
-            except (TypeError, ValueError):
-                errors[key] = "必须为数字"
+    for keys, cast, message in ((_INT_KEYS, int, "必须为整数"), (_FLOAT_KEYS, float, "必须为数字")):
+        for key in keys:
+            if key in raw:
+                try:
+                    values[key] = cast(raw[key])
+                except (TypeError, ValueError):
+                    errors[key] = message
     for key in ("sip_host", "service_number", "pstn_gateway", "kamailio_bin", "sip_realm"):
         if key in raw:
             values[key] = str(raw[key])

@@ -8,6 +8,7 @@ from typing import Any
 
 from node.errors import Conflict, ValidationError
 from node.telephony import service
+from node.telephony.models import Call, Engine
 
 
 def send(port: int, command: dict[str, Any], timeout: float = 12.0) -> dict[str, Any]:
@@ -46,8 +47,6 @@ def dial_callback(task_id: int) -> dict[str, Any]:
 
 def engine_command(call_uuid: str, command: dict[str, Any]) -> dict[str, Any]:
     """Send a command about one call to the engine that holds it."""
-    from node.telephony.models import Call, Engine
-
     call = Call.get_or_none(Call.uuid == call_uuid)
     if call is None:
         raise ValidationError("通话不存在")

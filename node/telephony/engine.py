@@ -35,18 +35,12 @@ from typing import Any
 import pjsua2 as pj
 
 from node import clock, db, pii
+from node.errors import ValidationError
 from node.settings import Settings
 from node.settings import load as load_settings
 from node.telephony import config as tconfig
 from node.telephony import ivr, service
-from node.telephony.prompts import (
-    SYSTEM_PROMPTS,
-    Prompt,
-    PromptLibrary,
-    position_text,
-    state_text,
-    wav_duration,
-)
+from node.telephony.prompts import Prompt, PromptLibrary, position_text, state_text, wav_duration
 
 log = logging.getLogger("hotline.telephony.engine")
 
@@ -122,7 +116,6 @@ class Session:
         self.hold: pj.AudioMediaPlayer | None = None
         self.agent_leg: Leg | None = None
         self.agent_id: int | None = None
-        self.transfer_from: int | None = None
         self.business = ""
         self.end_reason = ""
         self.gen = 0
@@ -147,7 +140,6 @@ class DbWorker(threading.Thread):
         self.q: queue.Queue[Any] = queue.Queue()
         self.last_claim = 0.0
         self.last_beat = 0.0
-        self.last_sync = 0.0
 
     def event(self, ev: dict[str, Any]) -> None:
         self.q.put(("event", ev))
@@ -244,15 +236,9 @@ class ControlServer(socketserver.ThreadingTCPServer):
 
 class CallEngine:
     def __init__(
-        self,
-        settings: Settings,
-        cfg: tconfig.TelephonyConfig,
-        name: str,
-        sip_port: int,
-        control_port: int,
-        rtp_port: int,
+        self, cfg: tconfig.TelephonyConfig, name: str, sip_port: int, control_port: int, rtp_port: int
     ):
-        self.settings, self.cfg, self.name = settings, cfg, name
+        self.cfg, self.name = cfg, name
         self.sip_port, self.control_port, self.rtp_port = sip_port, control_port, rtp_port
         self.inbox: collections.deque[tuple[Leg, str, Any, Any]] = collections.deque()
         self.posts: collections.deque[Callable[[], None]] = collections.deque()
@@ -286,8 +272,6 @@ class CallEngine:
             self.menus = service.load_menus()
         for p in ivr.all_prompts(self.menus):
             self._remember(self.prompts.ensure(p))
-        for n in range(0, 10):
-            self._remember(self.prompts.ensure(Prompt("", position_text(n))))
         self._remember(self.prompts.hold_music())
 
     def _remember(self, path: Path) -> Path:
@@ -439,7 +423,8 @@ class CallEngine:
         self.db_worker.event({"kind": kind, "call": s.uuid, "at": clock.now(), **data})
 
     def free_legs(self) -> int:
-        return PJ_MAX_CALLS - sum(1 for leg in self.legs if not leg.gone)
+        # list() copies the set in one step: the DB thread asks while the loop adds and drops legs
+        return PJ_MAX_CALLS - sum(1 for leg in list(self.legs) if not leg.gone)
 
     def callers(self) -> int:
         return len(self.sessions)
@@ -722,7 +707,7 @@ class CallEngine:
                 n = int(result)
                 p = Prompt("", position_text(n))
                 if not self.prompts.path_for(p).exists():
-                    p = Prompt("", position_text(9))
+                    p = Prompt("", position_text(ivr.MAX_POSITION))
                 self._timed_any(s, 0.0, lambda: self._announce(s, [p]) if s.state == "queued" else None)
             if s.state == "queued":
                 self._timed_any(s, self.cfg.announce_every_s, lambda: self._ask_position(s))
@@ -735,7 +720,7 @@ class CallEngine:
         if s.state != "queued" or s.cb_offered:
             return
         s.cb_offered = True
-        self._announce(s, [Prompt("callback_offer", SYSTEM_PROMPTS["callback_offer"])])
+        self._announce(s, [ivr.sys_prompt("callback_offer")])
 
     def _queue_digit(self, s: Session, d: str) -> None:
         if s.qmode == "hold":
@@ -743,21 +728,18 @@ class CallEngine:
                 s.qmode, s.digits = "cb_number", ""
                 s.hold = None
                 s.gen += 1
-                dur = self._play(s, [Prompt("callback_number", SYSTEM_PROMPTS["callback_number"])])
+                dur = self._play(s, [ivr.sys_prompt("callback_number")])
                 self._timed(s, dur + 15, lambda: self._cb_number_timeout(s))
             return
         if d == "#":
             number = s.digits
             if pii.valid_phone(number) and len(number) >= 5:
                 self.waiting.discard(s.uuid)
-                s.state, s.end_reason = "closing", "callback_left"
                 self.emit("callback_left", s, number=number)
-                s.gen += 1
-                dur = self._play(s, [Prompt("callback_thanks", SYSTEM_PROMPTS["callback_thanks"])])
-                self._timed(s, dur + 0.3, lambda: self._hangup(s.leg))
+                self._goodbye(s, "callback_thanks", "callback_left")
             else:
                 s.digits = ""
-                self._play(s, [Prompt("callback_number", SYSTEM_PROMPTS["callback_number"])])
+                self._play(s, [ivr.sys_prompt("callback_number")])
         elif d == "*":
             s.digits = ""
         elif d.isdigit() and len(s.digits) < 20:
@@ -775,9 +757,7 @@ class CallEngine:
         if s is None:
             return  # the caller left; the 'ended' event frees the agent
         if s.state != "queued" or self.free_legs() <= 0:
-            self.db_worker.event(
-                {"kind": "offer_failed", "call": s.uuid, "at": clock.now(), "agent_id": offer.agent_id}
-            )
+            self.emit("offer_failed", s, agent_id=offer.agent_id)
             return
         if s.qmode == "cb_number":
             s.qmode = "hold"
@@ -829,7 +809,7 @@ class CallEngine:
 
     def _ask_rating(self, s: Session) -> None:
         s.gen += 1
-        dur = self._play(s, [Prompt("rating", SYSTEM_PROMPTS["rating"])])
+        dur = self._play(s, [ivr.sys_prompt("rating")])
         self._timed(s, dur + self.cfg.rating_timeout_s, lambda: self._rating_timeout(s))
 
     def _rating_timeout(self, s: Session) -> None:
@@ -851,7 +831,7 @@ class CallEngine:
     def _goodbye(self, s: Session, prompt: str, reason: str) -> None:
         s.state, s.end_reason = "closing", reason
         s.gen += 1
-        dur = self._play(s, [Prompt(prompt, SYSTEM_PROMPTS[prompt])])
+        dur = self._play(s, [ivr.sys_prompt(prompt)])
         self._timed(s, dur + 0.3, lambda: self._hangup(s.leg))
 
     def _close(self, s: Session) -> None:
@@ -890,7 +870,7 @@ class CallEngine:
     def _callback_greeting(self, s: Session) -> None:
         s.state = "dialing_wait"
         s.gen += 1
-        dur = self._play(s, [Prompt("callback_greeting", SYSTEM_PROMPTS["callback_greeting"])])
+        dur = self._play(s, [ivr.sys_prompt("callback_greeting")])
         self._timed(s, dur + 10, lambda: self._callback_no_key(s))
 
     def _callback_no_key(self, s: Session) -> None:
@@ -928,17 +908,14 @@ class CallEngine:
             return
         self.legs.add(leg)
         self.sessions[s.uuid] = s
-        self.db_worker.event(
-            {
-                "kind": "incoming",
-                "call": s.uuid,
-                "at": clock.now(),
-                "engine": self.name,
-                "caller": number,
-                "dialed": number,
-                "direction": "outbound",
-                "callback_task": task_id,
-            }
+        self.emit(
+            "incoming",
+            s,
+            engine=self.name,
+            caller=number,
+            dialed=number,
+            direction="outbound",
+            callback_task=task_id,
         )
         reply({"ok": True, "call_id": s.uuid})
 
@@ -989,20 +966,16 @@ class CallEngine:
         if s is None or s.state != "talking":
             reply({"ok": False, "error": "只有通话中的来电可以转接"})
             return
-        extension, business, number = (str(cmd.get(k) or "") for k in ("extension", "queue", "number"))
-        if sum(bool(x) for x in (extension, business, number)) != 1:
-            reply({"ok": False, "error": "请指定一个转接目标：坐席分机、业务队列或外部号码"})
+        try:
+            target, value = service.parse_transfer(cmd)
+        except ValidationError as exc:
+            reply({"ok": False, "error": exc.message})
             return
-        if business and business not in ivr.BUSINESS:
-            reply({"ok": False, "error": f"业务队列无效：{business}"})
+        if target == "extension":
+            self._transfer_to_agent(s, value, reply)
             return
-        if number and not (number.isdigit() and 5 <= len(number) <= 20):
-            reply({"ok": False, "error": "外部号码须为5到20位数字"})
-            return
-        if extension:
-            self._transfer_to_agent(s, extension, reply)
-            return
-        old = self._drop_agent(s, target="queue" if business else "number", queue=business, number=number)
+        business, number = (value, "") if target == "queue" else ("", value)
+        old = self._drop_agent(s, target=target, queue=business, number=number)
         if business:
             s.state, s.business = "queued", business
             self.emit("queued", s, business=business, requeue=True)
@@ -1040,9 +1013,7 @@ class CallEngine:
                 reply({"ok": False, "error": str(error)})
                 return
             if s.state != "talking":
-                self.db_worker.event(
-                    {"kind": "offer_failed", "call": s.uuid, "at": clock.now(), "agent_id": result.agent_id}
-                )
+                self.emit("offer_failed", s, agent_id=result.agent_id)
                 reply({"ok": False, "error": "通话已结束"})
                 return
             old = self._drop_agent(s, target="agent", agent_id=result.agent_id)
@@ -1130,7 +1101,6 @@ def serve(
     db.bind(settings.database_url)
     pii.configure(settings.data_key)
     engine = CallEngine(
-        settings,
         cfg,
         name or cfg.engine_name(index),
         cfg.engine_port(index) if sip_port is None else sip_port,
@@ -1146,7 +1116,7 @@ def serve(
     # collector's generations so a collection never walks the imported modules mid-call.
     gc.collect()
     gc.freeze()
-    ready = settings.run_dir / "telephony" / f"{engine.name}.json"
+    ready = cfg.run_dir / f"{engine.name}.json"
     ready.parent.mkdir(parents=True, exist_ok=True)
     ready.write_text(
         json.dumps(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.errors import ValidationError
-from node.telephony.prompts import SYSTEM_PROMPTS, Prompt, spell_digits, state_text
+from node.telephony.prompts import SYSTEM_PROMPTS, Prompt, position_text, spell_digits, state_text
 
 ACTIONS: dict[str, str] = {
     "queue": "转人工排队（按业务类型）",
@@ -27,6 +27,8 @@ KEYS = frozenset("0123456789*#")
 BUSINESS = {"": "人工服务", "1": "投诉举报", "2": "信息咨询", "3": "意见建议"}
 MAX_DIGITS = 30
 MAIN = "main"
+# Queue positions announced exactly; a caller further back hears the last one's prompt.
+MAX_POSITION = 9
 
 DEFAULT_MENUS: list[dict[str, Any]] = [
     {
@@ -251,7 +253,7 @@ class IvrSession:
 
 
 def menus_from_rows(rows: list[dict[str, Any]]) -> dict[str, MenuSpec]:
-    menus = {
+    return {
         str(r["key"]): MenuSpec(
             key=str(r["key"]),
             title=str(r.get("title", r["key"])),
@@ -265,15 +267,16 @@ def menus_from_rows(rows: list[dict[str, Any]]) -> dict[str, MenuSpec]:
         )
         for r in rows
     }
-    return menus
 
 
 def all_prompts(menus: dict[str, MenuSpec]) -> list[Prompt]:
-    """Every fixed prompt the menus can play (for generation at setup)."""
+    """Every fixed prompt a call can hear: menus, system prompts and queue positions (for
+    generation at setup)."""
     out = [m.prompt_ref() for m in menus.values()]
     for m in menus.values():
         for opt in m.options.values():
             if isinstance(opt, dict) and opt.get("action") == "say":
                 out.append(Prompt(str(opt.get("prompt_file", "")), str(opt["text"])))
     out += [sys_prompt(n) for n in SYSTEM_PROMPTS]
+    out += [Prompt("", position_text(n)) for n in range(MAX_POSITION + 1)]
     return out

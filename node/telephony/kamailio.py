@@ -1,7 +1,7 @@
 """Kamailio in front of the engines: registrar for agents' softphones, dispatcher (with failover)
 to the engine pool, and router for outbound calls. Generates kamailio.cfg, the dispatcher list and
 the agents' SIP credentials (db_text table `subscriber`, HA1 only) under <node>/run/telephony/, and
-describes the processes `hotline run` must start.
+Kamailio's command line (`node.telephony.processes` starts it under `hotline run`).
 
 Security: a REGISTER must pass digest authentication against the node-managed credentials
 (`hotline telephony enroll-agent USER EXT` sets the password); an INVITE to anything but the
@@ -13,13 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.errors import ValidationError
-from node.settings import Settings
 from node.telephony import config as tconfig
 
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
@@ -46,17 +43,6 @@ MODULES = (
 )
 # auth_db checks the table version of `subscriber` (Kamailio 5.x schema).
 SUBSCRIBER_VERSION = 7
-
-
-@dataclass(frozen=True)
-class ProcessSpec:
-    """One long-running process for the node supervisor: restart it when it exits."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str = ""
-    stop_signal: str = "TERM"
 
 
 def module_dir() -> str:
@@ -244,28 +230,3 @@ def kamailio_argv(cfg: tconfig.TelephonyConfig, cfg_path: Path) -> list[str]:
         "-w",
         str(cfg.run_dir),
     ]
-
-
-def process_specs(settings: Settings) -> list[ProcessSpec]:
-    """Kamailio plus the engine pool, for the `hotline run` supervisor. Writes kamailio.cfg first."""
-    cfg = tconfig.load(settings)
-    if not cfg.enabled:
-        return []
-    cfg_path = write_config(cfg)
-    specs = [ProcessSpec("kamailio", kamailio_argv(cfg, cfg_path))]
-    for i in range(cfg.engines):
-        specs.append(
-            ProcessSpec(
-                cfg.engine_name(i),
-                [
-                    sys.executable,
-                    "-m",
-                    "node.telephony.engine",
-                    "--config",
-                    str(settings.home),
-                    "--index",
-                    str(i),
-                ],
-            )
-        )
-    return specs

@@ -11,17 +11,22 @@ from node.telephony import config as tconfig
 from node.telephony import kamailio
 
 
-def process_specs(config: str, settings: Settings) -> list[ProcSpec]:
+def specs(config: str, cfg: tconfig.TelephonyConfig) -> list[ProcSpec]:
     """Writes kamailio.cfg (so the supervisor can start it) and lists Kamailio + one spec per engine."""
+    engine = [sys.executable, "-m", "node.telephony.engine", "--config", config, "--index"]
+    return [ProcSpec("kamailio", kamailio.kamailio_argv(cfg, kamailio.write_config(cfg)))] + [
+        ProcSpec(cfg.engine_name(i), [*engine, str(i)]) for i in range(cfg.engines)
+    ]
+
+
+def process_specs(config: str, settings: Settings) -> list[ProcSpec]:
+    """`specs` of an enabled node, after exporting the agents' SIP credentials for Kamailio (the
+    worker's telephony_sync job keeps them current)."""
     cfg = tconfig.load(settings)
     if not cfg.enabled:
         return []
-    specs = [ProcSpec(s.name, s.argv, s.env) for s in kamailio.process_specs(settings)]
-    # agents' SIP credentials for Kamailio (the worker's telephony_sync job keeps them current)
+    result = specs(config, cfg)
     db.bind(settings.database_url)
     with db.connection():
         kamailio.sync_credentials(cfg)
-    for spec in specs[1:]:
-        index = int(spec.argv[spec.argv.index("--index") + 1])
-        spec.argv = [sys.executable, "-m", "node.telephony.engine", "--config", config, "--index", str(index)]
-    return specs
+    return result

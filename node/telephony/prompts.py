@@ -129,11 +129,11 @@ def make_hold_music(dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".wav", dir=dest.parent)
     os.close(fd)
-    notes = [262, 330, 392, 330] * 4
-    parts = []
+    notes = [262, 330, 392, 330]
+    parts: dict[int, Path] = {}
     try:
-        for i, f in enumerate(notes):
-            part = dest.parent / f".hold-{os.getpid()}-{i}.wav"
+        for f in dict.fromkeys(notes):
+            part = dest.parent / f".hold-{os.getpid()}-{f}.wav"
             subprocess.run(
                 [
                     sox,
@@ -163,11 +163,12 @@ def make_hold_music(dest: Path) -> None:
                 capture_output=True,
                 timeout=30,
             )
-            parts.append(part)
-        subprocess.run([sox, "-q", *map(str, parts), tmp], check=True, capture_output=True, timeout=30)
+            parts[f] = part
+        sequence = [str(parts[f]) for f in notes * 4]
+        subprocess.run([sox, "-q", *sequence, tmp], check=True, capture_output=True, timeout=30)
         os.replace(tmp, dest)
     finally:
-        for part in parts:
+        for part in parts.values():
             part.unlink(missing_ok=True)
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -176,13 +177,3 @@ def make_hold_music(dest: Path) -> None:
 def wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / float(w.getframerate())
-
-
-def check_prompt_file(path: Path) -> None:
-    """An operator-recorded prompt must be a mono 16-bit PCM WAV (PJSUA2's player requirement)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            if w.getnchannels() != 1 or w.getsampwidth() != 2:
-                raise ValidationError(f"录音提示必须是单声道16位PCM WAV：{path.name}")
-    except (wave.Error, EOFError) as exc:
-        raise ValidationError(f"无法读取录音提示文件：{path.name}") from exc

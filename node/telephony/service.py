@@ -18,9 +18,10 @@ import peewee as pw
 from node import clock, pii
 from node.auth.models import User
 from node.auth.service import Actor
-from node.db import database, locked, write_tx
+from node.db import locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.telephony import audio, ivr
+from node.telephony.kamailio import ha1
 from node.telephony.models import (
     AGENT_STATES,
     CALLBACK_STATES,
@@ -127,6 +128,14 @@ def _to_wrapup(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid:
         _set_agent(agent, "wrapup", at, call_uuid=call_uuid)
 
 
+def _call_over(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid: str) -> None:
+    """The call is gone: a still-ringing agent is ready again, a talking one goes to wrap-up."""
+    if agent is not None and agent.state == "ringing":
+        _release_to_ready(agent, at, call_uuid)
+    else:
+        _to_wrapup(agent, at, wrapup_s, call_uuid)
+
+
 def record_event(ev: dict[str, Any]) -> None:
     """Apply one engine event: append to the call's event log and update the projections.
 
@@ -219,11 +228,9 @@ def record_event(ev: dict[str, Any]) -> None:
             call.save()
             _log(call, kind, at, agent_id, waited_s=_seconds(call.queued_at, at))
         elif kind == "ended":
-            agent = _agent_for_call(agent_id or call.agent_id, uuid)
-            if agent is not None and agent.state == "ringing":
-                _release_to_ready(agent, at, uuid)
-            else:
-                _to_wrapup(agent, at, float(ev.get("wrapup_s", 0)), uuid)
+            _call_over(
+                _agent_for_call(agent_id or call.agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid
+            )
             call.state, call.ended_at = "ended", at
             call.end_reason = ev.get("reason", "completed")
             call.save()
@@ -351,12 +358,7 @@ def claim_next(engine: str) -> Offer | None:
         if head is None or head.engine != engine:
             return None
         idle = pw.fn.COALESCE(Agent.idle_since, Agent.state_since)
-        agent = locked(
-            Agent.select()
-            .where((Agent.state == "ready") | ((Agent.state == "wrapup") & (Agent.wrapup_until <= now)))
-            .order_by(idle, Agent.id)
-            .limit(1)
-        ).first()
+        agent = locked(Agent.select().where(free).order_by(idle, Agent.id).limit(1)).first()
         if agent is None:
             return None
         if agent.state == "wrapup":
@@ -386,13 +388,9 @@ def claim_agent(engine: str, call_uuid: str, extension: str) -> Offer:
         return Offer(call_uuid, agent.id, agent.extension)
 
 
-def transfer_target(actor: Actor, call_uuid: str, body: dict[str, Any] | None) -> dict[str, str]:
-    """Validate a transfer request of the agent on the call (or a shift leader): exactly one of
-    `extension` (another agent), `queue` (business code) or `number` (outside number)."""
-    if not actor.can("contact.create"):
-        raise PermissionDenied("无权转接来电")
-    if body is None:
-        raise ValidationError("请求体须为对象")
+def parse_transfer(body: dict[str, Any]) -> tuple[str, str]:
+    """The one transfer target in `body`: ("extension", another agent), ("queue", business code)
+    or ("number", outside number). Checked by the web and again by the engine's control socket."""
     picked = {k: str(body.get(k) or "").strip() for k in ("extension", "queue", "number")}
     picked = {k: v for k, v in picked.items() if v}
     if len(picked) != 1:
@@ -406,6 +404,16 @@ def transfer_target(actor: Actor, call_uuid: str, body: dict[str, Any] | None) -
         raise ValidationError("业务队列无效", details={"queue": "取值错误"})
     if key == "number" and not (value.isdigit() and 5 <= len(value) <= 20):
         raise ValidationError("外部号码须为5到20位数字", details={"number": "格式错误"})
+    return key, value
+
+
+def transfer_target(actor: Actor, call_uuid: str, body: dict[str, Any] | None) -> dict[str, str]:
+    """Validate a transfer request of the agent on the call (or a shift leader) (see `parse_transfer`)."""
+    if not actor.can("contact.create"):
+        raise PermissionDenied("无权转接来电")
+    if body is None:
+        raise ValidationError("请求体须为对象")
+    key, value = parse_transfer(body)
     call = Call.get_or_none(Call.uuid == call_uuid)
     if call is None:
         raise NotFound("通话不存在")
@@ -508,10 +516,6 @@ def order_progress(number: str, query_code: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # agents (workstation)
 # ---------------------------------------------------------------------------------------------
-def _can_manage_agents(actor: Actor) -> bool:
-    return actor.can("monitor.view")
-
-
 SIP_PASSWORD_MIN = 8
 
 
@@ -549,15 +553,9 @@ def enroll_agent(actor: Actor, user_id: int, extension: str, password: str = "",
         elif agent.extension != extension:
             agent.extension, agent.sip_ha1 = extension, ""
         if password:
-            agent.sip_ha1 = _ha1(extension, realm, password)
+            agent.sip_ha1 = ha1(extension, realm, password)
         agent.save()
         return agent
-
-
-def _ha1(extension: str, realm: str, password: str) -> str:
-    from node.telephony.kamailio import ha1
-
-    return ha1(extension, realm, password)
 
 
 def set_sip_password(actor: Actor, agent_id: int, password: str, realm: str) -> Agent:
@@ -569,7 +567,7 @@ def set_sip_password(actor: Actor, agent_id: int, password: str, realm: str) -> 
             raise NotFound("坐席不存在")
         if agent.user_id != actor.user_id and not actor.can("user.manage"):
             raise PermissionDenied("只能修改自己的 SIP 密码")
-        agent.sip_ha1 = _ha1(agent.extension, realm, password)
+        agent.sip_ha1 = ha1(agent.extension, realm, password)
         agent.save()
         return agent
 
@@ -605,7 +603,7 @@ def set_agent_state(actor: Actor, agent_id: int, state: str, reason: str = "") -
         agent = locked(Agent.select().where(Agent.id == agent_id)).first()
         if agent is None:
             raise NotFound("坐席不存在")
-        if agent.user_id != actor.user_id and not _can_manage_agents(actor):
+        if agent.user_id != actor.user_id and not actor.can("monitor.view"):
             raise PermissionDenied("只能切换自己的坐席状态")
         if agent.state in ("ringing", "talking"):
             raise InvalidTransition(f"坐席{AGENT_STATES[agent.state]}，通话结束后再切换状态")
@@ -658,11 +656,7 @@ def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
             call = locked(Call.select().where(Call.uuid == uuid)).first()
             if call is None or call.state not in OPEN_STATES:
                 continue
-            agent = _agent_for_call(call.agent_id, uuid)
-            if agent is not None and agent.state == "ringing":
-                _release_to_ready(agent, now, uuid)
-            else:
-                _to_wrapup(agent, now, 0, uuid)
+            _call_over(_agent_for_call(call.agent_id, uuid), now, 0, uuid)
             if call.state in ("queued", "offered"):
                 call.abandoned = False
             call.state, call.ended_at, call.end_reason = "ended", now, "dropped"
@@ -780,7 +774,7 @@ def sync_links(since: dt.datetime | None = None) -> int:
 def live_state(now: dt.datetime | None = None) -> dict[str, Any]:
     """Lines and agents right now, for the wallboard and /metrics."""
     now = now or clock.now()
-    calls_by_state = {s: 0 for s in ("ivr", "queued", "offered", "talking", "rating", "dialing")}
+    calls_by_state = dict.fromkeys(OPEN_STATES, 0)
     for state, n in (
         Call.select(Call.state, pw.fn.COUNT(Call.id))
         .where(Call.state.in_(OPEN_STATES))
@@ -812,17 +806,11 @@ def live_state(now: dt.datetime | None = None) -> dict[str, Any]:
         "at": now.isoformat(timespec="seconds"),
         "calls_by_state": calls_by_state,
         "queue_length": calls_by_state["queued"],
-        "longest_wait_s": round((now - _as_dt(oldest)).total_seconds(), 1) if oldest else 0.0,
+        "longest_wait_s": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
         "agents_by_state": agents_by_state,
         "agents": agents,
         "engines": [{"name": e.name, "sip_port": e.sip_port} for e in engines],
     }
-
-
-def _as_dt(value: Any) -> dt.datetime:
-    if isinstance(value, str):
-        return dt.datetime.fromisoformat(value)
-    return value  # type: ignore[no-any-return]
 
 
 def caller_history(call: Call, limit: int = 10) -> list[dict[str, Any]]:
@@ -896,7 +884,3 @@ def begin_callback(task_id: int) -> tuple[str, str]:
 
 def last_event_id() -> int:
     return int(CallEvent.select(pw.fn.MAX(CallEvent.id)).scalar() or 0)
-
-
-def ensure_connection() -> None:
-    database.connect(reuse_if_open=True)

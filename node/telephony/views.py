@@ -3,6 +3,7 @@ Prometheus metrics, recordings (authenticated download), IVR menus and callbacks
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -159,20 +160,7 @@ def recording_info(call_id: str) -> Any:
 @bp.get("/menus")
 def menus() -> Any:
     web.current_actor().require("node.manage")
-    return jsonify(
-        [
-            {
-                "key": m.key,
-                "title": m.title,
-                "prompt": m.prompt,
-                "prompt_file": m.prompt_file,
-                "options": m.options,
-                "timeout_s": m.timeout_s,
-                "max_retries": m.max_retries,
-            }
-            for m in service.load_menus().values()
-        ]
-    )
+    return jsonify([dataclasses.asdict(m) for m in service.load_menus().values()])
 
 
 @bp.put("/menus/<key>")

@@ -120,7 +120,7 @@ def open_calls() -> int:
 
 
 def run_step(n: int, per_engine: int, rate: float, hold: float) -> dict[str, Any]:
-    from node import db, pii
+    from node import clock, db, pii
     from node.telephony.models import Call, CallEvent, Recording
 
     engines = max(1, math.ceil(n / per_engine))
@@ -166,7 +166,7 @@ def run_step(n: int, per_engine: int, rate: float, hold: float) -> dict[str, Any
                 answer_ms = [
                     float((e.data or {}).get("answer_ms") or 0)
                     for e in CallEvent.select().where(
-                        CallEvent.kind == "incoming", CallEvent.at >= _local(t_start)
+                        CallEvent.kind == "incoming", CallEvent.at >= clock.from_epoch_ms(int(t_start * 1000))
                     )
                 ]
             for i in range(n):
@@ -212,13 +212,6 @@ def run_step(n: int, per_engine: int, rate: float, hold: float) -> dict[str, Any
     finally:
         if os.environ.get("BENCH_KEEP") != "1":
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _local(epoch: float) -> Any:
-    """The node's naive Asia/Shanghai time for an epoch (CallEvent.at is stored that way)."""
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
 
 
 def main() -> None:

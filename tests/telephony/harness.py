@@ -208,7 +208,7 @@ class Stack:
         time.sleep(0.3)
 
     def start_engine(self, index: int) -> int:
-        ready = self.settings.run_dir / "telephony" / f"{self.cfg.engine_name(index)}.json"
+        ready = self.cfg.run_dir / f"{self.cfg.engine_name(index)}.json"
         ready.unlink(missing_ok=True)
         with open(self.logs / f"engine{index}.err", "ab") as err:
             proc = subprocess.Popen(
@@ -225,7 +225,7 @@ class Stack:
                     "--control-port",
                     str(self.control_ports[index]),
                     "--rtp-port",
-                    str(self.rtp_base + 40 * index),
+                    str(self.cfg.rtp_port(index)),
                 ],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,

@@ -159,6 +159,13 @@ class Ua:
     def after(self, seconds: float, fn: Any) -> None:
         self.timers.append((time.monotonic() + seconds, fn))
 
+    def _try(self, cid: str, fn: Any) -> None:
+        """Run a PJSUA2 call operation; a refusal becomes an "error" event of call `cid`."""
+        try:
+            fn()
+        except pj.Error as exc:
+            emit(ev="error", id=cid, error=exc.reason)
+
     def command(self, cmd: dict[str, Any]) -> bool:
         op = cmd.get("op")
         if op == "register":
@@ -167,26 +174,15 @@ class Ua:
             acc = self.account(cmd.get("from", "13800000000"))
             call = UaCall(self, acc, cmd["id"], int(cmd.get("tone", 0)))
             self.calls[call.cid] = call
-            try:
-                call.started = time.monotonic()
-                call.makeCall(cmd["uri"], pj.CallOpParam(True))
-                call.sent = time.monotonic()
-            except pj.Error as exc:
-                emit(ev="error", id=cmd["id"], error=exc.reason)
+            self._try(call.cid, lambda: self._dial(call, cmd["uri"]))
         elif op == "dtmf":
             call = self.calls.get(cmd["id"])
             if call is not None:
-                try:
-                    call.dialDtmf(cmd["digits"])
-                except pj.Error as exc:
-                    emit(ev="error", id=cmd["id"], error=exc.reason)
+                self._try(call.cid, lambda: call.dialDtmf(cmd["digits"]))
         elif op == "hangup":
             call = self.calls.get(cmd["id"])
             if call is not None:
-                try:
-                    call.hangup(pj.CallOpParam())
-                except pj.Error as exc:
-                    emit(ev="error", id=cmd["id"], error=exc.reason)
+                self._try(call.cid, lambda: call.hangup(pj.CallOpParam()))
         elif op == "quit":
             return False
         return True
@@ -236,14 +232,17 @@ class Ua:
             except pj.Error as exc:
                 emit(ev="error", where="media", error=exc.reason)
 
+    @staticmethod
+    def _dial(call: UaCall, uri: str) -> None:
+        call.started = time.monotonic()
+        call.makeCall(uri, pj.CallOpParam(True))
+        call.sent = time.monotonic()
+
     def _answer(self, call: UaCall) -> None:
         if call.cid in self.calls:
             op = pj.CallOpParam()
             op.statusCode = 200
-            try:
-                call.answer(op)
-            except pj.Error as exc:
-                emit(ev="error", id=call.cid, error=exc.reason)
+            self._try(call.cid, lambda: call.answer(op))
 
     def _hangup(self, call: UaCall) -> None:
         if call.cid in self.calls:

@@ -11,7 +11,7 @@ import pytest
 
 from node import settings as node_settings
 from node.errors import ValidationError
-from node.telephony import audio, ivr, kamailio
+from node.telephony import audio, ivr, kamailio, processes
 from node.telephony import config as tconfig
 from node.telephony.prompts import Prompt, PromptLibrary, spell_digits, wav_duration
 
@@ -174,5 +174,6 @@ def test_kamailio_config_lists_engines_and_gateway(tmp_path: Path) -> None:
     assert "hotline-setup invite $ci" in traced and "onreply_route[SETUP]" in traced
     listed = (cfg.run_dir / "dispatcher.list").read_text()
     assert all(f"sip:127.0.0.1:{p}" in listed for p in (6000, 6001, 6002))
-    specs = kamailio.process_specs(_settings(tmp_path, engines=2))
+    specs = processes.specs("/srv/node/node.toml", tconfig.load(_settings(tmp_path, engines=2)))
     assert [s.name for s in specs] == ["kamailio", "engine-1", "engine-2"]
+    assert specs[2].argv[-4:] == ["--config", "/srv/node/node.toml", "--index", "1"]

@@ -18,7 +18,7 @@ from node.intake import service as intake
 from node.telephony import audio, control, service
 from node.telephony.models import Agent, AgentStateLog, Call, CallbackTask, CallEvent, PhoneRating, Recording
 from tests import factories
-from tests.telephony.harness import Stack, agent_password, wait_until
+from tests.telephony.harness import Stack, UserAgent, agent_password, wait_until
 
 pytestmark = [
     pytest.mark.sip,
@@ -81,6 +81,27 @@ def call_of(caller_number: str) -> Call:
     )
 
 
+def dial_in(stack: Stack, name: str, cid: str, number: str, **opts: Any) -> tuple[UserAgent, Call]:
+    """A citizen `number` calls 12328 from a new UA `name` (call id `cid`); returns once the call
+    is answered, logged and its greeting has started."""
+    caller = stack.ua(name)
+    caller.send(op="call", id=cid, uri=stack.uri, **{"from": number}, **opts)
+    caller.wait(lambda e: e["ev"] == "confirmed", 5)
+    call = call_of(number)
+    time.sleep(0.8)
+    return caller, call
+
+
+def finalized_recording(call: Call) -> Recording:
+    return wait_until(  # type: ignore[no-any-return]
+        lambda: q(
+            lambda: Recording.get_or_none((Recording.call == call) & (Recording.status == "finalized"))
+        ),
+        10,
+        "recording",
+    )
+
+
 def kinds(call: Call) -> list[str]:
     return q(
         lambda: [e.kind for e in CallEvent.select().where(CallEvent.call == call).order_by(CallEvent.seq)]
@@ -108,11 +129,7 @@ def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack:
     all_offline()
     agent = make_agent(stack, "8001")
     agents = stack.agent_ua({"8001": {"answer_after": 1.0, "talk": 3.0, "tone": 1400}}, "agents1")
-    caller = stack.ua("caller1")
-    caller.send(op="call", id="c1", uri=stack.uri, tone=1000, **{"from": "13800138001"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138001")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller1", "c1", "13800138001", tone=1000)
     caller.send(op="dtmf", id="c1", digits="1")  # 投诉举报 → queue
     agents.wait(lambda e: e["ev"] == "confirmed", 10)
     wait_until(lambda: event(call, "agent_hangup"), 10, "agent hangup")
@@ -147,13 +164,7 @@ def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack:
     )
     assert states[-3:] == ["ringing", "talking", "wrapup"]
 
-    rec = wait_until(
-        lambda: q(
-            lambda: Recording.get_or_none((Recording.call == done) & (Recording.status == "finalized"))
-        ),
-        10,
-        "recording",
-    )
+    rec = finalized_recording(done)
     path = stack.cfg.recordings_dir / rec.path
     assert audio.inspect(path).format_tag == audio.FORMAT_ALAW
     rate, samples = audio.read_samples(path)
@@ -192,11 +203,7 @@ def test_order_progress_query_reads_back_state(stack: Stack) -> None:
 
     order = q(lambda: factories.make_order())
     label = states.label(order.state)
-    caller = stack.ua("caller2")
-    caller.send(op="call", id="c2", uri=stack.uri, **{"from": "13800138002"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138002")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller2", "c2", "13800138002")
     caller.send(op="dtmf", id="c2", digits="4")
     time.sleep(0.6)
     caller.send(op="dtmf", id="c2", digits=order.number + "#")
@@ -244,11 +251,7 @@ def test_agent_who_does_not_answer_is_skipped(stack: Stack) -> None:
     agents = stack.agent_ua(
         {"8101": {"answer": False}, "8102": {"answer_after": 0.5, "talk": 1.5, "tone": 1400}}, "agents3"
     )
-    caller = stack.ua("caller3")
-    caller.send(op="call", id="c3", uri=stack.uri, **{"from": "13800138003"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138003")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller3", "c3", "13800138003")
     caller.send(op="dtmf", id="c3", digits="2")
     wait_until(lambda: event(call, "bridged"), 20, "bridge to second agent")
     assert event(call, "bridged").agent_id == good.id
@@ -267,11 +270,7 @@ def test_agent_who_does_not_answer_is_skipped(stack: Stack) -> None:
 
 def test_caller_hanging_up_in_queue_is_abandoned(stack: Stack) -> None:
     all_offline()
-    caller = stack.ua("caller4")
-    caller.send(op="call", id="c4", uri=stack.uri, **{"from": "13800138004"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138004")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller4", "c4", "13800138004")
     caller.send(op="dtmf", id="c4", digits="3")
     wait_until(lambda: event(call, "queued"), 5, "queued")
     time.sleep(1.0)
@@ -284,11 +283,7 @@ def test_caller_hanging_up_in_queue_is_abandoned(stack: Stack) -> None:
 
 def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Stack) -> None:
     all_offline()
-    caller = stack.ua("caller5")
-    caller.send(op="call", id="c5", uri=stack.uri, **{"from": "13800138005"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138005")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller5", "c5", "13800138005")
     caller.send(op="dtmf", id="c5", digits="2")
     time.sleep(4.5)  # callback offered after 3 s in queue
     caller.send(op="dtmf", id="c5", digits="1")
@@ -320,11 +315,7 @@ def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Sta
 
 def test_engine_killed_mid_call_is_recovered_on_restart(stack: Stack) -> None:
     all_offline()
-    caller = stack.ua("caller6")
-    caller.send(op="call", id="c6", uri=stack.uri, **{"from": "13800138006"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138006")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller6", "c6", "13800138006")
     caller.send(op="dtmf", id="c6", digits="2")
     wait_until(lambda: event(call, "queued"), 5, "queued")
     time.sleep(1.5)
@@ -388,11 +379,7 @@ def test_agent_transfers_to_agent_then_queue_then_outside_number(stack: Stack) -
         "agents7",
     )
     outside = stack.gateway_ua({"13700001111": {"answer_after": 0.3, "talk": 2.5, "tone": 1800}}, "pstn7")
-    caller = stack.ua("caller7")
-    caller.send(op="call", id="c7", uri=stack.uri, tone=1000, **{"from": "13800138007"})
-    caller.wait(lambda e: e["ev"] == "confirmed", 5)
-    call = call_of("13800138007")
-    time.sleep(0.8)
+    caller, call = dial_in(stack, "caller7", "c7", "13800138007", tone=1000)
     caller.send(op="dtmf", id="c7", digits="1")
     wait_until(lambda: event(call, "bridged"), 15, "bridged to 8301")
 
@@ -455,13 +442,7 @@ def test_agent_transfers_to_agent_then_queue_then_outside_number(stack: Stack) -
     states = {a.id: q(lambda a=a: Agent.get_by_id(a.id)).state for a in (second, third)}
     assert all(s in ("wrapup", "ready") for s in states.values()), states
     # the engine stayed in the media path: the outside party's tone is in the recording
-    rec = wait_until(
-        lambda: q(
-            lambda: Recording.get_or_none((Recording.call == done) & (Recording.status == "finalized"))
-        ),
-        10,
-        "recording",
-    )
+    rec = finalized_recording(done)
     rate, samples = audio.read_samples(stack.cfg.recordings_dir / rec.path)
     last_bridge = q(
         lambda: CallEvent.select()

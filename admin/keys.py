@@ -29,8 +29,6 @@ from node import clock
 from node.db import connection, write_tx
 from node.errors import NotFound, ValidationError
 
-FED = "federation"
-
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -79,32 +77,30 @@ def keygen(settings: Any) -> Path:
     if not trust.own_keys(region):
         trust.generate_signing_key(settings.keys_dir, region)
     if not (d / "tls.key").exists():
-        pki.write_private(d / "tls.key", pki.ec_pem(pki.ec_key()))
-    tls_key = pki.load_ec((d / "tls.key").read_bytes())
+        pki.write_private(d / "tls.key", pki.private_pem(pki.ec_key()))
+    tls_csr = pki.make_csr(pki.load_ec((d / "tls.key").read_bytes()), region)
     request: dict[str, Any] = {
         "region": region,
         "level": settings.level,
         "name": settings.name,
         "address": f"{settings.federation_host}:{settings.federation_port}",
         "keys": [_key_json(k) for k in trust.own_keys(region)],
-        "tls_csr": pki.make_csr(tls_key, region).public_bytes(pki.serialization.Encoding.PEM).decode(),
+        "tls_csr": tls_csr.public_bytes(pki.serialization.Encoding.PEM).decode(),
     }
-    if settings.level in ("ministry", "province") and not (d / "ca.key").exists():
-        pki.write_private(d / "ca.key", pki.ec_pem(pki.ec_key()))
     if settings.level == "ministry":
         if not (d / "ca.crt").exists():
             root_key, root_cert = pki.create_root_ca(region)
-            pki.write_private(d / "ca.key", pki.ec_pem(root_key))
+            pki.write_private(d / "ca.key", pki.private_pem(root_key))
             (d / "ca.crt").write_bytes(pki.cert_pem(root_cert))
             (d / "root-ca.crt").write_bytes(pki.cert_pem(root_cert))
         root_key = pki.load_ec((d / "ca.key").read_bytes())
         root_cert = pki.load_certs((d / "ca.crt").read_bytes())[0]
         if not (d / "tls.crt").exists():
-            leaf = pki.sign_csr(
-                pki.make_csr(tls_key, region), region=region, issuer_key=root_key, issuer_cert=root_cert
-            )
+            leaf = pki.sign_csr(tls_csr, region=region, issuer_key=root_key, issuer_cert=root_cert)
             (d / "tls.crt").write_bytes(pki.cert_pem(leaf))
     elif settings.level == "province":
+        if not (d / "ca.key").exists():
+            pki.write_private(d / "ca.key", pki.private_pem(pki.ec_key()))
         ca_key = pki.load_ec((d / "ca.key").read_bytes())
         request["ca_csr"] = (
             pki.make_csr(ca_key, region, ca=True).public_bytes(pki.serialization.Encoding.PEM).decode()
@@ -153,14 +149,15 @@ def enrol(settings: Any, request: dict[str, Any], address: str = "") -> dict[str
             child, me, address=address or str(request.get("address", "")), name=str(request.get("name", ""))
         )
         bundle["keys"] = [_key_json(k) for k in NodeKey.select().order_by(NodeKey.id)]
-    if parent_of(me) is not None:  # vouch for the new keys towards the ministry
+    parent = parent_of(me)
+    if parent is not None:  # vouch for the new keys towards the ministry
         for key in request.get("keys", []):
             sender.enqueue(
                 pb.KeyAnnouncement(
                     key=_key_pb(key), notary=me, announced_at_ms=clock.to_epoch_ms(clock.now())
                 ),
                 origin=me,
-                destination=parent_of(me) or MINISTRY,
+                destination=parent,
             )
     return bundle
 
@@ -248,12 +245,8 @@ def register_cli(group: click.Group) -> None:
     group.add_command(admin)
 
 
-def _ctx() -> Any:
-    return click.get_current_context().find_root().obj
-
-
 def _bind() -> Any:
-    return _ctx().bind()
+    return click.get_current_context().find_root().obj.bind()
 
 
 @click.group()

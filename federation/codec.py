@@ -30,7 +30,6 @@ from node import clock
 BUSINESS_TYPES = {"1": pb.COMPLAINT, "2": pb.CONSULTATION, "3": pb.SUGGESTION}
 BUSINESS_CODES = {v: k for k, v in BUSINESS_TYPES.items()}
 SATISFACTION = {"1": pb.VERY_SATISFIED, "2": pb.SATISFIED, "3": pb.DISSATISFIED}
-SATISFACTION_CODES = {v: k for k, v in SATISFACTION.items()}
 CATEGORIES = {"open": pb.STATE_OPEN, "pending": pb.STATE_PENDING, "closed": pb.STATE_CLOSED}
 CATEGORY_NAMES = {v: k for k, v in CATEGORIES.items()}
 UPDATE_KINDS = {
@@ -44,40 +43,6 @@ UPDATE_KINDS = {
 }
 UPDATE_KIND_NAMES = {v: k for k, v in UPDATE_KINDS.items()}
 
-# WorkOrder fields a transfer carries to the handling node (besides contact, handled apart).
-TRANSFER_FIELDS = (
-    "number",
-    "origin_node",
-    "external_number",
-    "channel",
-    "business_type",
-    "domain",
-    "sub_business",
-    "road_class",
-    "region_code",
-    "address",
-    "latitude",
-    "longitude",
-    "respondent_name",
-    "respondent_plate",
-    "respondent_route",
-    "respondent_vessel",
-    "title",
-    "content",
-    "priority",
-    "confidential",
-    "anonymous",
-    "accepted_at",
-    "due_at",
-    "immediate_answer",
-    "result_basic",
-    "result_process",
-    "result_basis",
-    "return_count",
-    "extension_days",
-    "is_spot_check",
-)
-
 
 def ms(value: dt.datetime | None) -> int:
     return clock.to_epoch_ms(value) if value is not None else 0
@@ -85,10 +50,6 @@ def ms(value: dt.datetime | None) -> int:
 
 def at(value: int) -> dt.datetime | None:
     return clock.from_epoch_ms(value) if value else None
-
-
-def _s(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 # ---- upward order records ------------------------------------------------------------------------
@@ -205,6 +166,12 @@ def history_rows(entries: Iterable[pb.HistoryEntry]) -> list[dict[str, Any]]:
     return rows
 
 
+def _result(order: Any) -> pb.HandlingResult:
+    return pb.HandlingResult(
+        basic=order.result_basic or "", process=order.result_process or "", basis=order.result_basis or ""
+    )
+
+
 # ---- transfers -----------------------------------------------------------------------------------
 
 
@@ -239,9 +206,7 @@ def order_transfer(
             vessel=order.respondent_vessel or "",
         ),
         immediate_answer=order.immediate_answer or "",
-        result=pb.HandlingResult(
-            basic=order.result_basic or "", process=order.result_process or "", basis=order.result_basis or ""
-        ),
+        result=_result(order),
         priority=order.priority,
         extra={
             "external_number": order.external_number or "",
@@ -320,11 +285,6 @@ def order_update(
     to_node: str,
     sequence: int,
 ) -> pb.OrderUpdate:
-    result = None
-    if kind in ("replied", "closed"):
-        result = pb.HandlingResult(
-            basic=order.result_basic or "", process=order.result_process or "", basis=order.result_basis or ""
-        )
     return pb.OrderUpdate(
         order_number=order.number,
         transfer_id=transfer_id,
@@ -336,7 +296,7 @@ def order_update(
         actor=event.actor_name[:40],
         state=order.state,
         note=event.reason or "",
-        result=result,
+        result=_result(order) if kind in ("replied", "closed") else None,
         history=[history_entry(event)],
     )
 

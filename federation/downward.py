@@ -28,12 +28,13 @@ from google.protobuf.message import Message
 
 from federation import codec, flows, inbox, sender
 from federation.envelope import Rejected, new_message_id
-from federation.models import KnowledgeBulletin, Peer, SpotCheck, TransferLink
+from federation.models import KnowledgeBulletin, Peer, SpotCheck
 from federation.routing import check_node, in_subtree, level_of, node_for_region, parent_of
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
 from node.errors import DomainError, NotFound, ValidationError
+from node.workflow.present import iso
 
 log = logging.getLogger(__name__)
 
@@ -208,18 +209,14 @@ def list_bulletins(
             "category": r.category,
             "tags": [t for t in r.tags.split(",") if t],
             "effective_date": r.effective_date.isoformat() if r.effective_date else None,
-            "valid_until": _iso(r.valid_until),
-            "published_at": _iso(r.published_at),
+            "valid_until": iso(r.valid_until),
+            "published_at": iso(r.published_at),
             "revision": r.revision,
             "withdrawn": r.withdrawn,
-            "received_at": _iso(r.received_at),
+            "received_at": iso(r.received_at),
         }
         for r in rows
     ]
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
 
 
 # ---- spot checks: issuer side ---------------------------------------------------------------------
@@ -357,12 +354,12 @@ def list_spot_checks(me: str, target: str | None = None, limit: int = 200) -> li
                 "status": c.status,
                 "remote_state": c.remote_state,
                 "issued_by": c.issued_by,
-                "issued_at": _iso(c.issued_at),
-                "due_at": _iso(c.due_at),
-                "accepted_at": _iso(c.accepted_at),
-                "signed_at": _iso(c.signed_at),
-                "replied_at": _iso(c.replied_at),
-                "closed_at": _iso(c.closed_at),
+                "issued_at": iso(c.issued_at),
+                "due_at": iso(c.due_at),
+                "accepted_at": iso(c.accepted_at),
+                "signed_at": iso(c.signed_at),
+                "replied_at": iso(c.replied_at),
+                "closed_at": iso(c.closed_at),
                 "on_time": on_time,
                 "overdue": c.closed_at is None
                 and c.status != "refused"
@@ -400,11 +397,7 @@ def apply_spot_check(me: str, origin: str, check: pb.SpotCheckOrder) -> None:
     from node.auth.service import SYSTEM
     from node.workflow import service as workflow
 
-    if (
-        TransferLink.select()
-        .where((TransferLink.transfer_id == check.check_id) & (TransferLink.direction == "in"))
-        .exists()
-    ):
+    if flows.received_before(check.check_id):
         return
     fields = codec.spot_check_fields(check)
     try:
@@ -416,35 +409,15 @@ def apply_spot_check(me: str, origin: str, check: pb.SpotCheckOrder) -> None:
                 SYSTEM, fields, from_node=origin, check_id=check.check_id, note=check.instructions
             )
     except (DomainError, KeyError, ValueError) as exc:
-        reason = getattr(exc, "message", None) or str(exc)
-        log.warning("拒收抽检工单 %s：%s", check.check_id, reason)
-        now = clock.now()
-        TransferLink.create(
-            transfer_id=check.check_id,
-            number="",
-            direction="in",
-            peer=origin,
-            status="refused",
-            last_sequence=1,
-            created_at=now,
-            updated_at=now,
-        )
-        flows.send_refusal(me, origin, check.check_id, f"抽检工单被拒收：{reason}")
+        log.warning("拒收抽检工单 %s：%s", check.check_id, exc)
+        flows.new_link(check.check_id, "", "in", origin, "refused", last_sequence=1)
+        flows.send_refusal(me, origin, check.check_id, f"抽检工单被拒收：{exc}")
 
 
 def link_spot_check(order: Any, event: Any) -> None:
     """ON_CHANGE (via flows.on_change), on `receive_spot_check`: the link its updates go back by."""
     data = event.data or {}
-    now = clock.now()
-    TransferLink.create(
-        transfer_id=str(data["check_id"]),
-        number=order.number,
-        direction="in",
-        peer=str(data["from"]),
-        status="accepted",
-        created_at=now,
-        updated_at=now,
-    )
+    flows.new_link(str(data["check_id"]), order.number, "in", str(data["from"]), "accepted")
 
 
 def _check_spot_check(origin: str, destination: str, check: Message) -> None:

@@ -3,7 +3,7 @@
 The signature covers `sig_input(header, payload)`: a domain tag, then the header and the payload,
 each length-prefixed, so the signed bytes are unambiguous. Receivers verify the bytes exactly as
 received before parsing the payload, and never re-serialize to verify (protobuf maps have no
-canonical byte form). Checks run in the order of ARCHITECTURE.md; each failure raises `Rejected`
+canonical byte form). Checks run in the order of docs/FEDERATION.md; each failure raises `Rejected`
 with its own reason code and a Chinese + English detail:
 
     key known and valid → signature → key belongs to origin → destination is me → timestamp within
@@ -35,6 +35,7 @@ WIRE_VERSION = 1
 DEFAULT_SKEW_MS = 5 * 60 * 1000
 NONCE_BYTES = 16
 MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
+GRPC_MAX_MESSAGE = MAX_ENVELOPE_BYTES + 1024 * 1024  # gRPC limit both ways: an envelope + headroom
 
 Reason = pb.Ack.Reason
 

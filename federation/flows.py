@@ -160,16 +160,7 @@ def queue_transfer(order: Any, event: Any, me: str) -> TransferLink:
         requested_by=event.actor_name,
         contact_phone=_contact_phone(order),
     )
-    now = clock.now()
-    link = TransferLink.create(
-        transfer_id=transfer_id,
-        number=order.number,
-        direction="out",
-        peer=destination,
-        status="sent",
-        created_at=now,
-        updated_at=now,
-    )
+    link = new_link(transfer_id, order.number, "out", destination, "sent")
     sender.enqueue(message, origin=me, destination=destination, message_id=transfer_id)
     return link
 
@@ -211,22 +202,9 @@ def apply_transfer(me: str, origin: str, transfer: pb.OrderTransfer) -> None:
     from node.auth.service import SYSTEM
     from node.workflow import service as workflow
 
-    if (
-        TransferLink.select()
-        .where((TransferLink.transfer_id == transfer.transfer_id) & (TransferLink.direction == "in"))
-        .exists()
-    ):
+    if received_before(transfer.transfer_id):
         return
-    now = clock.now()
-    link = TransferLink.create(
-        transfer_id=transfer.transfer_id,
-        number=transfer.order.record.order_number,
-        direction="in",
-        peer=origin,
-        status="accepted",
-        created_at=now,
-        updated_at=now,
-    )
+    link = new_link(transfer.transfer_id, transfer.order.record.order_number, "in", origin, "accepted")
     fields = codec.transfer_order_fields(transfer)
     try:
         with write_tx():  # a savepoint: a refusal keeps the link and the answer, not a half order
@@ -240,12 +218,36 @@ def apply_transfer(me: str, origin: str, transfer: pb.OrderTransfer) -> None:
                 note=transfer.reason,
             )
     except (DomainError, KeyError, ValueError) as exc:
-        reason = getattr(exc, "message", None) or str(exc)
-        log.warning("拒收转办工单 %s：%s", link.number, reason)
-        TransferLink.update(status="refused", last_sequence=1, updated_at=now).where(
+        log.warning("拒收转办工单 %s：%s", link.number, exc)
+        TransferLink.update(status="refused", last_sequence=1, updated_at=clock.now()).where(
             TransferLink.id == link.id
         ).execute()
-        send_refusal(me, origin, link.transfer_id, f"转办被拒收：{reason}", order_number=link.number)
+        send_refusal(me, origin, link.transfer_id, f"转办被拒收：{exc}", order_number=link.number)
+
+
+def new_link(
+    transfer_id: str, number: str, direction: str, peer: str, status: str, last_sequence: int = 0
+) -> TransferLink:
+    now = clock.now()
+    return TransferLink.create(
+        transfer_id=transfer_id,
+        number=number,
+        direction=direction,
+        peer=peer,
+        status=status,
+        last_sequence=last_sequence,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def received_before(transfer_id: str) -> bool:
+    """Did an order (transfer or spot check) with this id already arrive here?"""
+    return (
+        TransferLink.select()
+        .where((TransferLink.transfer_id == transfer_id) & (TransferLink.direction == "in"))
+        .exists()
+    )
 
 
 def send_refusal(me: str, origin: str, transfer_id: str, note: str, order_number: str = "") -> None:

@@ -17,10 +17,10 @@ from typing import Any
 import peewee as pw
 from google.protobuf.message import Message
 
-from federation import trust
+from federation import sender, trust
 from federation.envelope import PAYLOAD_TYPES, Delivery
 from federation.models import InboxMessage, OutboxMessage
-from federation.routing import in_subtree, next_hop
+from federation.routing import in_subtree, next_hop, parent_of
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
@@ -111,9 +111,6 @@ def store(delivery: Delivery, me: str, peers: set[str]) -> bool:
 
 
 def _apply_key_announcement(me: str, origin: str, payload: pb.KeyAnnouncement) -> None:
-    from federation import sender
-    from federation.routing import parent_of
-
     row, forward = trust.apply_announcement(me, origin, payload)
     parent = parent_of(me)
     if forward and parent is not None:  # notary: vouch for the key towards the ministry

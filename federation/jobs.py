@@ -10,9 +10,10 @@ _senders: dict[str, Any] = {}
 def jobs(settings: Any) -> list[Any]:
     """Push the outbox and apply the inbox every 2 seconds, and generate every finished day's
     report not generated yet (missed days included) every 10 minutes, once the node is enrolled."""
+    from federation.pki import enrolled
     from node.jobs.worker import Job
 
-    if not (settings.keys_dir / "federation" / "tls.crt").exists():
+    if not enrolled(settings.keys_dir):
         return []
 
     def push_and_apply(now: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class OutboxCollector(Collector):
         from peewee import fn
 
         from federation import trust
-        from federation.models import OutboxMessage, Peer
+        from federation.models import InboxMessage, OutboxMessage, Peer, RecordQueue
         from node import clock
         from node.db import connection
 
@@ -62,8 +62,6 @@ class OutboxCollector(Collector):
         )
         now = clock.now()
         with connection():
-            from federation.models import InboxMessage, RecordQueue
-
             waiting = (
                 InboxMessage.select(
                     InboxMessage.status, fn.COUNT(InboxMessage.id), fn.MIN(InboxMessage.received_at)
@@ -76,8 +74,6 @@ class OutboxCollector(Collector):
             for status, count, first in waiting:
                 inbox_depth.add_metric([status], count)
                 if status == "received" and first is not None:
-                    if isinstance(first, str):
-                        first = dt.datetime.fromisoformat(first)
                     lag = max(lag, (now - first).total_seconds())
             inbox_lag.add_metric([], lag)
             records.add_metric([], RecordQueue.select().count())
@@ -95,8 +91,6 @@ class OutboxCollector(Collector):
             for peer, status, count, first in rows:
                 depth.add_metric([peer, status], count)
                 if status == "pending" and first is not None:
-                    if isinstance(first, str):
-                        first = dt.datetime.fromisoformat(first)
                     oldest.add_metric([peer], (now - first).total_seconds())
             for peer in Peer.select():
                 if peer.last_success_at is not None:

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from federation.routing import parent_of
 from node.errors import ValidationError
 
 SAN_SUFFIX = ".node.12328.internal"
@@ -60,7 +61,8 @@ def write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def ed25519_pem(key: Ed25519PrivateKey) -> bytes:
+def private_pem(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    """An unencrypted PKCS#8 PEM of a signing (Ed25519) or TLS (ECDSA) private key."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -75,12 +77,6 @@ def load_ed25519(path: Path) -> Ed25519PrivateKey:
 
 def ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def ec_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 def load_ec(pem: bytes) -> ec.EllipticCurvePrivateKey:
@@ -138,36 +134,23 @@ def create_root_ca(
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(_ca_usage(), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return key, cert
 
 
-def _ca_usage() -> x509.KeyUsage:
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs; a leaf signs and agrees keys (ECDHE)."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _leaf_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=True,
-        key_cert_sign=False,
-        crl_sign=False,
+        key_agreement=not ca,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
@@ -206,11 +189,11 @@ def sign_csr(
     )
     if ca:
         builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        builder = builder.add_extension(_ca_usage(), critical=True)
+        builder = builder.add_extension(_key_usage(ca=True), critical=True)
     else:
         builder = (
             builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_leaf_usage(), critical=True)
+            .add_extension(_key_usage(ca=False), critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                 critical=False,
@@ -260,8 +243,6 @@ class TestPki:
     def issuer_for(
         self, region: str
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, list[x509.Certificate]]:
-        from federation.routing import parent_of
-
         parent = parent_of(region) or "000000"
         if parent not in self.cas:
             ca_key = ec_key()
@@ -284,14 +265,20 @@ class TestPki:
             make_csr(key, region), region=region, issuer_key=issuer_key, issuer_cert=issuer_cert, days=days
         )
         return TlsMaterial(
-            key=ec_pem(key),
+            key=private_pem(key),
             chain=b"".join(cert_pem(c) for c in [leaf, *chain]),
             root=cert_pem(self.root_cert),
         )
 
 
 def tls_dir(keys_dir: Path) -> Path:
+    """The node's federation key directory (TLS files and signing keys, see the module doc)."""
     return keys_dir / "federation"
+
+
+def enrolled(keys_dir: Path) -> bool:
+    """Does the node hold its TLS certificate (enrolment done, the federation can run)?"""
+    return (tls_dir(keys_dir) / "tls.crt").exists()
 
 
 def load_material(keys_dir: Path) -> TlsMaterial:

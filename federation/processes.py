@@ -7,8 +7,9 @@ from typing import Any
 
 def process_specs(config: str, settings: Any) -> list[Any]:
     """The gRPC server, once the node holds its TLS certificate (after enrolment)."""
+    from federation.pki import enrolled
     from node.supervisor import ProcSpec, hotline
 
-    if not (settings.keys_dir / "federation" / "tls.crt").exists():
+    if not enrolled(settings.keys_dir):
         return []
     return [ProcSpec("federation", hotline(config, "serve-federation"))]

@@ -7,9 +7,10 @@ import datetime as dt
 from typing import Any
 
 from federation.models import RemoteOrder, TransferLink
-from federation.reports import parse_date
-from federation.routing import check_node, in_subtree
+from federation.reports import day_bounds, parse_date
+from federation.routing import check_node, in_subtree, subtree_prefix
 from node.errors import PermissionDenied
+from node.workflow.present import iso
 
 
 def list_records(
@@ -20,13 +21,9 @@ def list_records(
     region = check_node(region or me)
     if not in_subtree(me, region):
         raise PermissionDenied(f"本节点（{me}）无权查看 {region} 的工单记录")
-    start = dt.datetime.combine(day, dt.time())
-    query = RemoteOrder.select().where(
-        RemoteOrder.accepted_at >= start, RemoteOrder.accepted_at < start + dt.timedelta(days=1)
-    )
-    prefix = region.rstrip("0") if region != "000000" else ""
-    if len(prefix) % 2:
-        prefix += "0"
+    start, end = day_bounds(day)
+    query = RemoteOrder.select().where(RemoteOrder.accepted_at >= start, RemoteOrder.accepted_at < end)
+    prefix = subtree_prefix(region)
     if prefix:
         query = query.where(RemoteOrder.region_code.startswith(prefix))
     total = query.count()
@@ -45,8 +42,8 @@ def list_records(
             "channel": r.channel,
             "state": r.state,
             "category": r.category,
-            "accepted_at": r.accepted_at.isoformat(timespec="seconds"),
-            "closed_at": r.closed_at.isoformat(timespec="seconds") if r.closed_at else None,
+            "accepted_at": iso(r.accepted_at),
+            "closed_at": iso(r.closed_at),
             "revision": r.revision,
         }
         for r in rows
@@ -61,8 +58,8 @@ def transfer_links(number: str) -> list[dict[str, Any]]:
             "peer": link.peer,
             "status": link.status,
             "last_sequence": link.last_sequence,
-            "created_at": link.created_at.isoformat(timespec="seconds"),
-            "updated_at": link.updated_at.isoformat(timespec="seconds"),
+            "created_at": iso(link.created_at),
+            "updated_at": iso(link.updated_at),
         }
         for link in TransferLink.select().where(TransferLink.number == number).order_by(TransferLink.id)
     ]

@@ -39,7 +39,7 @@ import peewee as pw
 
 from federation import bulk, codec, sender
 from federation.models import NodeReport, Peer, ReportCount, TransferLink
-from federation.routing import MINISTRY, check_node, in_subtree, level_of, parent_of
+from federation.routing import MINISTRY, check_node, in_subtree, level_of, parent_of, subtree_prefix
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
@@ -47,30 +47,6 @@ from node.errors import PermissionDenied, ValidationError
 
 CATCH_UP_DAYS = 31
 JOB_NAME = "federation_daily_report"
-ORDER_METRICS = (
-    "accepted",
-    "instant_answered",
-    "dispatched",
-    "transferred_out",
-    "transferred_in",
-    "closed",
-    "due",
-    "closed_on_time",
-    "reviewed",
-    "returned",
-    "extended",
-    "urged",
-    "reopened",
-    "callback_due",
-    "callback_done",
-    "result_rated",
-    "result_satisfied",
-    "service_rated",
-    "service_satisfied",
-    "instant_rated",
-    "instant_satisfied",
-    "dissatisfied",
-)
 CALL_METRICS = (
     "calls_in",
     "calls_to_agent",
@@ -92,7 +68,7 @@ def parse_date(value: str | dt.date) -> dt.date:
         raise ValidationError(f"日期格式应为 YYYY-MM-DD：{value!r}") from None
 
 
-def _bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(day, dt.time())
     return start, start + dt.timedelta(days=1)
 
@@ -104,7 +80,7 @@ def compute(me: str, day: dt.date) -> list[codec.Count]:
     """This node's own counts for `day`, from database state."""
     from node.workflow.models import Extension, OrderEvent, Urge, WorkOrder
 
-    start, end = _bounds(day)
+    start, end = day_bounds(day)
     W = WorkOrder
     key = (W.business_type, W.domain, W.channel)
     sent_away = TransferLink.select(TransferLink.number).where(
@@ -273,8 +249,6 @@ def catch_up(me: str, today: dt.date | None = None, max_days: int = CATCH_UP_DAY
 
     today = today or clock.now().date()
     first = WorkOrder.select(pw.fn.MIN(WorkOrder.accepted_at)).scalar()
-    if isinstance(first, str):
-        first = dt.datetime.fromisoformat(first)
     earliest = first.date() if first is not None else today - dt.timedelta(days=1)
     day = max(earliest, today - dt.timedelta(days=max_days))
     done = []
@@ -299,11 +273,6 @@ def apply_report(me: str, origin: str, report: pb.DailyReport) -> None:
 
 
 # ---- rollups --------------------------------------------------------------------------------------
-
-
-def _prefix(region: str) -> str:
-    level = level_of(region)
-    return "" if level == "ministry" else region[:2] if level == "province" else region
 
 
 def _child_of(scope: str, node: str) -> str:
@@ -347,7 +316,7 @@ def rollup(me: str, day: str | dt.date, region: str | None = None) -> dict[str, 
     region = check_node(region or me)
     if not in_subtree(me, region):
         raise PermissionDenied(f"本节点（{me}）无权查看 {region} 的汇总数据")
-    prefix = _prefix(region)
+    prefix = subtree_prefix(region)
     query = ReportCount.select(
         ReportCount.node,
         ReportCount.metric,

@@ -62,6 +62,13 @@ def in_subtree(root: str, node: str) -> bool:
     return root in ancestors(node)
 
 
+def subtree_prefix(node: str) -> str:
+    """The prefix every region code (node or county) in the subtree of `node` starts with:
+    000000 → "", 320000 → "32", 320100 → "3201"."""
+    level = level_of(node)
+    return "" if level == "ministry" else node[:2] if level == "province" else node[:4]
+
+
 def lowest_common_ancestor(a: str, b: str) -> str:
     up_b = set(ancestors(b))
     return next(n for n in ancestors(a) if n in up_b)
@@ -86,10 +93,6 @@ def path(origin: str, destination: str) -> list[str]:
     while hops[-1] != destination:
         hops.append(next_hop(hops[-1], destination))
     return hops
-
-
-def is_neighbour(a: str, b: str) -> bool:
-    return parent_of(a) == b or parent_of(b) == a
 
 
 def relay_allowed(me: str):  # type: ignore[no-untyped-def]

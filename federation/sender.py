@@ -21,7 +21,7 @@ import grpc
 from google.protobuf.message import Message
 
 from federation import metrics, pki, trust
-from federation.envelope import SigningKey, new_message_id, seal_bytes, wrap_for_relay
+from federation.envelope import GRPC_MAX_MESSAGE, SigningKey, new_message_id, seal_bytes, wrap_for_relay
 from federation.models import OutboxMessage, Peer
 from federation.routing import next_hop
 from federation.v1 import federation_pb2 as pb
@@ -68,6 +68,17 @@ def backoff_seconds(attempts: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(0, min(MAX_BACKOFF, BASE_BACKOFF * (2 ** min(attempts, 20))))
 
 
+def _retry_later(row: OutboxMessage, detail: str) -> float:
+    """Count a failed attempt and back the row off; returns the delay in seconds."""
+    delay = backoff_seconds(row.attempts)
+    OutboxMessage.update(
+        attempts=OutboxMessage.attempts + 1,
+        next_attempt_at=clock.now() + dt.timedelta(seconds=delay),
+        last_error=detail[:2000],
+    ).where(OutboxMessage.id == row.id).execute()
+    return delay
+
+
 @dataclass
 class SendResult:
     sent: int = 0
@@ -112,10 +123,10 @@ class Sender:
             options = [
                 ("grpc.initial_reconnect_backoff_ms", 500),
                 ("grpc.max_reconnect_backoff_ms", 10000),
-                ("grpc.max_send_message_length", 17 * 1024 * 1024),
+                ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
+                ("grpc.ssl_target_name_override", pki.san_for(peer.region)),
             ]
             creds = grpc.ssl_channel_credentials(self.tls.root, self.tls.key, self.tls.chain)
-            options.append(("grpc.ssl_target_name_override", pki.san_for(peer.region)))
             channel = grpc.secure_channel(peer.address, creds, options=options)
             self._channels[peer.region] = (peer.address, channel)
             return channel
@@ -160,9 +171,11 @@ class Sender:
         )
         return sorted(r[0] for r in rows)
 
-    def drain(self, batch: int = 200, max_rounds: int = 1000) -> SendResult:
-        """One pass over every next hop with due messages."""
-        result = SendResult()
+    def drain(
+        self, batch: int = 200, max_rounds: int = 1000, *, result: SendResult | None = None
+    ) -> SendResult:
+        """One pass over every next hop with due messages (counted into `result`, if given)."""
+        result = result if result is not None else SendResult()
         for hop in self.due_hops():
             self.drain_hop(hop, result, batch=batch, max_rounds=max_rounds)
         return result
@@ -208,13 +221,8 @@ class Sender:
 
     def _fail(self, row: OutboxMessage, peer: Peer, detail: str) -> None:
         metrics.SEND_ERRORS.labels(peer.region).inc()
-        delay = backoff_seconds(row.attempts)
         with write_tx():
-            OutboxMessage.update(
-                attempts=OutboxMessage.attempts + 1,
-                next_attempt_at=clock.now() + dt.timedelta(seconds=delay),
-                last_error=detail[:2000],
-            ).where(OutboxMessage.id == row.id).execute()
+            delay = _retry_later(row, detail)
             Peer.update(last_error=detail[:2000]).where(Peer.id == peer.id).execute()
         log.info("推送到 %s 失败（%s），%.1f 秒后重试", peer.region, detail, delay)
 
@@ -233,11 +241,7 @@ class Sender:
                 else:
                     result.sent += 1
             elif ack.status == pb.Ack.REJECTED and ack.reason == pb.Ack.INTERNAL:
-                OutboxMessage.update(
-                    attempts=OutboxMessage.attempts + 1,
-                    next_attempt_at=now + dt.timedelta(seconds=backoff_seconds(row.attempts)),
-                    last_error=ack.detail[:2000],
-                ).where(OutboxMessage.id == row.id).execute()
+                _retry_later(row, ack.detail)
             else:
                 reason = (
                     pb.Ack.Reason.Name(ack.reason)

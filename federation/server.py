@@ -8,6 +8,7 @@ a handler: it is acked REJECTED/MALFORMED.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from federation import inbox, metrics, pki, trust
 from federation.envelope import (
     DEFAULT_SKEW_MS,
+    GRPC_MAX_MESSAGE,
     KeyResolver,
     Rejected,
     ReplayCache,
@@ -35,7 +37,6 @@ from node.db import database
 
 log = logging.getLogger(__name__)
 SERVICE = "federation.v1.Federation"
-MAX_MESSAGE = 17 * 1024 * 1024
 
 
 @dataclass
@@ -132,6 +133,21 @@ class Receiver:
             return rejected_ack(peek_message_id(raw), Rejected(pb.Ack.INTERNAL))
 
 
+@contextlib.contextmanager
+def _observed(method: str) -> Iterator[None]:
+    """Count one RPC by method and outcome and observe its latency."""
+    start = time.perf_counter()
+    code = "OK"
+    try:
+        yield
+    except Exception:
+        code = "UNKNOWN"
+        raise
+    finally:
+        metrics.RPCS.labels(method, code).inc()
+        metrics.RPC_SECONDS.labels(method).observe(time.perf_counter() - start)
+
+
 class MetricsInterceptor(grpc.ServerInterceptor):
     """Counts RPCs by method and status code and observes their latency."""
 
@@ -144,32 +160,16 @@ class MetricsInterceptor(grpc.ServerInterceptor):
             inner = handler.unary_unary
 
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
-                start = time.perf_counter()
-                code = "OK"
-                try:
+                with _observed(method):
                     return inner(request, context)
-                except Exception:
-                    code = "UNKNOWN"
-                    raise
-                finally:
-                    metrics.RPCS.labels(method, code).inc()
-                    metrics.RPC_SECONDS.labels(method).observe(time.perf_counter() - start)
 
             return handler._replace(unary_unary=unary)
         if handler.stream_stream is not None:
             inner_s = handler.stream_stream
 
             def stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
-                start = time.perf_counter()
-                code = "OK"
-                try:
+                with _observed(method):
                     yield from inner_s(requests, context)
-                except Exception:
-                    code = "UNKNOWN"
-                    raise
-                finally:
-                    metrics.RPCS.labels(method, code).inc()
-                    metrics.RPC_SECONDS.labels(method).observe(time.perf_counter() - start)
 
             return handler._replace(stream_stream=stream)
         return handler
@@ -217,8 +217,8 @@ def create_server(
         interceptors=[MetricsInterceptor()],
         options=[
             ("grpc.so_reuseport", 0),
-            ("grpc.max_receive_message_length", MAX_MESSAGE),
-            ("grpc.max_send_message_length", MAX_MESSAGE),
+            ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
+            ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
         ],
     )
     server.add_generic_rpc_handlers((_handlers(receiver),))

@@ -81,11 +81,7 @@ def worker_pass(settings: Any, sender: Sender) -> dict[str, Any]:
         result = sender.drain()
         processed = inbox.process(settings.region)
         if processed["processed"]:  # relays and updates queued while applying go out at once
-            more = sender.drain()
-            result.sent += more.sent
-            result.duplicates += more.duplicates
-            result.parked += more.parked
-            result.errors.update(more.errors)
+            sender.drain(result=result)
     return {
         "records": records,
         "sent": result.sent,
@@ -94,23 +90,3 @@ def worker_pass(settings: Any, sender: Sender) -> dict[str, Any]:
         "errors": result.errors,
         **processed,
     }
-
-
-def run_worker(settings: Any, *, interval: float = 1.0, stop: threading.Event | None = None) -> None:
-    """The federation half of the worker process: a pass every `interval` seconds."""
-    node_db.bind(settings.database_url)
-    configure(settings)
-    sender = make_sender(settings)
-    stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-    try:
-        while not stop.is_set():
-            try:
-                worker_pass(settings, sender)
-            except Exception:
-                log.exception("联网发送/处理失败")
-            stop.wait(interval)
-    finally:
-        sender.close()

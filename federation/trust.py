@@ -15,13 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from federation import pki
 from federation.envelope import KeyInfo, SigningKey, key_id_for, parse_key_id
 from federation.models import NodeKey, Peer
-from federation.routing import MINISTRY, check_node, level_of, parent_of
+from federation.routing import MINISTRY, check_node, in_subtree, level_of, parent_of
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
 from node.errors import Conflict, NotFound, ValidationError
-
-DAY_MS = 86_400_000
 
 
 def _ms(value: dt.datetime) -> int:
@@ -122,8 +120,8 @@ def record_key(key: pb.PublicKey, *, source: str, notary: str = "") -> NodeKey:
 # ---- our own signing keys ----
 
 
-def signing_dir(keys_dir: Path) -> Path:
-    return keys_dir / "federation"
+def _signing_path(keys_dir: Path, number: int) -> Path:
+    return pki.tls_dir(keys_dir) / f"signing-{number}.pem"
 
 
 def generate_signing_key(
@@ -135,10 +133,10 @@ def generate_signing_key(
     now = clock.now()
     numbers = [parse_key_id(k.key_id)[2] for k in NodeKey.select().where(NodeKey.node == region)]
     number = max(numbers, default=0) + 1
-    while (signing_dir(keys_dir) / f"signing-{number}.pem").exists():
+    while _signing_path(keys_dir, number).exists():
         number += 1
     private = Ed25519PrivateKey.generate()
-    pki.write_private(signing_dir(keys_dir) / f"signing-{number}.pem", pki.ed25519_pem(private))
+    pki.write_private(_signing_path(keys_dir, number), pki.private_pem(private))
     key = SigningKey(key_id=key_id_for(region, number), node=region, private=private)
     with write_tx():
         return NodeKey.create(
@@ -163,7 +161,7 @@ def own_keys(region: str) -> list[NodeKey]:
 
 def load_signing_key(keys_dir: Path, key_id: str) -> SigningKey:
     _, region, number = parse_key_id(key_id)
-    path = signing_dir(keys_dir) / f"signing-{number}.pem"
+    path = _signing_path(keys_dir, number)
     if not path.exists():
         raise NotFound(f"找不到签名私钥文件：{path}")
     return SigningKey(key_id=key_id, node=region, private=pki.load_ed25519(path))
@@ -282,8 +280,6 @@ def apply_announcement(me: str, origin: str, message: pb.KeyAnnouncement) -> tup
 
 
 def _in_subtree(root: str, node: str) -> bool:
-    from federation.routing import in_subtree
-
     try:
         return in_subtree(root, node)
     except ValidationError:

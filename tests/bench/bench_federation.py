@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from federation import envelope as E  # noqa: E402
 from federation import pki  # noqa: E402
 from federation.v1 import federation_pb2 as pb  # noqa: E402
+from tests.federation.helpers import signing_key  # noqa: E402
 
 PROV, CITY = "320000", "320100"
 
@@ -176,7 +176,7 @@ def main() -> None:
 def link_rates(args: argparse.Namespace) -> None:
     test_pki = pki.TestPki.create()
     server_tls, client_tls = test_pki.material(PROV), test_pki.material(CITY)
-    key = E.SigningKey(E.key_id_for(CITY, 1), CITY, Ed25519PrivateKey.generate())
+    key = signing_key(CITY)
     rates: dict[str, list[float]] = {"signed": [], "unsigned": []}
     with tempfile.TemporaryDirectory(prefix="fed-bench-") as tmp:
         workdir = Path(tmp)

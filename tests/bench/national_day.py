@@ -35,12 +35,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat  # noqa: E402
-
 from federation import envelope as E  # noqa: E402
 from federation import pki  # noqa: E402
 from federation.routing import MINISTRY  # noqa: E402
+from tests.federation.helpers import NodeHome, signing_key  # noqa: E402
 
 DAY = dt.date(2025, 3, 3)
 FULLNODE = ROOT / "tests" / "federation" / "fullnode.py"
@@ -208,53 +206,21 @@ class NodeProc:
             self.proc.kill()
 
 
-def write_home(
-    base: Path,
-    region: str,
-    url: str,
-    tls: pki.TlsMaterial,
-    key: E.SigningKey,
-    trusted: list[dict[str, Any]],
-    peers: dict[str, str],
-) -> Path:
-    from federation.routing import level_of
-
-    home = base / f"node-{region}"
-    fed = home / "keys" / "federation"
-    fed.mkdir(parents=True, exist_ok=True)
-    (home / "keys" / "session.key").write_text("bench-session-secret")
-    from cryptography.fernet import Fernet
-
-    (home / "keys" / "data.key").write_text(Fernet.generate_key().decode())
-    pki.write_private(fed / "signing-1.pem", pki.ed25519_pem(key.private))
-    pki.write_private(fed / "tls.key", tls.key)
-    (fed / "tls.crt").write_bytes(tls.chain)
-    (fed / "root-ca.crt").write_bytes(tls.root)
-    (home / "node.toml").write_text(
-        f'[node]\nregion = "{region}"\nlevel = "{level_of(region)}"\n[database]\nurl = "{url}"\n'
-        '[federation]\nhost = "127.0.0.1"\nport = 0\nmetrics_port = -1\n',
-        encoding="utf-8",
-    )
-    keys = [{**k, "own": k["node"] == region} for k in trusted]
-    (home / "trust.json").write_text(
-        json.dumps({"keys": keys, "peers": [{"region": r, "address": a} for r, a in peers.items()]})
-    )
-    return home
-
-
 def national_day(args: argparse.Namespace) -> None:
     tree = national_tree(args.cities)
     cities = [(p, c) for p, cs in tree.items() for c in cs]
     print(f"{len(tree)} 个省级节点，{len(cities)} 个市级节点，{args.records} 条工单记录", flush=True)
     setup = time.perf_counter()
     test_pki = pki.TestPki.create()
-    keys = {
-        r: E.SigningKey(E.key_id_for(r, 1), r, Ed25519PrivateKey.generate())
-        for r in [MINISTRY, *tree, *(c for _, c in cities)]
-    }
-    trusted = [
-        {"key_id": k.key_id, "node": k.node, "public_key": k.public_bytes().hex()} for k in keys.values()
-    ]
+    keys = {r: signing_key(r) for r in [MINISTRY, *tree, *(c for _, c in cities)]}
+
+    def write_home(base: Path, region: str, url: str, peers: dict[str, str]) -> Path:
+        """A node home trusting every key, with its peers (what enrolment and the directory do)."""
+        node = NodeHome.create(base, region, url, test_pki, key=keys[region])
+        node.peers = peers
+        node.trust(*[k for r, k in keys.items() if r != region])
+        return node.home
+
     pg_url = ""
     with tempfile.TemporaryDirectory(prefix="national-day-") as tmp:
         base = Path(tmp)
@@ -265,15 +231,7 @@ def national_day(args: argparse.Namespace) -> None:
         nodes: list[NodeProc] = []
         try:
             m_url = pg_url or f"sqlite:///{base / 'ministry.db'}"
-            m_home = write_home(
-                base,
-                MINISTRY,
-                m_url,
-                test_pki.material(MINISTRY),
-                keys[MINISTRY],
-                trusted,
-                {p: "127.0.0.1:1" for p in tree},
-            )
+            m_home = write_home(base, MINISTRY, m_url, {p: "127.0.0.1:1" for p in tree})
             ministry = NodeProc(m_home)
             nodes.append(ministry)
             m_addr = f"127.0.0.1:{ministry.ready()}"
@@ -281,9 +239,7 @@ def national_day(args: argparse.Namespace) -> None:
             pending = []
             for p, cs in tree.items():
                 peers = {MINISTRY: m_addr, **{c: "127.0.0.1:1" for c in cs}}
-                home = write_home(
-                    base, p, f"sqlite:///{base / (p + '.db')}", test_pki.material(p), keys[p], trusted, peers
-                )
+                home = write_home(base, p, f"sqlite:///{base / (p + '.db')}", peers)
                 proc = NodeProc(home)
                 nodes.append(proc)
                 pending.append((p, proc))
@@ -301,9 +257,7 @@ def national_day(args: argparse.Namespace) -> None:
                         "region": c,
                         "province": p,
                         "records": n,
-                        "key": keys[c]
-                        .private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-                        .hex(),
+                        "key": pki.private_pem(keys[c].private).hex(),
                         "tls": {"key": tls.key.hex(), "chain": tls.chain.hex(), "root": tls.root.hex()},
                     }
                 )
@@ -335,7 +289,6 @@ def national_day(args: argparse.Namespace) -> None:
                 assert s.stdin is not None
                 s.stdin.write("go\n")
                 s.stdin.flush()
-            pushed_at = 0.0
             for s in senders:
                 assert s.stdout is not None
                 line = s.stdout.readline()

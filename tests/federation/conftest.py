@@ -1,4 +1,4 @@
-"""Fixtures for federation tests that run real node processes."""
+"""Fixtures for federation tests: the business flows on the test database, and real node processes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from federation import pki
+from federation import flows, pki
+from node import settings as node_settings
 from tests import pg
 from tests.conftest import BACKENDS
 
@@ -28,3 +29,11 @@ def node_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
             yield url
         finally:
             pg.drop_database(url)
+
+
+@pytest.fixture
+def flow(db: str, settings: node_settings.Settings) -> Iterator[node_settings.Settings]:
+    """The flows installed on the test database; tests switch nodes with `helpers.act_as`."""
+    flows.install()
+    yield settings
+    node_settings.configure(settings)

@@ -40,6 +40,7 @@ from node.workflow import service as workflow  # noqa: E402
 from node.workflow.models import OrderEvent, WorkOrder  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.federation import nodeproc  # noqa: E402
+from tests.federation.helpers import sum_counts  # noqa: E402
 
 _actors: dict[str, auth.Actor] = {}
 IDLE_SECONDS = 1.0  # worker pass interval when nothing happens (retries, backoff ends)
@@ -87,7 +88,7 @@ def handle(settings: Any, cmd: dict[str, Any]) -> Any:
     if op == "rollup":
         return reports.rollup(me, cmd["date"], cmd.get("region"))
     if op == "own":  # this node's own figures for a date, straight from its tables
-        return dict(sum_counts(reports.compute(me, reports.parse_date(cmd["date"]))))
+        return sum_counts(reports.compute(me, reports.parse_date(cmd["date"])))
     if op == "counts":  # cheap progress figures (the benchmark polls these)
         day = reports.parse_date(cmd["date"])
         return {
@@ -124,13 +125,6 @@ def handle(settings: Any, cmd: dict[str, Any]) -> Any:
             ),
         }
     raise ValueError(f"未知命令：{op}")
-
-
-def sum_counts(counts: list[Any]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for metric, _t, _d, _c, value in counts:
-        out[metric] = out.get(metric, 0) + value
-    return out
 
 
 def pooled(settings: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Helpers for federation tests: in-memory signing keys, node homes on disk, and node server
+"""Helpers for federation tests: in-memory signing keys, several nodes acting on one test database
+(`act_as`, the outbox rows they queued, receiver refusals), node homes on disk, and node server
 processes started from tests/federation/nodeproc.py (each its own process and database)."""
 
 from __future__ import annotations
@@ -9,16 +10,26 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.message import Message
 
 from federation import pki, trust
-from federation.envelope import SigningKey, key_id_for
+from federation.codec import Count
+from federation.envelope import SigningKey, key_id_for, seal
+from federation.models import InboxMessage, OutboxMessage
 from federation.routing import level_of
+from federation.server import Receiver
 from federation.v1 import federation_pb2 as pb
+from node import settings as node_settings
+from node.db import open_database
+
+M = TypeVar("M", bound=Message)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +46,56 @@ def record(key: SigningKey, **kw: int | bool) -> None:
     trust.record_key(public(key, **kw), source="enrolment")
 
 
+# ---- several nodes on one test database (the `flow` fixture) ----
+
+
+def act_as(settings: node_settings.Settings, region: str) -> None:
+    """Make the engine and the flows run as node `region` from now on."""
+    node_settings.configure(replace(settings, region=region, level=level_of(region)))
+
+
+def outbox(payload_type: type[Message]) -> list[OutboxMessage]:
+    name = payload_type.DESCRIPTOR.full_name
+    return list(OutboxMessage.select().where(OutboxMessage.payload_type == name).order_by(OutboxMessage.id))
+
+
+def payload(row: OutboxMessage, cls: type[M]) -> M:
+    return cls.FromString(bytes(row.payload))
+
+
+def deliver(receiver: Receiver, message: Message, key: SigningKey, destination: str) -> pb.Ack:
+    """Seal `message` with `key` and hand it to `receiver` over the key owner's own link."""
+    return receiver.receive(seal(message, key=key, destination=destination).SerializeToString(), key.node)
+
+
+def refused(receiver: Receiver, message: Message, key: SigningKey, destination: str, reason: str) -> str:
+    """Deliver, expect REJECTED with `reason` and nothing stored; returns the ack's detail."""
+    ack = deliver(receiver, message, key, destination)
+    assert ack.status == pb.Ack.REJECTED and pb.Ack.Reason.Name(ack.reason) == reason, ack.detail
+    assert InboxMessage.select().count() == 0 and OutboxMessage.select().count() == 0
+    return ack.detail
+
+
+def sum_counts(counts: Iterable[Count]) -> dict[str, int]:
+    """Report counts summed per metric."""
+    totals: dict[str, int] = {}
+    for metric, _t, _d, _c, value in counts:
+        totals[metric] = totals.get(metric, 0) + value
+    return totals
+
+
+def inbox_ids(database_url: str) -> list[str]:
+    """Message ids in the inbox of another node's database, in arrival order."""
+    database = open_database(database_url)
+    try:
+        with database.bind_ctx([InboxMessage]):
+            return [r.message_id for r in InboxMessage.select().order_by(InboxMessage.id)]
+    finally:
+        database.close()
+        if hasattr(database, "close_all"):
+            database.close_all()
+
+
 @dataclass
 class NodeHome:
     """A node directory: node.toml, secrets, TLS files, signing key, and trust.json for nodeproc."""
@@ -48,14 +109,16 @@ class NodeHome:
     peers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, base: Path, region: str, database_url: str, test_pki: pki.TestPki) -> NodeHome:
+    def create(
+        cls, base: Path, region: str, database_url: str, test_pki: pki.TestPki, key: SigningKey | None = None
+    ) -> NodeHome:
         home = base / f"node-{region}"
         (home / "keys" / "federation").mkdir(parents=True, exist_ok=True)
-        node = cls(region, home, database_url, signing_key(region), test_pki.material(region))
+        node = cls(region, home, database_url, key or signing_key(region), test_pki.material(region))
         (home / "keys" / "session.key").write_text("test-session-secret")
         (home / "keys" / "data.key").write_text(Fernet.generate_key().decode())
         fed = home / "keys" / "federation"
-        pki.write_private(fed / "signing-1.pem", pki.ed25519_pem(node.key.private))
+        pki.write_private(fed / "signing-1.pem", pki.private_pem(node.key.private))
         pki.write_private(fed / "tls.key", node.tls.key)
         (fed / "tls.crt").write_bytes(node.tls.chain)
         (fed / "root-ca.crt").write_bytes(node.tls.root)

@@ -17,22 +17,14 @@ from federation import service
 from federation.models import InboxMessage, NodeKey, OutboxMessage
 from node import db as node_db
 from node import settings as node_settings
+from tests.test_cli import hotline as cli
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = {"000000": "ministry", "320000": "province", "320100": "city"}
 
 
 def hotline(home: Path, *args: str) -> str:
-    run = subprocess.run(
-        [sys.executable, "-m", "node.cli", "-c", str(home), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert run.returncode == 0, f"hotline {' '.join(args)}\n{run.stdout}\n{run.stderr}"
-    return run.stdout
+    return cli("-c", str(home), *args).stdout
 
 
 class Server:
@@ -78,27 +70,10 @@ def query(home: Path, fn):  # type: ignore[no-untyped-def]
 def homes(tmp_path: Path) -> Iterator[dict[str, Path]]:
     homes = {region: tmp_path / region for region in NODES}
     for region, level in NODES.items():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "node.cli",
-                "init",
-                str(homes[region]),
-                "--level",
-                level,
-                "--region",
-                region,
-                "--federation-port",
-                "0",
-                "--metrics-port",
-                "0",
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        cli(
+            "init", str(homes[region]), "--level", level, "--region", region,
+            "--federation-port", "0", "--metrics-port", "0",
+        )  # fmt: skip
         hotline(homes[region], "migrate")
         hotline(homes[region], "admin", "keygen")
     yield homes
@@ -112,12 +87,7 @@ def test_enrol_rotate_and_directory(homes: dict[str, Path], tmp_path: Path) -> N
     hotline(p, "admin", "enrol", req(c), "-o", str(tmp_path / "c.json"))
     hotline(c, "admin", "import", str(tmp_path / "c.json"))
     # a city cannot be enrolled by a province it does not belong to, nor a province by a city
-    bad = subprocess.run(
-        [sys.executable, "-m", "node.cli", "-c", str(c), "admin", "enrol", req(p)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    bad = cli("-c", str(c), "admin", "enrol", req(p), check=False)
     assert bad.returncode != 0 and "不是本节点" in bad.stderr
 
     servers = {region: Server(homes[region]) for region in ("000000", "320000", "320100")}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from node.errors import NotFound, ValidationError
 from node.workflow import service
 from node.workflow.models import OrderEvent, WorkOrder
 from tests import factories
-from tests.federation.helpers import record, signing_key
+from tests.federation.helpers import act_as, deliver, outbox, payload, record, refused, signing_key
 
 MINISTRY, PROV, ZJ, CITY, CITY2 = "000000", "320000", "330000", "320100", "320200"
 TESTER_PHONE = "13900002222"
@@ -39,27 +38,6 @@ FIELDS = {
     "contact_phone": TESTER_PHONE,
     "respondent_plate": "苏A88888",
 }
-
-
-@pytest.fixture
-def flow(db: str, settings: node_settings.Settings) -> Iterator[node_settings.Settings]:
-    flows.install()
-    yield settings
-    node_settings.configure(settings)
-
-
-def act_as(settings: node_settings.Settings, region: str) -> None:
-    level = {MINISTRY: "ministry"}.get(region, "province" if region.endswith("0000") else "city")
-    node_settings.configure(dataclasses.replace(settings, region=region, level=level))
-
-
-def outbox(payload_type: type) -> list[OutboxMessage]:
-    name = payload_type.DESCRIPTOR.full_name
-    return list(OutboxMessage.select().where(OutboxMessage.payload_type == name).order_by(OutboxMessage.id))
-
-
-def payload(row: OutboxMessage, cls: type) -> Any:
-    return cls.FromString(bytes(row.payload))
 
 
 def children(me: str, *regions: str) -> None:
@@ -379,21 +357,9 @@ def test_publish_bulletin_validates(
 
 @pytest.fixture
 def province(flow: node_settings.Settings) -> Receiver:
-    node_settings.configure(dataclasses.replace(flow, region=PROV, level="province"))
+    act_as(flow, PROV)
     children(PROV, CITY, CITY2, MINISTRY)
     return Receiver(ServerParams(me=PROV, tls=None))
-
-
-def deliver(receiver: Receiver, message: Any, key: E.SigningKey, destination: str) -> pb.Ack:
-    raw = E.seal(message, key=key, destination=destination).SerializeToString()
-    return receiver.receive(raw, key.node)
-
-
-def refused(receiver: Receiver, message: Any, key: E.SigningKey, destination: str, reason: str) -> str:
-    ack = deliver(receiver, message, key, destination)
-    assert ack.status == pb.Ack.REJECTED and pb.Ack.Reason.Name(ack.reason) == reason, ack.detail
-    assert InboxMessage.select().count() == 0 and OutboxMessage.select().count() == 0
-    return ack.detail
 
 
 def bulletin(**kw: Any) -> pb.KnowledgeBulletin:

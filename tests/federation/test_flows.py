@@ -5,9 +5,6 @@ ordering, and the receiver's content checks."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-
 import pytest
 
 from federation import codec, flows, trust
@@ -20,31 +17,10 @@ from node.errors import ValidationError
 from node.workflow import service
 from node.workflow.models import OrderEvent, WorkOrder
 from tests import factories
-from tests.federation.helpers import record, signing_key
+from tests.federation.helpers import act_as, outbox, payload, record, refused, signing_key
 
 CITY, CITY2, OTHER_CITY, PROV, MINISTRY = "320100", "320200", "320500", "320000", "000000"
 PHONE = "13812345678"
-
-
-@pytest.fixture
-def flow(db: str, settings: node_settings.Settings) -> Iterator[node_settings.Settings]:
-    flows.install()
-    yield settings
-    node_settings.configure(settings)
-
-
-def act_as(settings: node_settings.Settings, region: str) -> None:
-    level = "province" if region.endswith("0000") else "city"
-    node_settings.configure(dataclasses.replace(settings, region=region, level=level))
-
-
-def outbox(payload_type: type) -> list[OutboxMessage]:
-    name = payload_type.DESCRIPTOR.full_name
-    return list(OutboxMessage.select().where(OutboxMessage.payload_type == name).order_by(OutboxMessage.id))
-
-
-def payload(row: OutboxMessage, cls: type) -> object:
-    return cls.FromString(bytes(row.payload))
 
 
 # ---- upward records ------------------------------------------------------------------------------
@@ -57,7 +33,7 @@ def test_changes_coalesce_into_one_record_without_caller_data(flow: node_setting
     assert RecordQueue.select().count() == 0
     (row,) = outbox(pb.OrderRecordBatch)
     assert (row.destination, row.next_hop) == (MINISTRY, PROV)  # up through the province
-    (rec,) = payload(row, pb.OrderRecordBatch).records  # type: ignore[attr-defined]
+    (rec,) = payload(row, pb.OrderRecordBatch).records
     order = WorkOrder.get_by_id(order.id)
     assert (rec.order_number, rec.state, rec.revision) == (order.number, "handling", order.version)
     assert rec.signed_at_ms and rec.transferred and rec.handling_node == CITY
@@ -87,7 +63,7 @@ def test_change_during_flush_stays_queued(
 
 
 def test_ministry_queues_no_records(flow: node_settings.Settings) -> None:
-    node_settings.configure(dataclasses.replace(flow, region=MINISTRY, level="ministry"))
+    act_as(flow, MINISTRY)
     factories.make_order("accepted")
     assert RecordQueue.select().count() == 0
     assert flows.flush_records(MINISTRY) == 0
@@ -123,8 +99,9 @@ def transfer_out(flow: node_settings.Settings, **overrides: object) -> tuple[Wor
     dispatcher = factories.actor("dispatcher")
     service.perform(dispatcher, order.number, "transfer", {"region_code": "320505", "reason": "属苏州市管辖"})
     (row,) = outbox(pb.OrderTransfer)
-    assert (row.destination, row.next_hop, row.message_id) == (OTHER_CITY, PROV, row.message_id)
-    return WorkOrder.get_by_id(order.id), payload(row, pb.OrderTransfer)  # type: ignore[return-value]
+    transfer = payload(row, pb.OrderTransfer)
+    assert (row.destination, row.next_hop, row.message_id) == (OTHER_CITY, PROV, transfer.transfer_id)
+    return WorkOrder.get_by_id(order.id), transfer
 
 
 def renumbered(transfer: pb.OrderTransfer, number: str) -> pb.OrderTransfer:
@@ -184,16 +161,16 @@ def test_transfer_handled_at_destination_and_updates_flow_back(flow: node_settin
     for who, action, body in steps:
         service.perform(who, copy_number, action, body)
     updates = [payload(r, pb.OrderUpdate) for r in outbox(pb.OrderUpdate)]
-    kinds = [codec.UPDATE_KIND_NAMES[u.kind] for u in updates]  # type: ignore[attr-defined]
+    kinds = [codec.UPDATE_KIND_NAMES[u.kind] for u in updates]
     assert kinds == ["accepted", "progress", "signed", "replied", "progress", "closed"]
-    assert [u.sequence for u in updates] == [1, 2, 3, 4, 5, 6]  # type: ignore[attr-defined]
+    assert [u.sequence for u in updates] == [1, 2, 3, 4, 5, 6]
     assert all(r.destination == CITY for r in outbox(pb.OrderUpdate))
     # back at the origin: applied in order, once
     act_as(flow, CITY)
     for update in updates:
-        update.order_number = order.number  # type: ignore[attr-defined]
-        flows.apply_update(CITY, OTHER_CITY, update)  # type: ignore[arg-type]
-    flows.apply_update(CITY, OTHER_CITY, updates[3])  # type: ignore[arg-type]  # a repeat is ignored
+        update.order_number = order.number
+        flows.apply_update(CITY, OTHER_CITY, update)
+    flows.apply_update(CITY, OTHER_CITY, updates[3])  # a repeat is ignored
     origin = WorkOrder.get_by_id(order.id)
     assert origin.state == "closed" and origin.closed_at is not None
     assert origin.result_basic == "属实"
@@ -231,14 +208,14 @@ def test_transfer_outside_destination_region_is_refused(flow: node_settings.Sett
     assert not WorkOrder.select().where(WorkOrder.number == "320200" + order.number[6:]).exists()
     (refusal_row,) = outbox(pb.OrderUpdate)
     refusal = payload(refusal_row, pb.OrderUpdate)
-    assert refusal.kind == pb.OrderUpdate.TRANSFER_REFUSED and "不属于本节点" in refusal.note  # type: ignore[attr-defined]
+    assert refusal.kind == pb.OrderUpdate.TRANSFER_REFUSED and "不属于本节点" in refusal.note
     act_as(flow, CITY)
-    refusal.order_number = order.number  # type: ignore[attr-defined]
+    refusal.order_number = order.number
     # the update comes from 320200, but the order was sent to 320500: not applied
     with pytest.raises(LookupError):
-        flows.apply_update(CITY, "320200", refusal)  # type: ignore[arg-type]
-    refusal.from_node = OTHER_CITY  # type: ignore[attr-defined]
-    flows.apply_update(CITY, OTHER_CITY, refusal)  # type: ignore[arg-type]
+        flows.apply_update(CITY, "320200", refusal)
+    refusal.from_node = OTHER_CITY
+    flows.apply_update(CITY, OTHER_CITY, refusal)
     assert WorkOrder.get_by_id(order.id).state == "pending_dispatch"  # back to the origin's flow
 
 
@@ -260,14 +237,6 @@ def province(flow: node_settings.Settings) -> Receiver:
     for peer in (CITY, CITY2, MINISTRY):
         trust.add_peer(peer, PROV, address="127.0.0.1:1")
     return Receiver(ServerParams(me=PROV, tls=None))
-
-
-def refused(receiver: Receiver, message: object, key: E.SigningKey, destination: str, reason: str) -> str:
-    raw = E.seal(message, key=key, destination=destination).SerializeToString()  # type: ignore[arg-type]
-    ack = receiver.receive(raw, key.node)
-    assert ack.status == pb.Ack.REJECTED and pb.Ack.Reason.Name(ack.reason) == reason, ack.detail
-    assert InboxMessage.select().count() == 0 and OutboxMessage.select().count() == 0
-    return ack.detail
 
 
 def test_report_in_another_nodes_name_is_not_authorised(province: Receiver) -> None:

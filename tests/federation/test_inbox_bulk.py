@@ -4,7 +4,6 @@ insert behind received records and report counts (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,12 +16,6 @@ from node import settings as node_settings
 from tests.federation.helpers import signing_key
 
 PROV, CITY = "320000", "320100"
-
-
-@pytest.fixture
-def flow(db: str, settings: node_settings.Settings) -> Iterator[None]:
-    flows.install()
-    yield
 
 
 def stored(message: pb.DailyReport | pb.OrderRecordBatch, message_id: str) -> InboxMessage:
@@ -43,7 +36,7 @@ def report(value: int, revision: int = 1) -> pb.DailyReport:
 
 
 def test_a_failing_message_leaves_nothing_and_the_group_goes_on(
-    flow: None, monkeypatch: pytest.MonkeyPatch
+    flow: node_settings.Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = stored(report(3), "m1")
 
@@ -72,14 +65,16 @@ def test_a_failing_message_leaves_nothing_and_the_group_goes_on(
     assert inbox.process(PROV) == {"processed": 0, "failed": 0}
 
 
-def test_small_groups_apply_everything_in_order(flow: None) -> None:
+def test_small_groups_apply_everything_in_order(flow: node_settings.Settings) -> None:
     for i in range(5):
         stored(report(i + 1, revision=i + 1), f"r{i}")
     assert inbox.process(PROV, group_seconds=0) == {"processed": 5, "failed": 0}
     assert (NodeReport.get().revision, ReportCount.get().value) == (5, 5)
 
 
-def test_bulk_upsert_in_chunks_keeps_the_higher_revision(flow: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk_upsert_in_chunks_keeps_the_higher_revision(
+    flow: node_settings.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(bulk, "MAX_PARAMS", 30)  # 2 rows of 15 columns per statement
 
     def rec(i: int, revision: int, state: str) -> pb.OrderRecord:

@@ -11,12 +11,11 @@ import pytest
 
 from federation import envelope as E
 from federation import pki, sender, trust
-from federation.models import InboxMessage, OutboxMessage
+from federation.models import OutboxMessage
 from federation.sender import Sender
 from federation.v1 import federation_pb2 as pb
 from node import clock
-from node.db import open_database
-from tests.federation.helpers import NodeHome, NodeProcess, record, signing_key
+from tests.federation.helpers import NodeHome, NodeProcess, inbox_ids, record, signing_key
 
 PROV, CITY = "320000", "320100"
 
@@ -50,17 +49,6 @@ def queue(n: int, start: int = 0) -> list[str]:
 
 def backoff_elapsed() -> None:
     OutboxMessage.update(next_attempt_at=clock.now()).where(OutboxMessage.status == "pending").execute()
-
-
-def server_inbox(url: str) -> list[str]:
-    database = open_database(url)
-    try:
-        with database.bind_ctx([InboxMessage]):
-            return [r.message_id for r in InboxMessage.select().order_by(InboxMessage.id)]
-    finally:
-        database.close()
-        if hasattr(database, "close_all"):
-            database.close_all()
 
 
 def set_address(proc: NodeProcess) -> None:
@@ -107,7 +95,7 @@ def test_outage_restart_and_lost_acks(link: tuple[Sender, NodeProcess, E.Signing
     assert final.duplicates == 3 and final.sent == 40 - 15
     assert OutboxMessage.select().where(OutboxMessage.status != "sent").count() == 0
 
-    stored = server_inbox(proc.node.database_url)
+    stored = inbox_ids(proc.node.database_url)
     assert len(stored) == 40 and len(set(stored)) == 40
     assert sorted(stored) == sorted(ids)
     # per-destination FIFO: the province stored them in the order they were queued
@@ -139,7 +127,7 @@ def test_rejected_message_is_parked_and_can_be_retried(
     row = OutboxMessage.get_by_id(stray.id)
     assert (row.status, row.reject_reason) == ("parked", "NO_ROUTE")
     assert "无法转发" in row.last_error
-    assert server_inbox(proc.node.database_url) == before + after
+    assert inbox_ids(proc.node.database_url) == before + after
 
     assert sender.retry_parked([row.id]) == 1
     assert OutboxMessage.get_by_id(stray.id).status == "pending"

@@ -20,6 +20,7 @@ from node.errors import PermissionDenied, ValidationError
 from node.workflow import service
 from node.workflow.models import WorkOrder
 from tests import factories
+from tests.federation.helpers import sum_counts
 
 DAY = dt.date(2025, 3, 3)
 CITY, CITY2, PROV, MINISTRY = "320100", "320200", "320000", "000000"
@@ -31,13 +32,6 @@ def frozen(db: str, settings: node_settings.Settings) -> Iterator[clock.FrozenCl
     with clock.frozen(dt.datetime(2025, 3, 3, 9, 0)) as fc:
         yield fc
     node_settings.configure(settings)
-
-
-def counts_of(counts: list[codec.Count]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for metric, _t, _d, _c, value in counts:
-        totals[metric] = totals.get(metric, 0) + value
-    return totals
 
 
 def by(counts: list[codec.Count], metric: str, btype: str) -> int:
@@ -99,7 +93,7 @@ def make_day(fc: clock.FrozenClock) -> dict[str, WorkOrder]:
 def test_counts_from_database_state(frozen: clock.FrozenClock) -> None:
     make_day(frozen)
     counts = reports.compute(CITY, DAY)
-    totals = counts_of(counts)
+    totals = sum_counts(counts)
     assert totals["accepted"] == 6 and by(counts, "accepted", "2") == 1 and by(counts, "accepted", "1") == 5
     assert totals["instant_answered"] == 1 and by(counts, "instant_answered", "2") == 1
     assert totals["closed"] == 3 and totals["reviewed"] == 3
@@ -114,7 +108,7 @@ def test_counts_from_database_state(frozen: clock.FrozenClock) -> None:
     assert totals["wait_ms_ivr"] == 65_000
     # every order count carries its type, domain and channel
     assert all(t and d and c for m, t, d, c, _ in counts if not m.startswith(("calls", "wait")))
-    assert counts_of(reports.compute(CITY, DAY - dt.timedelta(days=1))) == {"accepted": 1, "calls_in": 1}
+    assert sum_counts(reports.compute(CITY, DAY - dt.timedelta(days=1))) == {"accepted": 1, "calls_in": 1}
 
 
 def test_generate_revises_and_queues_upward(frozen: clock.FrozenClock) -> None:

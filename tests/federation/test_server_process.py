@@ -8,17 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import peewee as pw
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation import envelope as E
 from federation import pki
-from federation.models import InboxMessage
 from federation.server import ServerParams, create_server
 from federation.v1 import federation_pb2 as pb
-from node.db import open_database
-from tests.federation.helpers import NodeHome, NodeProcess, signing_key
+from tests.federation.helpers import NodeHome, NodeProcess, inbox_ids, signing_key
 
 PROV, CITY, CITY2 = "320000", "320100", "320200"
 
@@ -40,17 +37,6 @@ class Client:
 
     def send(self, raw: bytes) -> pb.Ack:
         return self.push(raw, timeout=10)
-
-
-def inbox_count(url: str) -> int:
-    database = open_database(url)
-    try:
-        with database.bind_ctx([InboxMessage]):
-            return InboxMessage.select().count()
-    finally:
-        database.close()
-        if isinstance(database, pw.PostgresqlDatabase) and hasattr(database, "close_all"):
-            database.close_all()
 
 
 @pytest.fixture
@@ -84,7 +70,7 @@ def test_mtls_push_and_refusals(province: tuple[NodeProcess, NodeHome], test_pki
         E.seal(report(), key=city_key, destination=PROV, message_id="a-1").SerializeToString()
     )
     assert again.status == pb.Ack.DUPLICATE
-    assert inbox_count(node.database_url) == 1
+    assert len(inbox_ids(node.database_url)) == 1
 
     # envelope layer, over a genuine mTLS link of city 320100
     forged = E.seal(report(), key=city_key, destination=PROV)
@@ -102,7 +88,7 @@ def test_mtls_push_and_refusals(province: tuple[NodeProcess, NodeHome], test_pki
     for reason, raw in refusals.items():
         ack = client.send(raw)
         assert ack.status == pb.Ack.REJECTED and pb.Ack.Reason.Name(ack.reason) == reason, (reason, ack)
-    assert inbox_count(node.database_url) == 1
+    assert len(inbox_ids(node.database_url)) == 1
 
     # TLS layer: a client certificate from another CA, or none at all, never gets through
     foreign = pki.TestPki.create()
@@ -117,7 +103,7 @@ def test_mtls_push_and_refusals(province: tuple[NodeProcess, NodeHome], test_pki
     with pytest.raises(grpc.RpcError):
         wrong_name.send(b"")
     wrong_name.channel.close()
-    assert inbox_count(node.database_url) == 1
+    assert len(inbox_ids(node.database_url)) == 1
 
     # still healthy after all that, and the metrics tell what was refused
     health = health_pb2_grpc.HealthStub(client.channel)
@@ -149,7 +135,7 @@ def test_push_stream(province: tuple[NodeProcess, NodeHome], test_pki: pki.TestP
     assert [a.status for a in acks[:20]] == [pb.Ack.ACCEPTED] * 20
     assert [a.message_id for a in acks[:20]] == [f"s-{i}" for i in range(20)]
     assert acks[20].status == pb.Ack.REJECTED
-    assert inbox_count(node.database_url) == 20
+    assert len(inbox_ids(node.database_url)) == 20
     client.channel.close()
 
 

@@ -38,14 +38,12 @@ from node.text.retrieval import TfidfRetriever  # noqa: E402
 
 def eval_classifier(data_dir: Path, folds: int = 5) -> None:
     path = data_dir / "teddy2020c_messages_dev.csv"
-    data = C.read_csv(path, "detail", "label_l1", title_col="title")
-    train, test = C.split(data, 0.2)
-    clf = C.TextClassifier().fit(train.docs, train.labels)
-    report = C.evaluate(clf, test.docs, test.labels)
+    clf, report, data = C.train_from_csv(path, "detail", "label_l1", title_col="title", holdout=0.2)
+    assert report is not None
     print("== 分类器（Teddy 留言，一级分类 7 类）==")
     print(
         f"不重复文本 {len(data.docs)} 条（重复 {data.dropped_duplicates}，标签冲突 {data.conflicting}）；"
-        f"训练 {len(train.docs)} 条，用时 {clf.train_seconds:.1f} 秒；留出 {len(test.docs)} 条"
+        f"训练 {len(data.docs) - report.samples} 条，用时 {clf.train_seconds:.1f} 秒；留出 {report.samples} 条"
     )
     print(report.format())
     if folds:

@@ -147,11 +147,8 @@ class TextClassifier:
 
         if self.calibrated:
             return self.pipeline.predict_proba(list(docs))
-        scores = np.atleast_2d(self.pipeline.decision_function(list(docs)))
-        if scores.shape[1] == 1:  # binary LinearSVC: one column for the second class
-            scores = np.hstack([-scores, scores])
-        exp = np.exp(3.0 * (scores - scores.max(axis=1, keepdims=True)))
-        return exp / exp.sum(axis=1, keepdims=True)
+        # a binary model gives one score per document: one column, not one row
+        return _svm_proba(np.reshape(self.pipeline.decision_function(list(docs)), (len(docs), -1)))
 
     def predict(self, doc: str, top: int = 3) -> list[tuple[str, float]]:
         probs = self.predict_proba([doc])[0]
@@ -189,6 +186,17 @@ class TextClassifier:
         clf = cls(c=data["c"])
         clf.pipeline, clf.labels, clf.calibrated = data["pipeline"], data["labels"], data["calibrated"]
         return clf
+
+
+def _svm_proba(scores: Any) -> Any:
+    """Confidences of an uncalibrated LinearSVC from its decision scores (last axis: classes; a
+    binary model has one column, for the second class): a softmax at temperature 1/3."""
+    import numpy as np
+
+    if scores.shape[-1] == 1:
+        scores = np.concatenate([-scores, scores], axis=-1)
+    exp = np.exp(3.0 * (scores - scores.max(axis=-1, keepdims=True)))
+    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 class _Compiled:
@@ -235,10 +243,7 @@ class _Compiled:
             vals /= np.sqrt(vals @ vals)
             scores += vals @ self.weights[idx + offset]
         if self.a is None:
-            if self.n_classes == 2:
-                scores = np.array([-scores[0], scores[0]])
-            exp = np.exp(3.0 * (scores - scores.max()))
-            return exp / exp.sum()
+            return _svm_proba(scores)
         proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
         if self.n_classes == 2:
             return np.array([1.0 - proba[0], proba[0]])

@@ -271,11 +271,10 @@ def register_cli(group: click.Group) -> None:
         """重新分词所有工单的检索文本并重建全文索引。"""
         from node import db
         from node.text.search import SearchBackend
-        from node.text.segment import search_tokens
         from node.workflow import service as workflow
         from node.workflow.models import WorkOrder
 
-        _bind(ctx)
+        _bind(ctx)  # registers the jieba tokens that workflow._search_text stores
         count = 0
         with db.connection():
             backend = SearchBackend(WorkOrder._meta.table_name)
@@ -284,11 +283,7 @@ def register_cli(group: click.Group) -> None:
             for start in range(0, len(ids), 500):
                 with db.write_tx():
                     for order in WorkOrder.select().where(WorkOrder.id.in_(ids[start : start + 500])):
-                        text = (
-                            workflow._search_text(order)
-                            if workflow.SEARCH_TOKENS
-                            else search_tokens(order.title)
-                        )
+                        text = workflow._search_text(order)
                         WorkOrder.update(search_text=text).where(WorkOrder.id == order.id).execute()
                         count += 1
             backend.rebuild()

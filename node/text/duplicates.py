@@ -194,11 +194,14 @@ def _keys(doc: OrderDoc) -> tuple[str, ...]:
     for plate in dict.fromkeys([_norm_key(doc.plate), *plates(doc.text)]):
         if plate:
             keys.append("plate:" + plate)
-    for kind, value in (("company", doc.company), ("route", doc.route), ("vessel", doc.vessel)):
-        if _norm_key(value):
-            keys.append(f"{kind}:{_norm_key(value)}")
-    if _norm_key(doc.address):
-        keys.append("address:" + _norm_key(doc.address))
+    for kind, value in (
+        ("company", doc.company),
+        ("route", doc.route),
+        ("vessel", doc.vessel),
+        ("address", doc.address),
+    ):
+        if key := _norm_key(value):
+            keys.append(f"{kind}:{key}")
     return tuple(keys)
 
 
@@ -262,25 +265,14 @@ class DuplicateIndex:
         n = max(self._n_alive, 1)
         for term, tf in counts.items():
             tid = self._vocab.get(term)
-            if tid is None:
-                if not grow:
-                    df = 0
-                else:
-                    tid = self._vocab[term] = len(self._df)
-                    self._df.append(0)
-                    self._post_slot.append(array("i"))
-                    self._post_w.append(array("f"))
-                    df = 0
-            else:
-                df = self._df[tid]
-            idf = math.log((n + 1) / (df + 1)) + 1.0
-            weight = (1.0 + math.log(tf)) * idf
-            if tid is not None:
-                ids.append(tid)
-                raw.append(weight)
-            else:
-                ids.append(-1)  # unseen term: counts in the norm, matches nothing
-                raw.append(weight)
+            if tid is None and grow:
+                tid = self._vocab[term] = len(self._df)
+                self._df.append(0)
+                self._post_slot.append(array("i"))
+                self._post_w.append(array("f"))
+            df = 0 if tid is None else self._df[tid]
+            ids.append(-1 if tid is None else tid)  # -1, an unseen term: counts in the norm, matches nothing
+            raw.append((1.0 + math.log(tf)) * (math.log((n + 1) / (df + 1)) + 1.0))
         norm = math.sqrt(sum(w * w for w in raw)) or 1.0
         return ids, [w / norm for w in raw]
 
@@ -528,12 +520,9 @@ class DuplicateIndex:
             return None
         score = th.w_text * sim
         reasons: list[str] = []
-        if any(k.startswith("caller:") for k in shared):
+        if same_caller:
             score += th.w_caller
             reasons.append(_KEY_REASON["caller"])
-        respondent = sorted(
-            k for k in shared if k.split(":", 1)[0] in ("plate", "company", "route", "vessel")
-        )
         if respondent:
             score += th.w_respondent
             for key in respondent:

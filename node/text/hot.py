@@ -73,6 +73,11 @@ class HotTopics:
         return out
 
 
+def _check_range(start: Any, end: Any) -> None:
+    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime) or end <= start:
+        raise ValidationError("统计区间无效：结束时间必须晚于开始时间")
+
+
 def _growth(current: float, base: float) -> float | None:
     return None if base <= 0 else round((current - base) / base, 4)
 
@@ -109,8 +114,7 @@ def hot_topics(
     examples: int = 3,
 ) -> HotTopics:
     """Rising terms and clusters in [start, end) against the `periods` equal periods before it."""
-    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime) or end <= start:
-        raise ValidationError("统计区间无效：结束时间必须晚于开始时间")
+    _check_range(start, end)
     if not 1 <= periods <= 52:
         raise ValidationError("对比期数应在1至52之间")
     if not 1 <= top <= 100:
@@ -138,6 +142,7 @@ def hot_topics(
     now_counts: Counter[str] = Counter(t for _, ts in current for t in ts)
     prev_counts: Counter[str] = Counter(t for p in previous for _, ts in p for t in ts)
 
+    newest_first = sorted(current, key=lambda x: x[0].created_at)[::-1]
     rising: list[RisingTerm] = []
     for term, count in now_counts.items():
         if count < min_count:
@@ -148,7 +153,7 @@ def hot_topics(
         if z < z_min:
             continue
         baseline = prev_counts[term] / periods
-        ex = [d.number or str(d.id) for d, ts in sorted(current, key=lambda x: x[0].created_at) if term in ts]
+        ex = [d.number or str(d.id) for d, ts in newest_first if term in ts][:examples]
         rising.append(
             RisingTerm(
                 term,
@@ -157,7 +162,7 @@ def hot_topics(
                 round(expected, 3),
                 _growth(count, baseline),
                 round(z, 3),
-                ex[-examples:][::-1],
+                ex,
             )
         )
     rising.sort(key=lambda r: (-r.z, -r.count, r.term))
@@ -249,8 +254,7 @@ def hot_topics_for_orders(
     """Hot topics over the node's work orders (by accepted time); needs a bound database."""
     from node.workflow.models import WorkOrder
 
-    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime) or end <= start:
-        raise ValidationError("统计区间无效：结束时间必须晚于开始时间")
+    _check_range(start, end)
     if region is not None and not region.isdigit():
         raise ValidationError("区划代码前缀只能包含数字")
     first = start - periods * (end - start)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +86,12 @@ def _mask_card(match: re.Match[str]) -> str:
     return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
 
 
-@lru_cache(maxsize=1)
-def _fullwidth_digits() -> dict[int, str]:
-    return {0xFF10 + i: str(i) for i in range(10)} | {0xFF0D: "-", 0xFF38: "X", 0xFF58: "x", 0xFF20: "@"}
+_FULLWIDTH_DIGITS = {0xFF10 + i: str(i) for i in range(10)} | {
+    0xFF0D: "-",
+    0xFF38: "X",
+    0xFF58: "x",
+    0xFF20: "@",
+}
 
 
 def mask_pii(text: str) -> str:
@@ -101,7 +103,7 @@ def mask_pii(text: str) -> str:
     """
     if not isinstance(text, str):
         raise TypeError("mask_pii() 需要字符串")
-    text = text.translate(_fullwidth_digits())
+    text = text.translate(_FULLWIDTH_DIGITS)
     text = _EMAIL_RE.sub(lambda m: f"{m.group(1)}***@{m.group(3)}", text)
     text = _ID18_RE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3) + m.group(4), text)
     text = _ID15_RE.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)

@@ -1,5 +1,6 @@
 """Ranked retrieval of documents for a query text (TF-IDF cosine on jieba words and character
-bigrams). The knowledge base reuses it to suggest answers; evaluation measures it by MRR@10."""
+bigrams), for suggesting answers; `scripts/eval_text.py` measures it by MRR@10 (nothing in the
+node calls it yet)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ catalog's code tables (`node.catalog.data`), so the rules follow a catalog updat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from node.errors import ValidationError
 from node.text.normalize import normalize
@@ -227,8 +228,10 @@ class KeywordRules:
         return [(label, round(score / total * damp, 4)) for label, score in ranked[:top]]
 
 
+@cache
 def catalog_rules(kind: str) -> KeywordRules:
-    """Rules for `business_type`, `domain` or `sub_business`, with the catalog's codes."""
+    """Rules for `business_type`, `domain` or `sub_business`, with the catalog's codes (built
+    once per process: the code tables are constants of the release)."""
     from node.catalog import data
 
     rules: dict[Label, list[str]] = {}

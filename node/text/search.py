@@ -89,24 +89,29 @@ class SearchBackend:
             with db.write_tx():
                 db.database.execute_sql(f"INSERT INTO {self.fts_table}({self.fts_table}) VALUES ('rebuild')")
 
-    def _words(self, query: str) -> list[str]:
-        return [w for w in (w.replace('"', "") for w in query_tokens(query)) if w][:16]
+    def _match(self, query: str) -> str | None:
+        """`query` as an FTS5 MATCH string (SQLite) or a tsquery (PostgreSQL) that every one of its
+        words must satisfy; None when it has no searchable word."""
+        words = [w for w in (w.replace('"', "") for w in query_tokens(query)) if w][:16]
+        if not words:
+            return None
+        if db.is_sqlite():
+            return " ".join(f'"{w}"' for w in words)
+        return " & ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in words)
 
     def matching_ids_sql(self, query: str) -> tuple[str, tuple[str, ...]] | None:
         """A subquery (SQL, params) selecting the ids of rows that contain every word of `query`,
         to use as `id IN (…)` beside other filters, ordering and pagination; None when the query
         has no searchable word."""
-        words = self._words(query)
-        if not words:
+        match = self._match(query)
+        if match is None:
             return None
         if db.is_sqlite():
-            match = " ".join(f'"{w}"' for w in words)
             return f"SELECT rowid FROM {self.fts_table} WHERE {self.fts_table} MATCH ?", (match,)
-        tsquery = " & ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in words)
         return (
             f"SELECT {self.id_column} FROM {self.table} "
             f"WHERE to_tsvector('simple', {self.column}) @@ to_tsquery('simple', %s)",
-            (tsquery,),
+            (match,),
         )
 
     def search(self, query: str, limit: int = 20) -> list[tuple[int, float]]:
@@ -115,22 +120,20 @@ class SearchBackend:
             raise ValidationError("检索词不能为空")
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise ValidationError("检索结果数量应在1至1000之间")
-        words = self._words(query)
-        if not words:
+        match = self._match(query)
+        if match is None:
             return []
         if db.is_sqlite():
-            match = " ".join(f'"{w}"' for w in words)
             sql = (
                 f"SELECT rowid, -bm25({self.fts_table}) AS score FROM {self.fts_table} "
                 f"WHERE {self.fts_table} MATCH ? ORDER BY score DESC LIMIT ?"
             )
             rows = db.database.execute_sql(sql, (match, limit)).fetchall()
         else:
-            tsquery = " & ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in words)
             vec = f"to_tsvector('simple', {self.column})"
             sql = (
                 f"SELECT {self.id_column}, ts_rank({vec}, q) AS score FROM {self.table}, "
                 f"to_tsquery('simple', %s) AS q WHERE {vec} @@ q ORDER BY score DESC LIMIT %s"
             )
-            rows = db.database.execute_sql(sql, (tsquery, limit)).fetchall()
+            rows = db.database.execute_sql(sql, (match, limit)).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]

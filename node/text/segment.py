@@ -37,6 +37,7 @@ _ROUTE = r"(?<![0-9A-Za-z])[A-Za-z]?\d{1,4}(?:路|号线|路车)"
 _ROAD = r"(?<![0-9A-Za-z])[GS]\d{1,4}(?![0-9A-Za-z])"
 _SPECIAL_RE = re.compile(rf"{PLATE_RE.pattern}|{_ROUTE}|{_ROAD}")
 _KEEP_RE = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+_PLATE_SEP_RE = re.compile(r"[·•\s]")
 
 STOPWORDS = frozenset(
     [
@@ -179,7 +180,6 @@ STOPWORDS = frozenset(
         "以后",
         "已",
         "将",
-        "被",
         "the",
         "a",
         "an",
@@ -281,7 +281,7 @@ def _pieces(text: str) -> Iterable[tuple[bool, str]]:
     for match in _SPECIAL_RE.finditer(text):
         if match.start() > pos:
             yield False, text[pos : match.start()]
-        yield True, re.sub(r"[·•\s]", "", match.group(0)).upper()
+        yield True, _PLATE_SEP_RE.sub("", match.group(0)).upper()
         pos = match.end()
     if pos < len(text):
         yield False, text[pos:]
@@ -333,5 +333,5 @@ def query_tokens(text: str) -> list[str]:
 
 def plates(text: str) -> list[str]:
     """Licence plates mentioned in `text`, upper-case without separators."""
-    found = (re.sub(r"[·•\s]", "", m.group(0)).upper() for m in PLATE_RE.finditer(normalize(text)))
+    found = (_PLATE_SEP_RE.sub("", m.group(0)).upper() for m in PLATE_RE.finditer(normalize(text)))
     return list(dict.fromkeys(found))

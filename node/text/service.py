@@ -46,13 +46,6 @@ def install(settings: Any = None) -> None:
         workflow.ON_CHANGE.append(on_order_change)
 
 
-def search_tokens_fn() -> Any:
-    """The function `install()` registers as the work-order engine's search tokenizer."""
-    from node.text import segment
-
-    return segment.search_tokens
-
-
 def on_order_change(order: Any, event: Any) -> None:
     """Work-order engine callback: the cache re-reads changed orders on its next use."""
     _cache.mark_dirty()
@@ -93,7 +86,7 @@ def doc_from_fields(body: dict[str, Any], now: dt.datetime | None = None) -> Ord
         raise ValidationError("判重需要标题或内容")
     phone = str(body.get("caller_phone") or "").strip()
     caller_hash = str(body.get("caller_phone_digest") or "")
-    if phone and not caller_hash:
+    if phone and not caller_hash and pii.valid_phone(phone):  # a half-typed number matches no one
         caller_hash = pii.codec().digest(phone)
     return OrderDoc(
         id=None,
@@ -127,15 +120,6 @@ def _coordinate(body: dict[str, Any], key: str) -> float | None:
 
 def _indexable(order: Any) -> bool:
     return getattr(order, "master_id", None) is None
-
-
-def build_index(orders: Iterable[Any], thresholds: Thresholds | None = None) -> DuplicateIndex:
-    """A fresh index over `orders` (WorkOrder rows or objects with the same attributes)."""
-    index = DuplicateIndex(thresholds)
-    for order in orders:
-        if _indexable(order):
-            index.add(doc_from_order(order))
-    return index
 
 
 class DuplicateCache:
@@ -382,23 +366,30 @@ def list_models(kind: str | None = None) -> list[TextModel]:
     return list(query.order_by(TextModel.kind, TextModel.version.desc()))
 
 
+def _active_models(kinds: Iterable[str]) -> dict[str, tuple[int, TextClassifier]]:
+    """The active model (version, classifier) of each of `kinds` that has one. One query reads
+    the versions in use; a model is loaded from its blob only when this process has not cached
+    that version of it (so an activation in another process is seen on the next call)."""
+    rows: dict[str, Any] = {}
+    query = TextModel.select(TextModel.id, TextModel.kind, TextModel.version).where(
+        TextModel.kind.in_(list(kinds)) & TextModel.active
+    )
+    for row in query:
+        if row.kind not in rows or row.version > rows[row.kind].version:
+            rows[row.kind] = row
+    out: dict[str, tuple[int, TextClassifier]] = {}
+    for kind, row in rows.items():
+        cached = _model_cache.get(kind)
+        if cached is None or cached[0] != row.version:
+            blob = TextModel.select(TextModel.blob).where(TextModel.id == row.id).scalar()
+            cached = _model_cache[kind] = (row.version, TextClassifier.loads(bytes(blob)))
+        out[kind] = cached
+    return out
+
+
 def active_model(kind: str) -> tuple[int, TextClassifier] | None:
     """The active model of `kind` (cached per process by version), or None."""
-    row = (
-        TextModel.select(TextModel.id, TextModel.version)
-        .where((TextModel.kind == kind) & TextModel.active)
-        .order_by(TextModel.version.desc())
-        .first()
-    )
-    if row is None:
-        return None
-    cached = _model_cache.get(kind)
-    if cached and cached[0] == row.version:
-        return cached
-    blob = TextModel.select(TextModel.blob).where(TextModel.id == row.id).scalar()
-    loaded = (row.version, TextClassifier.loads(bytes(blob)))
-    _model_cache[kind] = loaded
-    return loaded
+    return _active_models([kind]).get(kind)
 
 
 def _names(kind: str) -> dict[str, str]:
@@ -415,10 +406,11 @@ def suggest_categories(title: str, content: str, top: int = 3) -> dict[str, list
     if not 1 <= top <= 10:
         raise ValidationError("建议数量应在1至10之间")
     doc = make_document(title, content)
+    models = _active_models(CATEGORY_KINDS)
     out: dict[str, list[dict[str, Any]]] = {}
     for kind in CATEGORY_KINDS:
         names = _names(kind)
-        model = active_model(kind)
+        model = models.get(kind)
         if model is not None:
             version, clf = model
             out[kind] = [
@@ -523,7 +515,7 @@ def train_from_orders(
     metrics: dict[str, Any] = {"train_samples": len(train.docs), "train_seconds": round(clf.train_seconds, 2)}
     if test.docs:
         metrics.update(evaluate(clf, test.docs, test.labels).to_dict())
-    if test.docs:  # the stored model learns from everything once measured
+        # the stored model learns from everything once measured
         clf = TextClassifier().fit(data.docs, data.labels)
     return save_model(kind, clf, metrics=metrics, source="本节点已办结工单", samples=len(data.docs))
 

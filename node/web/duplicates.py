@@ -2,16 +2,15 @@
 
 `likely_duplicates(actor, draft)` is the one function the workstation calls. Once the agent has
 typed some content it asks node.text's duplicate finder (TF-IDF index plus caller, respondent and
-address keys). Before that, or if the text module is absent, a keyed look-up here finds recent
-orders sharing the caller, the respondent (plate, company, route, vessel) or region + domain,
-scored with a character-bigram similarity of the content.
+address keys). Before that a keyed look-up here finds recent orders sharing the caller, the
+respondent (plate, company, route, vessel) or region + domain, scored with a character-bigram
+similarity of the content.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ import peewee as pw
 
 from node import clock, pii
 from node.auth.service import Actor
+from node.text import service as text
 from node.workflow import states
 from node.workflow.models import WorkOrder
 
@@ -157,17 +157,12 @@ def _find(actor: Actor, draft: Draft, limit: int = 6) -> list[Hit]:
     return hits[:limit]
 
 
-def _text_finder(actor: Actor, draft: Draft, limit: int = 6) -> list[Hit]:
-    """node.text's index-backed finder, with the orders' titles and states for display."""
+def likely_duplicates(actor: Actor, draft: Draft, limit: int = 6) -> list[Hit]:
+    """node.text's index-backed finder, with the orders' titles and states for display; the keyed
+    look-up while the content is too short to compare."""
     if not actor.can("order.view_all") or len(draft.content) < 4:
         return _find(actor, draft, limit)
-    try:
-        from node.text import service as text
-    except ImportError:  # a build without the text module
-        return _find(actor, draft, limit)
     fields = {k: v for k, v in draft.__dict__.items() if v}
-    if fields.get("caller_phone") and not pii.valid_phone(fields["caller_phone"]):
-        fields.pop("caller_phone")
     found = text.find_duplicates(actor, fields, limit=limit)
     if not found:
         return []
@@ -189,11 +184,3 @@ def _text_finder(actor: Actor, draft: Draft, limit: int = 6) -> list[Hit]:
         for c in found
         if c.number in rows
     ]
-
-
-# The finder in use (swappable, same signature and result).
-FINDER: Callable[[Actor, Draft, int], list[Hit]] = _text_finder
-
-
-def likely_duplicates(actor: Actor, draft: Draft, limit: int = 6) -> list[Hit]:
-    return FINDER(actor, draft, limit)

@@ -61,6 +61,9 @@ def test_uncalibrated_when_classes_are_tiny() -> None:
     clf = C.TextClassifier().fit(["出租车拒载", "的士绕路", "公交晚点", "公交不停站"], ["t", "t", "b", "b"])
     assert not clf.calibrated
     assert clf.predict("出租车绕路")[0][0] == "t"
+    docs = ["出租车绕路", "公交晚点了", "完全无关的话"]  # a binary model: the fast path matches too
+    single = np.vstack([clf.predict_proba([d]) for d in docs])
+    assert np.allclose(clf.pipeline_proba(docs), single, atol=1e-9)
 
 
 def test_evaluate_reports_per_class(trained: C.TextClassifier) -> None:

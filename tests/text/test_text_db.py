@@ -32,7 +32,7 @@ def installed(db: str) -> Iterator[None]:
     service._cache.reset()
     service._model_cache.clear()
     yield
-    workflow.SEARCH_TOKENS.remove(service.search_tokens_fn())
+    workflow.SEARCH_TOKENS.remove(search_tokens)
     workflow.ON_CHANGE.remove(service.on_order_change)
     service._cache.reset()
     service._model_cache.clear()

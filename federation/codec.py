@@ -5,14 +5,16 @@ a node boundary is decided here, field by field.
 
 What leaves the node:
 - **Upward order records** (`OrderRecord`) carry no caller data at all: no phone (cipher, digest
-  or masked), no name, no address, no free text except the short title. Enough to count, filter
-  and drill down (type, domain, channel, region, state, times, flags, ratings).
+  or masked), no name, no address, no free text except the short title, with phone, ID-card,
+  bank-card numbers and e-mail addresses in it masked (`node.text.normalize.mask_pii`). Enough to
+  count, filter and drill down (type, domain, channel, region, state, times, flags, ratings).
 - **Cross-region transfers** (`OrderTransfer`) carry the whole order and its history, because the
   destination handles it in its normal flow. Caller contact is reduced to what handling needs: one
   contact phone (the callback number the citizen gave, else the calling number) and the caller's
   name, so a handling unit can verify facts with the complainant — and nothing when the order is
-  confidential (保密) or anonymous. The phone digest and ciphertexts never travel (they are keyed
-  per node); the destination protects the phone with its own data key. The origin keeps the
+  confidential (保密) or anonymous, when personal numbers written into the content are masked too.
+  The phone digest and ciphertexts never travel (they are keyed per node); the destination
+  protects the phone with its own data key. The origin keeps the
   caller relationship: the call-back and satisfaction survey happen there.
 - **Order updates** (`OrderUpdate`) carry the handling node's state, note and reply, no caller data.
 """
@@ -26,6 +28,7 @@ from typing import Any
 
 from federation.v1 import federation_pb2 as pb
 from node import clock
+from node.text.normalize import mask_pii
 
 BUSINESS_TYPES = {"1": pb.COMPLAINT, "2": pb.CONSULTATION, "3": pb.SUGGESTION}
 BUSINESS_CODES = {v: k for k, v in BUSINESS_TYPES.items()}
@@ -97,7 +100,7 @@ def order_record(
         service_satisfaction=SATISFACTION.get(order.callback_service_satisfaction, 0),
         reviewed=reviewed,
         spot_check=bool(order.is_spot_check),
-        title=(order.title or "")[:100],
+        title=mask_pii(order.title or "")[:100],
         revision=order.version,
         updated_at_ms=ms(order.updated_at),
     )
@@ -191,7 +194,7 @@ def order_transfer(
     share_contact = not (order.confidential or order.anonymous)
     detail = pb.OrderDetail(
         record=order_record(order, handling_node=to_node),
-        content=order.content,
+        content=order.content if share_contact else mask_pii(order.content),
         contact_name=(order.caller_name or "") if share_contact else "",
         contact_phone=contact_phone if share_contact else "",
         confidential=bool(order.confidential),

@@ -125,6 +125,7 @@ def test_transfer_carries_order_history_and_only_needed_contact(flow: node_setti
     assert transfer.order.record.order_number == order.number
     assert transfer.order.contact_phone == "13900001111"  # the callback number, not the ANI
     assert transfer.order.contact_name == "李女士"
+    assert transfer.order.content == order.content  # contact shared: the handling unit reads it all
     assert [h.action for h in transfer.history] == ["create", "submit", "review", "transfer"]
     assert order.caller_phone_digest.encode() not in transfer.SerializeToString()
 
@@ -134,6 +135,15 @@ def test_confidential_transfer_carries_no_contact(flow: node_settings.Settings) 
     assert transfer.order.confidential
     assert (transfer.order.contact_phone, transfer.order.contact_name) == ("", "")
     assert PHONE.encode() not in transfer.SerializeToString()
+
+
+def test_personal_numbers_in_text_are_masked_when_they_leave(flow: node_settings.Settings) -> None:
+    text = "请回电13812345678，身份证320102199001011234"
+    order, transfer = transfer_out(flow, title=text, content=text, confidential=True)
+    record = codec.order_record(order, handling_node=CITY)
+    assert record.title.startswith("请回电138****5678，身份证320102********1234")
+    assert "13812345678" not in transfer.order.content and "138****5678" in transfer.order.content
+    assert b"13812345678" not in transfer.SerializeToString()
 
 
 def test_transfer_handled_at_destination_and_updates_flow_back(flow: node_settings.Settings) -> None:

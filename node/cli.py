@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import importlib
 import os
 import secrets
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 import click
 
 from node.errors import DomainError
+from node.registry import optional_modules
 
 # Subsystems that add their own command groups: module path → function `register_cli(group)`.
 CLI_EXTENSIONS = [
@@ -59,13 +59,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def main() -> None:
-    for name in CLI_EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue  # subsystem not installed in this build
-            raise
+    for module in optional_modules(CLI_EXTENSIONS):
         module.register_cli(cli)
     try:
         cli(standalone_mode=True)

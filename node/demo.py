@@ -4,6 +4,8 @@ spread over the whole flow, all created through the real services."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 from node.auth import service as auth
 from node.auth.models import User
@@ -11,6 +13,7 @@ from node.catalog import service as catalog
 from node.catalog.models import Region, Unit
 from node.settings import Settings
 from node.workflow import service
+from node.workflow.models import WorkOrder
 
 DEMO_PASSWORD = "demo12328"
 
@@ -102,6 +105,54 @@ SAMPLES = [
 ]
 
 
+# The main path of an order, as (state reached, who acts, action, body). `who` is the role walk()
+# asks its `actors` for; the dispatch body is filled with the lead unit. Demo data, tests and
+# benchmarks take their orders along it.
+MAIN_PATH: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("pending_review", "agent", "submit", {}),
+    ("pending_dispatch", "reviewer", "review", {}),
+    ("dispatched", "dispatcher", "dispatch", {}),
+    ("handling", "unit", "sign", {}),
+    (
+        "replied",
+        "unit",
+        "reply",
+        {
+            "basic": "经调查，反映情况基本属实。",
+            "process": "已约谈相关企业和当事人，责令整改。",
+            "basis": "依据《巡游出租汽车经营服务管理规定》等有关规定处理。",
+        },
+    ),
+    ("reviewed", "reviewer", "accept_reply", {}),
+    ("closed", "reviewer", "close", {}),
+    ("visited", "agent", "callback", {"result_satisfaction": "1", "service_satisfaction": "2"}),
+    ("archived", "shift_leader", "archive", {}),
+]
+PATH_STATES = ["accepted", *(target for target, *_ in MAIN_PATH)]
+
+
+def walk(
+    order: WorkOrder,
+    stop: str,
+    actors: Callable[[str], auth.Actor],
+    lead_unit: str,
+    bodies: dict[str, dict[str, Any]] | None = None,
+) -> WorkOrder:
+    """Take `order` from its state along MAIN_PATH through the real engine until it is in `stop`;
+    `bodies` replaces the path's body of an action."""
+    if stop not in PATH_STATES or order.state not in PATH_STATES:
+        raise ValueError(f"no path from {order.state} to {stop}")
+    for _target, who, action, body in MAIN_PATH[PATH_STATES.index(order.state) :]:
+        if order.state == stop:
+            break
+        if action == "dispatch":
+            body = {"lead_unit": lead_unit}
+        order = service.perform(actors(who), order.number, action, (bodies or {}).get(action, body))
+    if order.state != stop:
+        raise ValueError(f"no path from {order.state} to {stop}")
+    return order
+
+
 def load_demo(settings: Settings, orders: int = 60) -> list[str]:
     if User.select().where(User.username == "admin").exists():
         return ["演示数据已存在，跳过"]
@@ -165,35 +216,14 @@ def load_demo(settings: Settings, orders: int = 60) -> list[str]:
             continue
         staff = users.get(unit_staff.get(unit, ""), None)
         lead_unit = unit if staff else "CZC"
-        staff = staff or users["taxi"]
-        steps = [
-            ("pending_review", agent, "submit", {}),
-            ("pending_dispatch", users["review"], "review", {}),
-            ("dispatched", users["dispatch"], "dispatch", {"lead_unit": lead_unit}),
-            ("handling", staff, "sign", {}),
-            (
-                "replied",
-                staff,
-                "reply",
-                {
-                    "basic": "经调查，反映情况基本属实。",
-                    "process": "已约谈相关企业和当事人，责令整改。",
-                    "basis": "依据《巡游出租汽车经营服务管理规定》等有关规定处理。",
-                },
-            ),
-            ("reviewed", users["review"], "accept_reply", {}),
-            ("closed", users["review"], "close", {}),
-            (
-                "visited",
-                agent,
-                "callback",
-                {"result_satisfaction": rng.choice("1122223"), "service_satisfaction": rng.choice("11222")},
-            ),
-        ]
-        for target, who, action, payload in steps:
-            order = service.perform(who, order.number, action, payload)
-            if target == stop:
-                break
+        by_role = {
+            "agent": agent,
+            "reviewer": users["review"],
+            "dispatcher": users["dispatch"],
+            "unit": staff or users["taxi"],
+        }
+        callback = {"result_satisfaction": rng.choice("1122223"), "service_satisfaction": rng.choice("11222")}
+        walk(order, stop, by_role.__getitem__, lead_unit, {"callback": callback})
     return [
         f"已创建承办单位 {len(UNITS)} 个、用户 {len(USERS)} 个（密码 {DEMO_PASSWORD}）、工单 {made} 件",
         *seats,

@@ -6,7 +6,6 @@ SIGTERM stops them all (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import subprocess
@@ -15,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from node import settings as node_settings
+from node.registry import optional_modules
 
 GRACE_SECONDS = 10
 # module path → function `process_specs(settings) -> list[ProcSpec]`
@@ -47,13 +47,7 @@ def process_specs(config: str, settings: node_settings.Settings) -> list[ProcSpe
         ProcSpec("web", hotline(config, "serve-web")),
         ProcSpec("worker", hotline(config, "serve-worker")),
     ]
-    for name in PROCESS_EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+    for module in optional_modules(PROCESS_EXTENSIONS):
         specs.extend(module.process_specs(config, settings))
     return specs
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: lint, generated-code check, and pytest on SQLite and PostgreSQL
-# (unit, integration, multi-node, SIP and browser tests). Starts PostgreSQL if it is down.
+# Runs every test: lint, then pytest on SQLite and PostgreSQL (unit, integration, multi-node, SIP
+# and browser tests; the generated-code check is tests/federation/test_proto_codegen.py).
+# Starts PostgreSQL if it is down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -c "from tests.pg import ensure_server; ensure_server()"
 .venv/bin/ruff check .
-if [ -x scripts/check_proto.sh ]; then scripts/check_proto.sh; fi
 set +e
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 code=$?

@@ -12,6 +12,7 @@ from node.auth import service as auth
 from node.auth.models import User
 from node.catalog import service as catalog
 from node.catalog.models import Unit
+from node.demo import walk
 from node.workflow import service
 from node.workflow.models import WorkOrder
 
@@ -58,41 +59,18 @@ ORDER_DEFAULTS: dict[str, Any] = {
     "caller_phone": "13812345678",
     "respondent_plate": "苏A12345",
 }
-
-# the path an order walks to reach each state, as (role, action, body)
-_PATH: list[tuple[str, str, str, dict[str, Any]]] = [
-    ("pending_review", "agent", "submit", {}),
-    ("pending_dispatch", "reviewer", "review", {}),
-    ("dispatched", "dispatcher", "dispatch", {}),  # body filled with the unit
-    ("handling", "unit", "sign", {}),
-    (
-        "replied",
-        "unit",
-        "reply",
-        {"basic": "经查属实", "process": "已约谈驾驶员", "basis": "《出租汽车经营服务管理规定》"},
-    ),
-    ("reviewed", "reviewer", "accept_reply", {}),
-    ("closed", "reviewer", "close", {}),
-    ("visited", "agent", "callback", {"result_satisfaction": "1", "service_satisfaction": "2"}),
-    ("archived", "shift_leader", "archive", {}),
-]
+PATH_BODIES: dict[str, dict[str, Any]] = {
+    "reply": {"basic": "经查属实", "process": "已约谈驾驶员", "basis": "《出租汽车经营服务管理规定》"},
+}
 
 
 def make_order(state: str = "accepted", unit: Unit | None = None, **overrides: Any) -> WorkOrder:
-    """An order walked through the real engine to `state`."""
+    """An order walked through the real engine to `state` (along node.demo.MAIN_PATH)."""
     agent = actor("agent")
     body = {**ORDER_DEFAULTS, "submit": False, **overrides}
     order = service.create_order(agent, body)
     if state == "accepted":
         return order
     unit = unit or make_unit()
-    unit_actor = actor("unit_staff", unit)
-    actors = {"agent": agent, "unit": unit_actor}
-    for _target, role, action, payload in _PATH:
-        who = actors.get(role) or actor(role)
-        if action == "dispatch":
-            payload = {"lead_unit": unit.code}
-        order = service.perform(who, order.number, action, payload)
-        if order.state == state:
-            return order
-    raise ValueError(f"no path to state {state}")
+    actors = {"agent": agent, "unit": actor("unit_staff", unit)}
+    return walk(order, state, lambda role: actors.get(role) or actor(role), unit.code, PATH_BODIES)

@@ -130,7 +130,8 @@ class _Cache:
     subs: dict[str, SubBusiness] | None = None
     reasons: dict[tuple[str, str], str] | None = None
     calendar: WorkCalendar | None = None
-    region_codes: frozenset[str] | None = None
+    region_names: dict[str, str] | None = None  # every region, retired ones included
+    region_codes: frozenset[str] | None = None  # the current (not retired) ones
     policies: list[SlaPolicy] | None = None
 
 
@@ -156,10 +157,9 @@ def _fresh() -> _Cache:
             c.reasons = {(r.kind, r.code): r.name for r in ReasonCode.select()}
             c.calendar = WorkCalendar(overrides={o.day: o.is_workday for o in CalendarOverride.select()})
             c.policies = list(SlaPolicy.select().where(SlaPolicy.active == True))  # noqa: E712
-            c.region_codes = frozenset(
-                r.code
-                for r in Region.select(Region.code).where(Region.retired == False)  # noqa: E712
-            )
+            regions = list(Region.select(Region.code, Region.name, Region.retired).tuples())
+            c.region_names = {code: name for code, name, _ in regions}
+            c.region_codes = frozenset(code for code, _, retired in regions if not retired)
             _cache = c
         return _cache
 
@@ -242,16 +242,8 @@ def check_region(code: str) -> None:
         raise ValidationError(f"未知的行政区划代码：{code}", details={"region_code": "未知代码"})
 
 
-def region(code: str) -> Region:
-    r = Region.get_or_none(Region.code == code)
-    if r is None:
-        raise ValidationError(f"未知的行政区划代码：{code}", details={"region_code": "未知代码"})
-    return r
-
-
 def region_name(code: str) -> str:
-    r = Region.get_or_none(Region.code == code)
-    return r.name if r else code
+    return (_fresh().region_names or {}).get(code, code)
 
 
 def search_regions(q: str = "", parent: str | None = None, limit: int = 50) -> list[Region]:
@@ -337,7 +329,7 @@ def create_unit(
     address: str = "",
     contacts: list[dict[str, Any]] | None = None,
 ) -> Unit:
-    region(region_code)
+    check_region(region_code)
     with write_tx():
         parent = None
         if parent_code:

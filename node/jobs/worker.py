@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node import clock, db
+from node.registry import optional_modules
 from node.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,16 +43,8 @@ JOB_EXTENSIONS = ["federation.jobs", "node.text.jobs", "node.telephony.jobs"]
 
 
 def all_jobs(settings: Settings) -> list[Job]:
-    import importlib
-
     jobs = list(JOBS)
-    for name in JOB_EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+    for module in optional_modules(JOB_EXTENSIONS):
         jobs.extend(module.jobs(settings))
     return jobs
 
@@ -78,9 +71,10 @@ def serve(settings: Settings) -> None:
     scheduler = BlockingScheduler(
         timezone="Asia/Shanghai", job_defaults={"coalesce": True, "max_instances": 1}
     )
-    for job in all_jobs(settings):
+    jobs = all_jobs(settings)
+    for job in jobs:
         scheduler.add_job(_wrap(job), job.trigger, id=job.name, name=job.name, **job.args)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    log.warning("后台任务进程已启动：%s", ", ".join(j.name for j in all_jobs(settings)))
+    log.warning("后台任务进程已启动：%s", ", ".join(j.name for j in jobs))
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()

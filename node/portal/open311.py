@@ -20,10 +20,12 @@ from flask import Blueprint, Flask, Response, jsonify, request
 
 from node import clock
 from node.catalog import service as catalog
-from node.errors import DomainError, NotFound, ValidationError
+from node.catalog.models import Unit
+from node.errors import DomainError, ValidationError
 from node.intake.models import Contact
 from node.portal import service
 from node.settings import current as current_settings
+from node.web import pickers
 from node.web.common import client_address
 from node.workflow import states
 from node.workflow.models import Assignment, WorkOrder
@@ -63,12 +65,7 @@ def _fmt(fmt: str) -> str:
 
 def _errors(status: int, description: str) -> Response:
     fmt = request.view_args.get("fmt", "json") if request.view_args else "json"
-    body = [{"code": status, "description": description}]
-    if fmt == "xml":
-        return _xml("errors", "error", body, status)
-    resp = jsonify(body)
-    resp.status_code = status
-    return resp
+    return _out(fmt, "errors", "error", [{"code": status, "description": description}], status)
 
 
 def _xml_value(value: Any) -> str:
@@ -167,7 +164,7 @@ def services(fmt: str) -> Response:
 
 def _definition(code: str) -> dict[str, Any]:
     types = catalog.business_types()
-    regions = [r for r in _regions()]
+    regions = pickers.node_regions()
     return {
         "service_code": code,
         "attributes": [
@@ -204,12 +201,6 @@ def _definition(code: str) -> dict[str, Any]:
     }
 
 
-def _regions() -> list[dict[str, str]]:
-    from node.web import pickers
-
-    return pickers.node_regions()
-
-
 @bp.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str) -> Response:
     _fmt(fmt)
@@ -228,10 +219,14 @@ def service_definition(code: str, fmt: str) -> Response:
 def _lead_units(order_ids: list[int]) -> dict[int, str]:
     if not order_ids:
         return {}
-    rows = Assignment.select(Assignment.order, Assignment.unit).where(
-        Assignment.order.in_(order_ids),
-        Assignment.role == "lead",
-        Assignment.active == True,  # noqa: E712
+    rows = (
+        Assignment.select(Assignment.order, Unit.name)
+        .join(Unit)
+        .where(
+            Assignment.order.in_(order_ids),
+            Assignment.role == "lead",
+            Assignment.active == True,  # noqa: E712
+        )
     )
     return {a.order_id: a.unit.name for a in rows}
 
@@ -344,7 +339,7 @@ def get_token(token: str, fmt: str) -> Response:
         raise Open311Error(404, "令牌不存在")
     contact = Contact.get_or_none(Contact.id == int(token), Contact.channel == service.WEB_CHANNEL)
     if contact is None:
-        raise NotFound("令牌不存在")
+        raise Open311Error(404, "令牌不存在")
     return _out(
         fmt,
         "service_requests",

@@ -17,11 +17,11 @@ from pydantic import Field
 from node import clock
 from node.auth.service import Actor
 from node.catalog import service as catalog
+from node.catalog.models import Unit
 from node.db import write_tx
 from node.errors import NotFound, RateLimited, ValidationError
 from node.intake import service as intake
 from node.portal.models import PortalHit
-from node.settings import current as current_settings
 from node.validation import Input, parse
 from node.workflow import service as workflow
 from node.workflow import states
@@ -174,11 +174,12 @@ def lookup(number: str, code: str) -> WorkOrder:
 
 def _unit_names(order: WorkOrder) -> list[str]:
     rows = (
-        Assignment.select(Assignment.role, Assignment.unit)
+        Unit.select(Unit.name)
+        .join(Assignment)
         .where(Assignment.order == order, Assignment.active == True)  # noqa: E712
         .order_by(Assignment.role.desc(), Assignment.id)
     )
-    return [a.unit.name for a in rows]
+    return [u.name for u in rows]
 
 
 def public_view(order: WorkOrder) -> dict[str, Any]:
@@ -242,7 +243,3 @@ def rate(address: str, number: str, code: str, body: Rating | dict[str, Any]) ->
         comment=data.comment,
         channel=WEB_CHANNEL,
     )
-
-
-def node_name() -> str:
-    return current_settings().name

@@ -38,7 +38,7 @@ def _csrf() -> None:
 def _form_context(
     form: Any = None, errors: dict[str, str] | None = None, message: str = ""
 ) -> dict[str, Any]:
-    domains = [d for d in sorted(catalog.domains().values(), key=lambda d: d.code)]
+    domains = sorted(catalog.domains().values(), key=lambda d: d.code)
     subs = sorted(catalog.sub_businesses().values(), key=lambda s: s.code)
     return {
         "form": form or {},
@@ -100,26 +100,37 @@ def receipt() -> Any:
     return render_template("portal/receipt.html", number=data["number"], code=data["code"])
 
 
+def _query_page(
+    number: str,
+    view: dict[str, Any] | None = None,
+    code: str = "",
+    message: str = "",
+    status: int = 200,
+    **extra: Any,
+) -> Any:
+    """The progress page; the query code is shown back only beside an order it opened."""
+    return render_template(
+        "portal/query.html",
+        number=number,
+        code=code if view else "",
+        view=view,
+        message=message,
+        satisfaction=service.SATISFACTION,
+        **extra,
+    ), status
+
+
 @bp.route("/query", methods=["GET", "POST"])
 def query() -> Any:
     number = (request.values.get("number") or "").strip()
     code = (request.values.get("code") or "").strip()
     if request.method == "GET" and not (number and code):
-        return render_template("portal/query.html", number=number, code="", view=None, message="")
+        return _query_page(number)
     try:
         view = service.query(client_address(), number, code)
     except DomainError as exc:
-        return render_template(
-            "portal/query.html", number=number, code="", view=None, message=exc.message
-        ), exc.status
-    return render_template(
-        "portal/query.html",
-        number=number,
-        code=code,
-        view=view,
-        message="",
-        satisfaction=service.SATISFACTION,
-    )
+        return _query_page(number, message=exc.message, status=exc.status)
+    return _query_page(number, view, code)
 
 
 @bp.post("/rate")
@@ -132,26 +143,10 @@ def rate() -> Any:
         "comment": (request.form.get("comment") or "").strip(),
     }
     try:
-        service.rate(client_address(), number, code, body)
+        order = service.rate(client_address(), number, code, body)
     except DomainError as exc:
         view = None
         with contextlib.suppress(DomainError):  # a wrong number or code shows the message alone
             view = service.public_view(service.lookup(number, code))
-        return render_template(
-            "portal/query.html",
-            number=number,
-            code=code if view else "",
-            view=view,
-            message=exc.message,
-            satisfaction=service.SATISFACTION,
-        ), exc.status
-    view = service.public_view(service.lookup(number, code))
-    return render_template(
-        "portal/query.html",
-        number=number,
-        code=code,
-        view=view,
-        message="",
-        thanks="感谢您的评价！",
-        satisfaction=service.SATISFACTION,
-    )
+        return _query_page(number, view, code, exc.message, exc.status)
+    return _query_page(number, service.public_view(order), code, thanks="感谢您的评价！")

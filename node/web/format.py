@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask
 
+from node import clock
+from node.catalog import service as catalog
+from node.workflow import states
 from node.workflow.deadlines import DEADLINE_LABELS
 
 
@@ -39,8 +43,6 @@ def cn_short(value: Any, now: dt.datetime | None = None) -> str:
     d = _as_datetime(value)
     if d is None:
         return ""
-    from node import clock
-
     now = now or clock.now()
     if d.date() == now.date():
         return f"今天 {d:%H:%M}"
@@ -71,47 +73,29 @@ def span_text(delta: dt.timedelta) -> str:
     return f"{mins}分钟"
 
 
-def due_text(due: Any, state: str = "") -> str:
+def due_text(due: Any) -> str:
     """剩余 2天3小时 / 超期 5小时, against the node clock."""
     d = _as_datetime(due)
     if d is None:
         return "无时限"
-    from node import clock
-
     delta = d - clock.now()
-    if state in ("done",):
-        return "已完成"
     return f"剩余 {span_text(delta)}" if delta.total_seconds() >= 0 else f"超期 {span_text(delta)}"
 
 
 def merge_page(args: dict[str, Any], page: int) -> str:
     """Query string of the current filters with another page number."""
-    from urllib.parse import urlencode
-
     return urlencode({**{k: v for k, v in args.items() if k != "page" and v not in (None, "")}, "page": page})
 
 
 def state_category(state: str) -> str:
-    from node.workflow import states
-
     return states.category(state) if state in states.STATES else "open"
 
 
 def state_label(state: str) -> str:
-    from node.workflow import states
-
     return states.label(state) if state in states.STATES else state
 
 
-def type_name(code: str) -> str:
-    from node.catalog import service as catalog
-
-    return catalog.type_name(code)
-
-
 def domain_name(code: str) -> str:
-    from node.catalog import service as catalog
-
     return catalog.domain_name(code) if code else "未分类"
 
 
@@ -125,7 +109,7 @@ def init_app(app: Flask) -> None:
         merge_page=merge_page,
         state_category=state_category,
         state_label=state_label,
-        type_name=type_name,
+        type_name=catalog.type_name,
         domain_name=domain_name,
     )
     app.jinja_env.globals["DEADLINE_LABELS"] = DEADLINE_LABELS

@@ -16,7 +16,7 @@ from node.errors import ValidationError
 from node.intake import service as intake
 from node.intake.schemas import ContactCreate, ContactFinish
 from node.validation import parse
-from node.workflow import schemas
+from node.workflow import schemas, states
 from node.workflow import service as workflow
 
 OUTCOMES = {
@@ -131,8 +131,6 @@ def take_contact(actor: Actor, form: Any) -> IntakeResult:
         if order is not None:
             order.contact_id = contact_id
             created = workflow.create_order(actor, order)
-            from node.workflow import states
-
             return IntakeResult(
                 outcome, contact_id, created.number, created.query_code, states.label(created.state)
             )

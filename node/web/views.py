@@ -29,6 +29,7 @@ from node import clock
 from node.auth import service as auth
 from node.auth import web as auth_web
 from node.catalog import service as catalog
+from node.catalog.models import Unit
 from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimited, ValidationError
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
@@ -39,8 +40,8 @@ from node.web import format as fmt
 from node.web.common import client_address, is_htmx, require_form_csrf, safe_next
 from node.web.intake import OUTCOMES, take_contact
 from node.workflow import present, service, states
-from node.workflow.deadlines import DEADLINE_LABELS, deadline_state
-from node.workflow.models import SATISFACTION
+from node.workflow.deadlines import deadline_state
+from node.workflow.models import SATISFACTION, Assignment
 
 bp = Blueprint("web", __name__)
 
@@ -71,7 +72,6 @@ ROLE_QUEUES: dict[str, list[str]] = {
         "mine",
     ],
 }
-EVENT_LABELS = {**present.ACTION_LABELS, "public_rate": "公众评价"}
 CALLBACK_METHODS = {"phone": "电话", "sms": "短信", "wechat": "微信", "web": "网站", "visit": "走访"}
 
 
@@ -350,8 +350,6 @@ def queues() -> Any:
     actor.require("order.view_all")
     tabs = queue_tabs(actor)
     queue = request.args.get("queue", "")
-    if queue and queue not in service.QUEUES:
-        raise ValidationError(f"未知的队列：{queue}")
     page = _page_arg()
     flt = build_filter(request.args, queue or None)
     orders, total = service.list_orders(actor, flt, page, PAGE_SIZE)
@@ -371,7 +369,6 @@ def queues() -> Any:
         "types": catalog.business_types(),
         "domains": catalog.domains(),
         "state_names": {s: lbl for s, (lbl, _) in states.STATES.items()},
-        "deadline_labels": DEADLINE_LABELS,
         "regions": pickers.node_regions(),
     }
     template = (
@@ -406,9 +403,7 @@ def cached_queue_counts(actor: auth.Actor, tabs: list[str]) -> dict[str, int]:
 def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
     order = service.get_order(actor, number)
     detail = present.order_detail(order, actor)
-    events = [present.event(e) for e in service.history(actor, number)]
-    for e in events:
-        e["action_label"] = EVENT_LABELS.get(e["action"], e["action_label"])
+    events = [present.event(e) for e in service.events(order)]
     actions = {a["action"]: a for a in detail["actions"]}
     pending_ext = service.pending_extension(order)
     pending_return = service.pending_return(order)
@@ -416,9 +411,11 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
         actions.pop("decide_extension", None)
     my_assignment = None
     if actor.unit_id is not None:
+        unit = _unit(actor.unit_id)
         my_assignment = next(
-            (a for a in detail["assignments"] if a["active"] and a["unit"] == _unit_code(actor.unit_id)), None
+            (a for a in detail["assignments"] if a["active"] and unit and a["unit"] == unit.code), None
         )
+    units = pickers.units()
     similar: list[duplicates.Hit] = []
     if "merge" in actions:
         draft = duplicates.Draft(
@@ -441,7 +438,7 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
         "pending_return": pending_return,
         "my_assignment": my_assignment,
         "similar": similar,
-        "units": pickers.units(),
+        "units": units,
         "return_reasons": catalog.reasons("return"),
         "reject_reasons": catalog.reasons("reject"),
         "types": catalog.business_types(),
@@ -454,18 +451,15 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
             "service": SATISFACTION.get(order.public_service_satisfaction, ""),
         },
         "region_name": catalog.region_name(order.region_code),
-        "unit_names": {u["code"]: u["label"] for u in pickers.units()},
+        "unit_names": {u["code"]: u["label"] for u in units},
         "open_action": "",
         "form": {},
         "action_error": "",
     }
 
 
-def _unit_code(unit_id: int) -> str:
-    from node.catalog.models import Unit
-
-    unit = Unit.get_or_none(Unit.id == unit_id)
-    return unit.code if unit else ""
+def _unit(unit_id: int) -> Unit | None:
+    return Unit.get_or_none(Unit.id == unit_id)
 
 
 @bp.get("/orders/<number>")
@@ -519,11 +513,19 @@ def unit_desk() -> Any:
         base.state = ["replied", "reviewed", "closed", "visited", "archived"]
     orders, total = service.list_orders(actor, base, page, PAGE_SIZE)
     now = clock.now()
-    code = _unit_code(actor.unit_id)
-    rows = []
-    for o in orders:
-        mine = next((a for a in service.assignments(o) if a.active and a.unit.code == code), None)
-        rows.append((o, deadline_state(o, now), mine))
+    unit = _unit(actor.unit_id)
+    mine: dict[int, Assignment] = {}
+    for a in (
+        Assignment.select()
+        .where(
+            Assignment.order.in_([o.id for o in orders]),
+            Assignment.unit == actor.unit_id,
+            Assignment.active == True,  # noqa: E712
+        )
+        .order_by(Assignment.role.desc(), Assignment.id)
+    ):
+        mine.setdefault(a.order_id, a)
+    rows = [(o, deadline_state(o, now), mine.get(o.id)) for o in orders]
     counts = {"inbox": service.count_queues(actor, ["unit_inbox"])["unit_inbox"]}
     unsigned = sum(1 for _, _, a in rows if a is not None and a.signed_at is None)
     return render_template(
@@ -535,6 +537,5 @@ def unit_desk() -> Any:
         args=request.args,
         counts=counts,
         unsigned=unsigned,
-        unit_name=catalog.unit_by_code(code).name if code else "",
-        deadline_labels=DEADLINE_LABELS,
+        unit_name=unit.name if unit else "",
     )

@@ -246,7 +246,11 @@ def list_orders(
 
 
 def history(actor: Actor, number: str) -> list[OrderEvent]:
-    order = get_order(actor, number)
+    return events(get_order(actor, number))
+
+
+def events(order: WorkOrder) -> list[OrderEvent]:
+    """The history of an order the caller has already fetched (and so may see)."""
     return list(OrderEvent.select().where(OrderEvent.order == order).order_by(OrderEvent.at, OrderEvent.id))
 
 
@@ -315,13 +319,15 @@ def _record(
     reason: str = "",
     data: dict[str, Any] | None = None,
     to_state: str | None = None,
+    node: str | None = None,
 ) -> OrderEvent:
+    """Write the history row (on this node, unless `node` names where it happened) and run the hooks."""
     event = OrderEvent.create(
         order=order,
         at=clock.now(),
         actor=actor.user_id,
         actor_name=actor.display_name[:40],
-        node=current_settings().region,
+        node=(node or current_settings().region)[:6],
         action=action,
         from_state=from_state,
         to_state=to_state or order.state,
@@ -476,13 +482,20 @@ def perform(actor: Actor, number: str, action: str, body: dict[str, Any] | None 
 
 
 def _change(
-    order: WorkOrder, actor: Actor, action: str, to_state: str, reason: str = "", **data: Any
+    order: WorkOrder,
+    actor: Actor,
+    action: str,
+    to_state: str,
+    reason: str = "",
+    *,
+    node: str | None = None,
+    **data: Any,
 ) -> OrderEvent:
     from_state = order.state
     if to_state != states.SAME:
         order.state = to_state
     _save(order)
-    return _record(order, actor, action, from_state, reason, data or None)
+    return _record(order, actor, action, from_state, reason, data or None, node=node)
 
 
 def _require_unit(order: WorkOrder, actor: Actor, *, lead: bool) -> Assignment:
@@ -1111,9 +1124,8 @@ def apply_remote_update(
             remote_actor=actor_name[:40],
             remote_state=remote_state,
             remote_at=at.isoformat(),
+            node=node,
         )
-        OrderEvent.update(node=node[:6]).where(OrderEvent.id == event.id).execute()
-        event.node = node[:6]
     return event
 
 

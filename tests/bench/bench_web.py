@@ -26,8 +26,10 @@ from node import db as node_db
 from node import pii
 from node import settings as node_settings
 from node.catalog import service as catalog
+from node.demo import DEMO_PASSWORD
 from tests import pg
 
+# the states the engine-made orders stop in (along node.demo.MAIN_PATH)
 STATES_WALK = [
     "accepted",
     "pending_review",
@@ -60,7 +62,7 @@ def seed(settings: node_settings.Settings, total: int, engine_orders: int) -> li
     """Orders through the engine, then bulk copies up to `total`. Returns the engine-made numbers."""
     from node.auth import service as auth
     from node.auth.models import User
-    from node.demo import load_demo
+    from node.demo import load_demo, walk
     from node.migrate import upgrade
     from node.workflow import service
     from node.workflow.models import WorkOrder
@@ -73,7 +75,9 @@ def seed(settings: node_settings.Settings, total: int, engine_orders: int) -> li
     def who(name: str) -> auth.Actor:
         return auth.actor_for(User.get(User.username == name))
 
-    agent, review, dispatch, taxi = who("agent1"), who("review"), who("dispatch"), who("taxi")
+    agent = who("agent1")
+    by_role = {"agent": agent, "reviewer": who("review"), "dispatcher": who("dispatch"), "unit": who("taxi")}
+    reply = {"reply": {"basic": "属实", "process": "已处理", "basis": "规定"}}
     rng = random.Random(12328)
     made = []
     started = time.perf_counter()
@@ -91,21 +95,7 @@ def seed(settings: node_settings.Settings, total: int, engine_orders: int) -> li
                 "submit": False,
             },
         )
-        stop = STATES_WALK[i % len(STATES_WALK)]
-        steps = [
-            ("pending_review", agent, "submit", {}),
-            ("pending_dispatch", review, "review", {}),
-            ("dispatched", dispatch, "dispatch", {"lead_unit": "CZC"}),
-            ("handling", taxi, "sign", {}),
-            ("replied", taxi, "reply", {"basic": "属实", "process": "已处理", "basis": "规定"}),
-            ("reviewed", review, "accept_reply", {}),
-            ("closed", review, "close", {}),
-        ]
-        if stop != "accepted":
-            for target, actor, action, body in steps:
-                order = service.perform(actor, order.number, action, body)
-                if target == stop:
-                    break
+        order = walk(order, STATES_WALK[i % len(STATES_WALK)], by_role.__getitem__, "CZC", reply)
         made.append(order.number)
     print(f"  engine orders: {engine_orders} in {time.perf_counter() - started:.1f} s")
 
@@ -175,7 +165,7 @@ def run_backend(name: str, url: str, total: int, repeat: int, engine_orders: int
         client = app.test_client()
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        client.post("/login", data={"username": "leader", "password": "demo12328", "csrf_token": token})
+        client.post("/login", data={"username": "leader", "password": DEMO_PASSWORD, "csrf_token": token})
         token = re.search(
             r'name="csrf_token" value="([^"]+)"', client.get("/no-screen").get_data(as_text=True)
         ).group(1)

@@ -9,9 +9,9 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -147,7 +147,6 @@ def run_load(
     latencies: list[float] = []
     errors = 0
     clients: dict[int, Client] = {}
-    import threading
 
     def one(job: Callable[[Client], int]) -> tuple[float, int]:
         ident = threading.get_ident()
@@ -165,7 +164,3 @@ def run_load(
             if status >= 400:
                 errors += 1
     return LoadResult(len(jobs), time.perf_counter() - t_start, latencies, errors)
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")

@@ -21,6 +21,7 @@ from node import db as node_db
 from node import pii
 from node import settings as node_settings
 from node.catalog import service as catalog
+from node.demo import DEMO_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -35,7 +36,6 @@ ARGS = [
     "--lang=zh-CN",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-PASSWORD = "demo12328"
 
 
 class LiveNode:
@@ -120,7 +120,7 @@ def new_page(browser: Browser, live_node: LiveNode) -> Iterator[Callable[[], Pag
         ctx.close()
 
 
-def login(page: Page, username: str, password: str = PASSWORD) -> None:
+def login(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/login")
     page.fill("#username", username)
     page.fill("#password", password)

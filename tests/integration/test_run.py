@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from node.demo import DEMO_PASSWORD
 from tests.bench.harness import free_port, hotline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,7 @@ def test_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         assert health == {"status": "ok", "node": "320100", "level": "city"}
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/auth/token",
-            data=json.dumps({"username": "agent1", "password": "demo12328"}).encode(),
+            data=json.dumps({"username": "agent1", "password": DEMO_PASSWORD}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=5) as resp:

@@ -13,7 +13,7 @@ from node.workflow import service
 from node.workflow.models import OrderEvent, WorkOrder
 from tests import factories
 from tests.factories import make_order, make_unit
-from tests.web.conftest import HTML, csrf_of
+from tests.web.conftest import HTML, csrf_of, post_login
 
 INTAKE = {
     "caller_phone": "13811112222",
@@ -55,27 +55,9 @@ def test_pages_need_a_session_and_return_to_the_page_after_login(client, db):
     resp = client.get("/queues?queue=overdue", headers=HTML)
     assert resp.status_code == 302 and "/login?next=/queues?queue%3Doverdue" in resp.headers["Location"]
     user = factories.make_user("dispatcher")
-    token = csrf_of(client.get("/login").get_data(as_text=True))
-    resp = client.post(
-        "/login",
-        data={
-            "username": user.username,
-            "password": factories.PASSWORD,
-            "csrf_token": token,
-            "next": "/queues?queue=overdue",
-        },
-    )
+    resp = post_login(client, user.username, next="/queues?queue=overdue")
     assert resp.headers["Location"] == "/queues?queue=overdue"
-    token = csrf_of(client.get("/no-screen").get_data(as_text=True))  # login rotates the session's token
-    bad_next = client.post(
-        "/login",
-        data={
-            "username": user.username,
-            "password": factories.PASSWORD,
-            "csrf_token": token,
-            "next": "//evil.example/x",
-        },
-    )
+    bad_next = post_login(client, user.username, next="//evil.example/x")
     assert not bad_next.headers["Location"].startswith("//"), "only same-site paths are followed"
 
 

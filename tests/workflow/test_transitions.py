@@ -7,6 +7,7 @@ import pytest
 from node.auth.roles import PERMISSIONS
 from node.auth.service import SYSTEM
 from node.catalog import service as catalog
+from node.demo import PATH_STATES
 from node.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.workflow import service, states
 from node.workflow.models import Assignment, OrderEvent, WorkOrder
@@ -17,19 +18,7 @@ REPLY = {"basic": "经查属实", "process": "已责令整改", "basis": "《道
 
 def order_in(state: str) -> WorkOrder:
     """An order in any state, reached through the engine."""
-    direct = {
-        "accepted",
-        "pending_review",
-        "pending_dispatch",
-        "dispatched",
-        "handling",
-        "replied",
-        "reviewed",
-        "closed",
-        "visited",
-        "archived",
-    }
-    if state in direct:
+    if state in PATH_STATES:
         return make_order(state)
     if state == "answered":
         return make_order("accepted", business_type="2", immediate_answer="已解答", submit=False)

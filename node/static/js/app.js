@@ -134,7 +134,7 @@
 
   // ---- workstation -------------------------------------------------------------------------
   function setupWorkstation(root) {
-    var form = root.querySelector ? root.querySelector("#intake-form") : null;
+    var form = root.querySelector("#intake-form");
     if (!form || form.dataset.ready) return;
     form.dataset.ready = "1";
     function showExtra() {
@@ -146,14 +146,12 @@
     form.querySelectorAll("input[name=outcome]").forEach(function (r) { r.addEventListener("change", showExtra); });
     showExtra();
     form.addEventListener("keydown", function (e) {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); requestSubmit(); }
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitForm(form); }
     });
-    function requestSubmit() { if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
-    form.querySelectorAll("[data-link-order]").forEach(function () {});
   }
+  function submitForm(form) { if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
 
   var OUTCOME_KEYS = { a: "answer", o: "order", t: "transfer", i: "invalid" };
-  var TYPE_KEYS = { "1": "1", "2": "2", "3": "3" };
   var FOCUS_KEYS = { p: "caller_phone", c: "category_text", r: "region_text", n: "content", b: "respondent_plate" };
   document.addEventListener("keydown", function (e) {
     var form = document.getElementById("intake-form");
@@ -168,8 +166,8 @@
         var extra = form.querySelector('.outcome-extra.show textarea, .outcome-extra.show input[type=text]');
         (extra || r).focus();
       }
-    } else if (TYPE_KEYS[key]) {
-      var t = form.querySelector('input[name=business_type][value="' + TYPE_KEYS[key] + '"]');
+    } else if (key === "1" || key === "2" || key === "3") {
+      var t = form.querySelector('input[name=business_type][value="' + key + '"]');
       if (t) { e.preventDefault(); t.checked = true; t.focus(); t.dispatchEvent(new Event("change", { bubbles: true })); }
     } else if (FOCUS_KEYS[key]) {
       var f = form.querySelector('[name="' + FOCUS_KEYS[key] + '"]');
@@ -187,7 +185,7 @@
     form.querySelector("input[name=order_number]").value = btn.dataset.linkOrder;
     var r = form.querySelector('input[name=outcome][value="link"]');
     r.checked = true;
-    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+    submitForm(form);
   });
 
   // Telephony screen-pop (issue 5): fill the caller number and the call id, then look the caller up.
@@ -212,15 +210,15 @@
   function setupScreenPop() {
     var ws = document.querySelector("[data-screen-pop]");
     if (!ws || !ws.dataset.screenPop || !window.EventSource) return;
-    var es = new EventSource(ws.dataset.screenPop);
-    es.addEventListener("message", function (ev) { try { window.hotlineScreenPop(JSON.parse(ev.data)); } catch (err) { /* ignore malformed */ } });
-    es.addEventListener("call", function (ev) { try { window.hotlineScreenPop(JSON.parse(ev.data)); } catch (err) { /* ignore */ } });
+    var es = new EventSource(ws.dataset.screenPop);  // the server sends named `call` events only
+    es.addEventListener("call", function (ev) { try { window.hotlineScreenPop(JSON.parse(ev.data)); } catch (err) { /* ignore malformed */ } });
   }
 
   function init(root) {
-    (root.querySelectorAll ? root : document).querySelectorAll(".combo").forEach(setupCombo);
-    setupDialogs(root.querySelectorAll ? root : document);
-    setupWorkstation(root.querySelectorAll ? root : document);
+    if (!root.querySelectorAll) root = document;
+    root.querySelectorAll(".combo").forEach(setupCombo);
+    setupDialogs(root);
+    setupWorkstation(root);
   }
   document.addEventListener("DOMContentLoaded", function () { init(document); setupSessionTimer(); setupScreenPop(); });
   document.addEventListener("htmx:load", function (ev) { init(ev.detail.elt.parentNode || document); });

@@ -14,6 +14,8 @@ from cryptography.fernet import Fernet
 
 from node import db, pii
 from node import settings as node_settings
+from node.audit import service as audit
+from node.audit.models import AuditEntry
 from node.catalog import service as catalog
 from node.migrate import upgrade
 from node.workflow import service
@@ -91,3 +93,15 @@ def test_no_double_transition_when_processes_race(race_db):
         assert reviews == len(numbers), "exactly one review event per order"
         assert {o.state for o in WorkOrder.select()} == {"pending_dispatch"}
         assert {o.version for o in WorkOrder.select()} == {2}, "one write at creation, one per review"
+
+
+def test_audit_chain_does_not_fork_under_racing_writers(race_db):
+    per_process = 40
+    results = collect([spawn(race_db, "audit", str(per_process)) for _ in range(PROCESSES)])
+    seqs = sorted(s for r in results for s in r["seqs"])
+    assert seqs == list(range(1, PROCESSES * per_process + 1)), "one chain, no gaps, no reuse"
+    with db.connection():
+        verdict = audit.verify()
+        assert verdict.ok, verdict.reason
+        assert verdict.count == PROCESSES * per_process
+        assert AuditEntry.select(AuditEntry.prev_hash).distinct().count() == PROCESSES * per_process

@@ -33,8 +33,7 @@ def test_guessing_from_many_addresses_does_not_lock_out_the_owner(app, client, d
     sign_in_and_out(client, owner.username, "10.1.1.1")  # leaves the device cookie
     attacker = app.test_client()
     codes = [
-        attempt(attacker, owner.username, "guess-%d" % i, f"198.51.100.{i % 4}").status_code
-        for i in range(14)
+        attempt(attacker, owner.username, f"guess-{i}", f"198.51.100.{i % 4}").status_code for i in range(14)
     ]
     assert codes.count(401) == auth.MAX_USER_FAILURES and set(codes[auth.MAX_USER_FAILURES :]) == {429}
     # the attacker is stopped even with the right password; the owner's browser still gets in

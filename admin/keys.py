@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from federation import pki, sender, trust
+from federation.envelope import SEALING
 from federation.models import InboxMessage, NodeKey, OutboxMessage, Peer
 from federation.routing import MINISTRY, level_of, parent_of
 from federation.v1 import federation_pb2 as pb
@@ -76,6 +77,8 @@ def keygen(settings: Any) -> Path:
     region, d = settings.region, _fed_dir(settings)
     if not trust.own_keys(region):
         trust.generate_signing_key(settings.keys_dir, region)
+    if not trust.own_keys(region, SEALING):
+        trust.generate_seal_key(settings.keys_dir, region)
     if not (d / "tls.key").exists():
         pki.write_private(d / "tls.key", pki.private_pem(pki.ec_key()))
     tls_csr = pki.make_csr(pki.load_ec((d / "tls.key").read_bytes()), region)
@@ -84,7 +87,7 @@ def keygen(settings: Any) -> Path:
         "level": settings.level,
         "name": settings.name,
         "address": f"{settings.federation_host}:{settings.federation_port}",
-        "keys": [_key_json(k) for k in trust.own_keys(region)],
+        "keys": [_key_json(k) for k in [*trust.own_keys(region), *trust.own_keys(region, SEALING)]],
         "tls_csr": tls_csr.public_bytes(pki.serialization.Encoding.PEM).decode(),
     }
     if settings.level == "ministry":
@@ -199,12 +202,14 @@ def rotate(settings: Any, overlap_days: float, activate_after_hours: float) -> t
     )
     parent = parent_of(settings.region)
     if parent is not None:  # announced with the old key, which the parent knows
-        sender.enqueue(
-            trust.announcement(new, previous=old.key_id),
-            origin=settings.region,
-            destination=parent,
-            sign_key_id=old.key_id,
-        )
+        seal_keys = trust.own_keys(settings.region, SEALING)
+        for key, previous in ((new, old.key_id), *((k, "") for k in seal_keys)):
+            sender.enqueue(
+                trust.announcement(key, previous=previous),
+                origin=settings.region,
+                destination=parent,
+                sign_key_id=old.key_id,
+            )
     return old, new
 
 
@@ -220,21 +225,11 @@ def revoke(settings: Any, key_id: str) -> NodeKey:
 
 
 def issue_directory(settings: Any) -> int:
-    """Ministry: sign the directory and queue it to every known node (relayed down the tree)."""
-    last = (
-        OutboxMessage.select()
-        .where(OutboxMessage.payload_type == "federation.v1.NodeDirectory")
-        .order_by(OutboxMessage.id.desc())
-        .first()
-    )
-    serial = 1 if last is None else pb.NodeDirectory.FromString(bytes(last.payload)).serial + 1
-    directory = trust.build_directory(settings.region, serial)
-    count = 0
-    with write_tx():
-        for node in sorted({e.region for e in directory.nodes} - {settings.region}):
-            sender.enqueue(directory, origin=settings.region, destination=node)
-            count += 1
-    return count
+    """Ministry: sign the directory now and queue it to every known node (the worker also does this
+    by itself whenever a key changes)."""
+    from federation import directory
+
+    return directory.issue(settings.region)
 
 
 # ---- click ----

@@ -27,6 +27,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from federation import codec, flows, inbox, sender
+from federation.authority import Claim
 from federation.envelope import Rejected, new_message_id
 from federation.models import KnowledgeBulletin, Peer, SpotCheck
 from federation.routing import check_node, in_subtree, level_of, node_for_region, parent_of
@@ -165,8 +166,9 @@ def apply_bulletin(me: str, origin: str, bulletin: pb.KnowledgeBulletin) -> None
         _send_bulletin(me, bulletin, _children(me))
 
 
-def _check_bulletin(origin: str, destination: str, bulletin: Message) -> None:
+def _check_bulletin(claim: Claim, bulletin: Message) -> None:
     assert isinstance(bulletin, pb.KnowledgeBulletin)
+    origin, destination = claim.origin, claim.destination
     if not bulletin.bulletin_id or len(bulletin.bulletin_id) > MAX_ID or bulletin.revision < 1:
         raise Rejected(pb.Ack.PAYLOAD_MALFORMED, "知识通报编号或修订号无效")
     if not bulletin.title or not bulletin.body:
@@ -420,8 +422,9 @@ def link_spot_check(order: Any, event: Any) -> None:
     flows.new_link(str(data["check_id"]), order.number, "in", str(data["from"]), "accepted")
 
 
-def _check_spot_check(origin: str, destination: str, check: Message) -> None:
+def _check_spot_check(claim: Claim, check: Message) -> None:
     assert isinstance(check, pb.SpotCheckOrder)
+    origin, destination = claim.origin, claim.destination
     if check.issuer_node != origin or check.target_node != destination:
         raise Rejected(
             pb.Ack.NOT_AUTHORISED,

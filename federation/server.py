@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -46,10 +47,11 @@ class ServerParams:
     skew_ms: int = DEFAULT_SKEW_MS
     max_workers: int = 8
     keys: KeyResolver = field(default_factory=trust.DbKeyResolver)
+    keys_dir: Path | None = None  # our sealing keys: sealed content for us is opened before storing
 
     @classmethod
     def from_settings(cls, settings: Any) -> ServerParams:
-        return cls(me=settings.region, tls=pki.load_material(settings.keys_dir))
+        return cls(me=settings.region, tls=pki.load_material(settings.keys_dir), keys_dir=settings.keys_dir)
 
 
 class PeerCache:
@@ -110,7 +112,7 @@ class Receiver:
                 skew_ms=self.params.skew_ms,
             )
             message_id = delivery.message.message_id
-            inbox.precheck(delivery)
+            inbox.precheck(delivery, me, self.params.keys_dir)
             try:
                 fresh = inbox.store(delivery, me, peers)
             except inbox.NoRoute as exc:

@@ -269,7 +269,7 @@ def test_records_and_updates_for_others_are_not_authorised(province: Receiver) -
     key = signing_key(CITY)
     record(key)
     other = pb.OrderRecord(order_number="320200202503011000001", origin_node=CITY2, handling_node=CITY2)
-    refused(province, pb.OrderRecordBatch(records=[other]), key, PROV, "NOT_AUTHORISED")
+    refused(province, pb.OrderRecordBatch(records=[other]), key, PROV, "RECORD_NOT_IN_SUBTREE")
     update = pb.OrderUpdate(
         order_number="320200202503011000001",
         from_node=CITY2,

@@ -41,7 +41,9 @@ def link(
 def queue(n: int, start: int = 0) -> list[str]:
     ids = []
     for i in range(start, start + n):
-        rec = pb.OrderRecord(order_number=f"3201002025030110{i:05d}", origin_node=CITY, revision=1)
+        rec = pb.OrderRecord(
+            order_number=f"3201002025030110{i:05d}", origin_node=CITY, handling_node=CITY, revision=1
+        )
         row = sender.enqueue(pb.OrderRecordBatch(records=[rec]), origin=CITY, destination=PROV)
         ids.append(row.message_id)
     return ids
@@ -112,15 +114,8 @@ def test_rejected_message_is_parked_and_can_be_retried(
     set_address(proc)
     before = queue(2)
     # addressed through the province to a city it has not registered: the province refuses it
-    update = pb.OrderUpdate(
-        order_number="320500202503011000001",
-        transfer_id="t-1",
-        from_node=CITY,
-        to_node="320500",
-        kind=pb.OrderUpdate.SIGNED,
-        sequence=1,
-    )
-    stray = sender.enqueue(update, origin=CITY, destination="320500")
+    announcement = pb.KeyAnnouncement(key=pb.PublicKey(key_id="ed25519:320100:1", node=CITY))
+    stray = sender.enqueue(announcement, origin=CITY, destination="320500")
     after = queue(2, start=2)
     result = out.drain()
     assert (result.sent, result.parked) == (4, 1)

@@ -208,6 +208,9 @@ def apply_transfer(me: str, origin: str, transfer: pb.OrderTransfer) -> None:
     fields = codec.transfer_order_fields(transfer)
     try:
         with write_tx():  # a savepoint: a refusal keeps the link and the answer, not a half order
+            number = fields["number"]
+            if number != transfer.order_number or authority.number_origin(number) != fields["origin_node"]:
+                raise ValidationError(f"转办工单编号 {number[:24]} 与转办单或受理节点不符")
             if node_for_region(fields["region_code"]) != me:
                 raise ValidationError(f"工单区划 {fields['region_code']} 不属于本节点（{me}）")
             workflow.receive_transfer(

@@ -66,9 +66,9 @@ def precheck(delivery: Delivery, me: str, keys_dir: Path | None = None) -> None:
             open_payload(msg.payload, me, keys_dir)
     check = PRECHECKS.get(msg.payload_type)
     if check is not None:
-        check(
-            Claim(me=me, origin=msg.origin, destination=destination, direct=not delivery.relayed), msg.payload
-        )
+        # direct: over the origin's own link (it may have wrapped the message itself for its next hop)
+        claim = Claim(me=me, origin=msg.origin, destination=destination, direct=delivery.via == msg.origin)
+        check(claim, msg.payload)
 
 
 def open_payload(payload: Message, me: str, keys_dir: Path) -> Message:

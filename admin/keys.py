@@ -235,11 +235,6 @@ def issue_directory(settings: Any) -> int:
 # ---- click ----
 
 
-def register_cli(group: click.Group) -> None:
-    """Add `hotline admin ...` to the node's command line."""
-    group.add_command(admin)
-
-
 def _bind() -> Any:
     return click.get_current_context().find_root().obj.bind()
 

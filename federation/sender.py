@@ -9,9 +9,9 @@ and retries with full-jitter exponential backoff, and parks REJECTED messages fo
 (`hotline admin outbox list/retry`).
 
 Waiting for a key does not block a queue: a message refused UNKNOWN_KEY (the next hop does not
-know our key yet) or whose destination's sealing key we do not know yet is *held* and retried on
-its own with backoff, at once when a directory or key announcement arrives (`release_held`), and
-parked after `HOLD_LIMIT`.
+know our key yet) or NO_ROUTE (the next hop has not linked the destination yet), or whose
+destination's sealing key we do not know yet, is *held* and retried on its own with backoff, at
+once when a directory or key announcement arrives (`release_held`), and parked after `HOLD_LIMIT`.
 
 Recovery: while a hop's head is backing off, the sender probes the neighbour (gRPC health check,
 every `PROBE_SECONDS`); the first success — probe or push — resets the backoff of the whole hop, so
@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import grpc
 from google.protobuf.message import Message
 
 from federation import authority, metrics, pki, seal, trust
@@ -48,12 +48,17 @@ from node import clock
 from node.db import write_tx
 from node.errors import NotFound, ValidationError
 
+if TYPE_CHECKING:
+    import grpc
+
 log = logging.getLogger(__name__)
 BASE_BACKOFF = 0.5
 MAX_BACKOFF = 300.0
 PROBE_SECONDS = 5.0
 HOLD_LIMIT = dt.timedelta(days=1)
-HELD_REASONS = ("UNKNOWN_KEY",)  # refusals that a key arriving later cures
+# refusals that time cures: our key not yet known there (the directory is on its way), or the next
+# hop not yet linked to the destination (a node being enrolled)
+HELD_REASONS = ("UNKNOWN_KEY", "NO_ROUTE")
 SEAL_KEY_UNKNOWN = "SEAL_KEY_UNKNOWN"
 # gRPC details of a failed TLS handshake (the peer's certificate refused, or ours refused by it)
 _HANDSHAKE_MARKERS = ("handshake", "ssl", "certificate", "tls")
@@ -127,8 +132,9 @@ def _retry_later(row: OutboxMessage, detail: str) -> float:
     return delay
 
 
-def _hold(row: OutboxMessage, reason: str, detail: str) -> None:
-    """Set a row aside until a key arrives (or park it once it has waited `HOLD_LIMIT`)."""
+def _hold(row: OutboxMessage, reason: str, detail: str) -> str:
+    """Set a row aside until a key arrives (or park it once it has waited `HOLD_LIMIT`); returns
+    the status given."""
     if clock.now() - row.created_at > HOLD_LIMIT:
         status = "parked"
         detail = f"等待密钥超过 {HOLD_LIMIT.days} 天：{detail}"
@@ -142,6 +148,7 @@ def _hold(row: OutboxMessage, reason: str, detail: str) -> None:
         last_error=detail[:2000],
     ).where(OutboxMessage.id == row.id).execute()
     metrics.HELD.labels(row.next_hop, reason).inc()
+    return status
 
 
 def release_held(now_due: bool = True) -> int:
@@ -199,6 +206,8 @@ class Sender:
             self._channels.clear()
 
     def _channel(self, peer: Peer) -> grpc.Channel:
+        import grpc  # not at import: business code queues messages without loading gRPC
+
         with self._lock:
             cached = self._channels.get(peer.region)
             if cached and cached[0] == peer.address:
@@ -309,6 +318,8 @@ class Sender:
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
+        import grpc
+
         try:
             answer = check(health_pb2.HealthCheckRequest(service="federation.v1.Federation"), timeout=3)
         except grpc.RpcError as exc:
@@ -335,6 +346,8 @@ class Sender:
             log.info("%s 已恢复，%d 条待发报文立即重发", hop, reset)
 
     def drain_hop(self, hop: str, result: SendResult, *, batch: int = 200, max_rounds: int = 1000) -> None:
+        import grpc
+
         peer = Peer.get_or_none((Peer.region == hop) & (Peer.enabled == True))  # noqa: E712
         if peer is None or not peer.address:
             result.errors[hop] = f"下一跳 {hop} 未登记或无地址"
@@ -410,8 +423,9 @@ class Sender:
             elif ack.status == pb.Ack.REJECTED and ack.reason == pb.Ack.INTERNAL:
                 _retry_later(row, ack.detail)
             elif ack.status == pb.Ack.REJECTED and reason in HELD_REASONS:
-                _hold(row, reason, ack.detail)
-                result.held += 1
+                status = _hold(row, reason, ack.detail)
+                result.held += status == "held"
+                result.parked += status == "parked"
             else:
                 detail = ack.detail or f"应答异常：{status} {ack.message_id!r}"
                 OutboxMessage.update(

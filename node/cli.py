@@ -6,6 +6,7 @@ import getpass
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ CLI_EXTENSIONS = [
 ]
 
 LEVEL_CHOICES = click.Choice(["ministry", "province", "city"])
+# Called with the settings once a command has bound the node's data: subsystems hook into the
+# work-order engine here (e.g. federation queues its messages for order changes), so that hooking
+# costs nothing for `--help` and commands that never touch the data.
+ON_BIND: list[Callable[[Any], None]] = []
 
 
 class NodeContext:
@@ -42,6 +47,8 @@ class NodeContext:
         node_settings.configure(s)
         pii.configure(s.data_key)
         db.bind(s.database_url)
+        for hook in ON_BIND:
+            hook(s)
         return s
 
 

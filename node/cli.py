@@ -93,7 +93,7 @@ url = "{database_url}"
 [web]
 host = "127.0.0.1"
 port = {web_port}
-workers = 2
+workers = {web_workers}
 session_minutes = 30       # 无操作超时退出登录
 
 [federation]
@@ -114,6 +114,7 @@ end = "17:30"
 @click.option("--name", default=None, help="节点名称（默认由区划生成）")
 @click.option("--database-url", default="sqlite:///data/node.db", show_default=True, help="数据库地址")
 @click.option("--web-port", default=8328, show_default=True, type=int)
+@click.option("--web-workers", default=2, show_default=True, type=int, help="Web 进程数（gunicorn workers）")
 @click.option("--federation-port", default=50328, show_default=True, type=int)
 @click.option("--metrics-port", default=9328, show_default=True, type=int)
 @click.option("--parent", default=None, help="上级节点，形如 320000@127.0.0.1:50329")
@@ -124,6 +125,7 @@ def init(
     name: str | None,
     database_url: str,
     web_port: int,
+    web_workers: int,
     federation_port: int,
     metrics_port: int,
     parent: str | None,
@@ -158,6 +160,7 @@ def init(
             name=name,
             database_url=database_url,
             web_port=web_port,
+            web_workers=web_workers,
             fed_port=federation_port,
             metrics_port=metrics_port,
             parent=parent_block,

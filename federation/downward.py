@@ -35,7 +35,6 @@ from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
 from node.errors import DomainError, NotFound, ValidationError
-from node.workflow.present import iso
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +193,8 @@ def list_bulletins(
     *, category: str | None = None, include_withdrawn: bool = False, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Bulletins held here, newest first (the knowledge base and operators read these)."""
+    from node.workflow.present import iso  # (not at import: the CLI starts faster)
+
     query = KnowledgeBulletin.select()
     if category:
         query = query.where(KnowledgeBulletin.category == category)
@@ -335,6 +336,8 @@ def _reported_due(update: pb.OrderUpdate) -> dt.datetime | None:
 def list_spot_checks(me: str, target: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Spot checks sent from here with their timeliness: on time (closed by the due time), overdue
     (still open past it), minutes to sign and hours to close."""
+    from node.workflow.present import iso  # (not at import: the CLI starts faster)
+
     now = clock.now()
     query = SpotCheck.select()
     if target:

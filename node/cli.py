@@ -344,5 +344,8 @@ def serve_worker(ctx: NodeContext) -> None:
     serve(ctx.bind())
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m node.cli` (the supervisor): run the one `node.cli` module,
+    # so subsystems registering into it (ON_BIND, commands) and the commands see the same lists
+    from node import cli as _module
+
+    _module.main()

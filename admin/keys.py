@@ -374,7 +374,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["pending", "parked", "sent"]), default=None)
+@click.option("--status", type=click.Choice(["pending", "held", "parked", "sent"]), default=None)
 @click.option("--limit", default=50, show_default=True)
 def outbox_list(status: str | None, limit: int) -> None:
     _bind()
@@ -444,10 +444,11 @@ def certs() -> None:
             f"证书 {cert.subject.rfc4514_string()} 有效至 {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
         )
     with connection():
-        for k in trust.own_keys(s.region):
+        for k in [*trust.own_keys(s.region), *trust.own_keys(s.region, SEALING)]:
             until = (
                 clock.from_epoch_ms(k.valid_until_ms).strftime("%Y-%m-%d %H:%M")
                 if k.valid_until_ms
                 else "长期"
             )
-            click.echo(f"签名密钥 {k.key_id} {'已吊销' if k.revoked else '有效'} 至 {until}")
+            kind = "加密密钥" if k.key_id.startswith(SEALING) else "签名密钥"
+            click.echo(f"{kind} {k.key_id} {'已吊销' if k.revoked else '有效'} 至 {until}")

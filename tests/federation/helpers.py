@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -90,6 +90,18 @@ def refused(receiver: Receiver, message: Message, key: SigningKey, destination: 
     assert ack.status == pb.Ack.REJECTED and pb.Ack.Reason.Name(ack.reason) == reason, ack.detail
     assert InboxMessage.select().count() == 0 and OutboxMessage.select().count() == 0
     return ack.detail
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.3) -> Any:
+    """Wait for `check()` to return something true (and return it), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"超时：{what}")
+        time.sleep(poll)
 
 
 def sum_counts(counts: Iterable[Count]) -> dict[str, int]:

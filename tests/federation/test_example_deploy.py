@@ -10,15 +10,15 @@ import json
 import os
 import socket
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import pg
+from tests.federation.helpers import until
 
 pytestmark = [pytest.mark.multinode, pytest.mark.slow]
 
@@ -55,17 +55,6 @@ def free_base(span: int = 25) -> int:
         except OSError:
             continue
     raise RuntimeError("no free port range")
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"超时：{what}")
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +108,7 @@ def test_transfer_across_provinces_as_documented(example: tuple[Path, int, str])
     until(
         lambda: "x25519:320100:1" in hotline(hangzhou, "admin", "directory", "show"),
         "部级节点目录自动下发到杭州",
+        timeout=120,
     )
     tokens = {}
     for name, node in (("nj", nanjing), ("hz", hangzhou)):
@@ -159,7 +149,7 @@ def test_transfer_across_provinces_as_documented(example: tuple[Path, int, str])
         {"region_code": "330106", "reason": "事发地在杭州"},
     )
     assert moved["state"] == "transferred"
-    there = until(lambda: api(base + 4, tokens["hz"], f"/orders/{number}"), f"{number} 到达杭州")
+    there = until(lambda: api(base + 4, tokens["hz"], f"/orders/{number}"), f"{number} 到达杭州", timeout=120)
     assert there["state"] == "pending_dispatch" and there["origin_node"] == "320100"
 
     def accepted() -> bool:
@@ -167,7 +157,7 @@ def test_transfer_across_provinces_as_documented(example: tuple[Path, int, str])
         events = history if isinstance(history, list) else history.get("items", history.get("events", []))
         return any(e["action"] == "remote_accepted" for e in events)
 
-    until(accepted, "杭州接收的动态回到南京")
+    until(accepted, "杭州接收的动态回到南京", timeout=120)
     # the relays passed ciphertext only
     for relay in ("js", "zj"):
         for path in (home / relay / "data").glob("node.db*"):

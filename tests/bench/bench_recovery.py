@@ -38,6 +38,8 @@ def free_port() -> int:
 
 
 def recovery(outage: float, records: int) -> None:
+    from peewee import fn
+
     from federation import pki, sender, trust
     from federation.models import OutboxMessage
     from federation.v1 import federation_pb2 as pb
@@ -85,21 +87,21 @@ def recovery(outage: float, records: int) -> None:
         wait = (head.next_attempt_at - clock.now()).total_seconds()
         print(f"head of the queue: {head.attempts} failed attempts, its own backoff ends in {wait:.0f} s")
         proc.start()
-        back = time.monotonic()
-        first = None
+        back = clock.now()
         while left():
-            result = out.drain()
-            if first is None and (result.sent or result.duplicates):
-                first = time.monotonic()
+            out.drain()
             if left():
                 time.sleep(PASS_SECONDS)
-        done = time.monotonic()
+        first, last = (
+            OutboxMessage.select(fn.MIN(OutboxMessage.sent_at), fn.MAX(OutboxMessage.sent_at)).tuples().get()
+        )
     out.close()
     proc.stop()
-    assert first is not None
-    print(f"restart → first success      {first - back:6.1f} s")
-    print(f"first success → queue empty  {done - first:6.1f} s  (target ≤ 10 s)")
-    print(f"restart → queue empty        {done - back:6.1f} s  ({records} envelopes)")
+    print(
+        f"restart → first success      {(first - back).total_seconds():6.1f} s  (the server starting, then a probe)"
+    )
+    print(f"first success → queue empty  {(last - first).total_seconds():6.1f} s  (target ≤ 10 s)")
+    print(f"restart → queue empty        {(last - back).total_seconds():6.1f} s  ({records} envelopes)")
 
 
 def timed(argv: list[str], runs: int = 5) -> tuple[float, float]:

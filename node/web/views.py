@@ -34,6 +34,7 @@ from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimit
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import valid_phone
+from node.text import service as text_service
 from node.web import actions as action_forms
 from node.web import duplicates, pickers
 from node.web import format as fmt
@@ -285,6 +286,16 @@ def workstation_duplicates() -> Any:
     actor = auth_web.current_actor()
     hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.args))
     return render_template("partials/duplicates.html", hits=hits)
+
+
+@bp.post("/workstation/suggest")
+def workstation_suggest() -> Any:
+    """The suggestion panel (自动归类建议) for the draft's title and content, refreshed as the agent types."""
+    auth_web.current_actor().require("contact.create")
+    title = (request.form.get("title") or "")[:100]
+    content = (request.form.get("content") or "")[:5000]
+    found = text_service.suggest_categories(title, content) if (title.strip() or content.strip()) else None
+    return render_template("partials/suggest.html", s=found)
 
 
 # ---- queues ---------------------------------------------------------------------------------------

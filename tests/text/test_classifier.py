@@ -11,7 +11,6 @@ import pytest
 
 from node.errors import ValidationError
 from node.text import classifier as C
-from node.text.rules import KeywordRules, Label, catalog_rules
 
 TAXI = ["出租车司机拒载", "的士不打表还绕路", "网约车司机乱收费", "出租车司机态度恶劣", "打车被拒载"]
 BUS = ["公交车晚点一小时", "公交站台没有站牌", "公交司机急刹车", "公交车不停站", "公交线路调整没有通知"]
@@ -153,16 +152,3 @@ def test_csv_errors(tmp_path: Path) -> None:
         C.read_csv(empty, "a", "b")
     with pytest.raises(ValidationError):
         C.split(C.Dataset(["a"], ["b"]), 1.5)
-
-
-def test_catalog_keyword_rules() -> None:
-    domain = catalog_rules("domain").predict("出租车司机拒载")
-    assert domain[0][0] == Label("04", "城市客运")
-    sub = catalog_rules("sub_business").predict("高速公路收费站ETC重复扣费")
-    assert sub[0][0].name == "公路收费" and sub[0][0].code == "0106"
-    assert catalog_rules("business_type").predict("请问去机场的大巴几点发车")[0][0].name == "信息咨询"
-    assert catalog_rules("domain").predict("今天天气不错") == []
-    with pytest.raises(ValidationError):
-        catalog_rules("colour")
-    with pytest.raises(ValidationError):
-        KeywordRules({})

@@ -6,21 +6,26 @@ or a question mark (`RECOGNISERS`); a target is a business type code (one digit)
 (two digits, `00` = outside the transport authorities) or a sub-business code (four digits).
 
 Scoring reads the normalised title and content once, left to right, longest term first, so 公交车
-counts once and not also as 公交. Each term's weight grows a little with repetition (at most
-double) and counts 1.5 times in the title.
-- Business type: P(t) ∝ exp(β·Σ weights for t).
+counts once and not also as 公交 (a weight-0 term only stops a shorter one: 机动车 is not 动车).
+Each term's weight grows a little with repetition (at most double).
+- Business type: P(t) ∝ exp(β·Σ weights for t). A cue in the title counts 2.5 times (the title
+  states the purpose); question cues in a sentence that also complains count 0.3 times (为什么还要
+  另外收费？ is not a question), and in every sentence once three sentences complain.
 - Category, two levels: P(domain) ∝ exp(β·D) where D sums, per matched term, its strongest
   weight within the domain (domain-level or any of its sub-businesses); P(sub | domain) ∝
   exp(β·S) with S the sub-business's own weights. A leaf is a sub-business, or the domain itself
-  where the domain has none (铁路, 民航, 邮政, 00). Domains without evidence take part in the
+  where the domain has none (铁路, 民航, 邮政, 00). Category words count 1.5 times in the title.
+  Domains without evidence take part in the
   normalisation (each with exp(0)), so a single weak word gives a low confidence; only domains
-  with evidence are suggested, and nothing at all when no category word matched.
+  with evidence are suggested, and nothing at all when no category word matched. The first leaf
+  is the best sub-business of the first domain, so the pair an agent accepts agrees.
 `〈先验〉` is a term every text contains: it carries a target's prior leaning and is never shown
 as a deciding word, and at the category level it leans the sub-business inside its domain only.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import defaultdict
@@ -37,6 +42,14 @@ OUTSIDE_NAME = "非交通运输行业（交警、市政等）"
 TYPE_BETA = 0.8
 CATEGORY_BETA = 0.7
 TITLE_FACTOR = 1.5
+# The title states the caller's purpose (关于…的投诉 / 建议… / 咨询…): type cues there count more.
+TYPE_TITLE_FACTOR = 2.5
+COMPLAINT, CONSULTATION = "1", "2"  # business type codes (node.catalog.data.BUSINESS_TYPES)
+# A question in the same sentence as a complaint cue is rhetorical (为什么还要另外收费？), so its
+# question words count this much towards 信息咨询.
+RHETORICAL = 0.3
+COMPLAINING_SENTENCES = 3
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 MAX_WORDS = 6
 MAX_TERM_CHARS = 20
 MIN_WEIGHT, MAX_WEIGHT = -5.0, 10.0
@@ -229,10 +242,22 @@ def builtin_entries() -> list[Entry]:
 
 
 @dataclass
+class _Count:
+    """How often a term was read: for categories (title 1.5×), for business types (title 2.5×)
+    and, for 信息咨询, without questions asked in complaining sentences."""
+
+    surface: str
+    category: float = 0.0
+    type: float = 0.0
+    asked: float = 0.0
+
+
+@dataclass
 class _Hit:
     term: str
     surface: str
     in_title: bool
+    sentence: int
 
 
 class Categoriser:
@@ -244,7 +269,7 @@ class Categoriser:
         self.targets: dict[str, list[tuple[str, float]]] = defaultdict(list)
         for e in entries:
             term = fold(e.term)
-            if term and e.weight:
+            if term:  # weight 0 keeps the span from being read as a shorter word (机动车 is not 动车)
                 self.targets[term].append((e.target, float(e.weight)))
         by_first: dict[str, set[str]] = defaultdict(set)
         for term in self.targets:
@@ -256,12 +281,18 @@ class Categoriser:
 
     # ---- reading the text ----------------------------------------------------------------------
 
-    def _scan(self, text: str, in_title: bool, hits: list[_Hit]) -> None:
+    def _scan(self, text: str, in_title: bool, hits: list[_Hit], first_sentence: int) -> int:
+        """Append what `text` contains to `hits`; returns the next free sentence number."""
+        ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+
+        def sentence(pos: int) -> int:
+            return first_sentence + bisect.bisect_left(ends, pos)
+
         taken = bytearray(len(text))
         for token, pattern in self.recognisers:
             for m in pattern.finditer(text):
                 if not any(taken[m.start() : m.end()]):
-                    hits.append(_Hit(token, m.group(0), in_title))
+                    hits.append(_Hit(token, m.group(0), in_title, sentence(m.start())))
                     taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
         low = text.translate(_ASCII_LOWER)
         i, n = 0, len(low)
@@ -271,30 +302,43 @@ class Categoriser:
             if terms:
                 for term in terms:
                     if low.startswith(term, i) and not any(taken[i : i + len(term)]):
-                        hits.append(_Hit(term, text[i : i + len(term)], in_title))
+                        hits.append(_Hit(term, text[i : i + len(term)], in_title, sentence(i)))
                         i += len(term)
                         break
                 else:
                     i += 1
             else:
                 i += 1
+        return first_sentence + len(ends) + 1
 
-    def hits(self, title: str, content: str) -> dict[str, tuple[float, str]]:
-        """Matched terms → (effective count, surface text as written)."""
+    def hits(self, title: str, content: str) -> dict[str, _Count]:
+        """Matched terms with their counts (see `_Count`)."""
         found: list[_Hit] = []
-        self._scan(normalize(title or ""), True, found)
-        self._scan(normalize(content or ""), False, found)
-        out: dict[str, tuple[float, str]] = {}
+        nxt = self._scan(normalize(title or ""), True, found, 0)
+        self._scan(normalize(content or ""), False, found, nxt)
+        complaining = {
+            h.sentence for h in found if any(t == COMPLAINT and w > 0 for t, w in self.targets[h.term])
+        }
+        if len(complaining) >= COMPLAINING_SENTENCES:  # a message that keeps complaining asks rhetorically
+            complaining = {h.sentence for h in found}
+        out: dict[str, _Count] = {}
         for h in found:
-            count, surface = out.get(h.term, (0.0, h.surface))
-            out[h.term] = (count + (TITLE_FACTOR if h.in_title else 1.0), surface)
+            c = out.get(h.term)
+            if c is None:
+                c = out[h.term] = _Count(h.surface)
+            rhetorical = RHETORICAL if h.sentence in complaining else 1.0
+            c.category += TITLE_FACTOR if h.in_title else 1.0
+            place = TYPE_TITLE_FACTOR if h.in_title else 1.0
+            c.type += place
+            c.asked += place * rhetorical
         return out
 
     # ---- scoring -----------------------------------------------------------------------------
 
     @staticmethod
     def _repeat(count: float) -> float:
-        return 1.0 + 0.5 * min(max(count - 1.0, 0.0), 2.0)
+        """A term's multiplier: its count up to 1, then half a point per further reading, at most 2."""
+        return min(count, 1.0) + 0.5 * min(max(count - 1.0, 0.0), 2.0)
 
     def suggest(self, title: str, content: str, top: int = 3) -> Suggestion:
         tax = self.tax
@@ -306,11 +350,16 @@ class Categoriser:
         sub: dict[str, float] = defaultdict(float)
         sub_words: dict[str, list[tuple[float, str]]] = defaultdict(list)
         own_words: dict[str, list[tuple[float, str]]] = defaultdict(list)  # domain-level terms only
-        for term, (count, surface) in found.items():
-            factor = self._repeat(count)
+        for term, count in found.items():
+            surface = count.surface
             best_in_domain: dict[str, float] = {}
             for target, weight in self.targets[term]:
-                w = weight * factor
+                if target == CONSULTATION:
+                    w = weight * self._repeat(count.asked)
+                elif target in tax.types:
+                    w = weight * self._repeat(count.type)
+                else:
+                    w = weight * self._repeat(count.category)
                 if target in tax.types:
                     type_score[target] += w
                     type_words[target].append((w, surface))
@@ -358,14 +407,23 @@ class Categoriser:
             Ranked(d, tax.domains[d], round(p, 4), _words(dom_words[d]), domain=d, label=tax.domains[d])
             for d, p in _ranked({d: p_dom[d] for d in evidence})[:top]
         ]
+        # the first leaf lies in the first domain, so the pair an agent accepts is consistent;
+        # the others follow by probability
+        ranked = _ranked(leaves)
+        first = next(kv for kv in ranked if _domain_of(kv[0], tax) == domain_list[0].code)
+        ranked = [first, *(kv for kv in ranked if kv is not first)]
         leaf_list = []
-        for code, p in _ranked(leaves)[:top]:
+        for code, p in ranked[:top]:
             d = tax.subs[code][0] if code in tax.subs else code
             words = _words(sub_words[code] + own_words[d]) if code in tax.subs else _words(dom_words[d])
             leaf_list.append(
                 Ranked(code, tax.leaf_name(code), round(p, 4), words, domain=d, label=tax.leaf_label(code))
             )
         return Suggestion(type_list, domain_list, leaf_list)
+
+
+def _domain_of(code: str, tax: Taxonomy) -> str:
+    return tax.subs[code][0] if code in tax.subs else code
 
 
 def _softmax(scores: dict[str, float], beta: float) -> dict[str, float]:

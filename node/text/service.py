@@ -42,6 +42,8 @@ MIN_TRAINING_SAMPLES = 50
 # A candidate model is compared with the live categoriser on this many held-out orders at least;
 # fewer say too little to replace what agents already see.
 MIN_HOLDOUT_SAMPLES = 20
+# The held-out orders are chosen by a hash of each text with this salt: the same ones every time.
+HOLDOUT_SALT = "retrain"
 # Orders of these final states carry categories that went through handling and review; rejected
 # and split orders do not (their categories may never have been checked).
 UNCONFIRMED_CLOSED = ("rejected", "split")
@@ -408,15 +410,40 @@ def _model_domains(clf: TextClassifier, doc: str, leaves: list[Ranked], top: int
     ]
 
 
-def suggest(title: str, content: str, top: int = 3) -> tuple[Suggestion, dict[str, tuple[str, int | None]]]:
+EVIDENCE_FIELDS = ("respondent_name", "respondent_plate", "respondent_route", "respondent_vessel", "address")
+
+
+def evidence_text(fields: dict[str, Any] | None) -> str:
+    """The order's other fields as text the categoriser reads after the content: the company,
+    plate, line (a bare number is a bus line: 65 → 65路), vessel and place all point somewhere."""
+    parts = []
+    for name in EVIDENCE_FIELDS:
+        value = str((fields or {}).get(name) or "").strip()[:200]
+        if not value:
+            continue
+        if name == "respondent_route" and value.isdigit():
+            value += "路"
+        elif name == "respondent_vessel":
+            value = "船舶" + value
+        parts.append(value)
+    return "；".join(parts)
+
+
+def suggest(
+    title: str, content: str, top: int = 3, fields: dict[str, Any] | None = None
+) -> tuple[Suggestion, dict[str, tuple[str, int | None]]]:
     """The live categoriser's suggestion and, per kind, where it came from (source, model version):
-    the node's active model of a learned kind, else the keyword rules of its lexicon."""
+    the node's active model of a learned kind, else the keyword rules of its lexicon. `fields` are
+    the draft's respondent, plate, line, vessel and place (`EVIDENCE_FIELDS`)."""
     if not isinstance(title, str) or not isinstance(content, str):
         raise ValidationError("标题和内容必须是文本")
     if not (title.strip() or content.strip()):
         raise ValidationError("需要标题或内容才能给出分类建议")
     if not 1 <= top <= 10:
         raise ValidationError("建议数量应在1至10之间")
+    extra = evidence_text(fields)
+    if extra:
+        content = f"{content}\n{extra}"
     rules = lexicon.categoriser()
     result = rules.suggest(title, content, top=top)
     rules_source = (_rules_source(rules.version), None)
@@ -436,10 +463,12 @@ def suggest(title: str, content: str, top: int = 3) -> tuple[Suggestion, dict[st
     return result, sources
 
 
-def suggest_categories(title: str, content: str, top: int = 3) -> dict[str, Any]:
+def suggest_categories(
+    title: str, content: str, top: int = 3, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Suggested business type, domain and category leaf, best first, each with its confidence and
     deciding words (the API's and the workstation's view of `suggest`)."""
-    result, sources = suggest(title, content, top)
+    result, sources = suggest(title, content, top, fields)
     type_source, type_version = sources["business_type"]
     leaf_source, leaf_version = sources["sub_business"]
     return {
@@ -718,7 +747,7 @@ def train_from_orders(kind: str, *, holdout: float = 0.2, since: dt.datetime | N
         return TrainOutcome(
             kind, None, False, f"已确认分类的工单不足{MIN_TRAINING_SAMPLES}条或只有一个类别，继续使用现有归类"
         )
-    train, test = split(data, holdout, salt="retrain")
+    train, test = split(data, holdout, salt=HOLDOUT_SALT)
     if len(test.docs) < MIN_HOLDOUT_SAMPLES or len(set(train.labels)) < 2:
         return TrainOutcome(
             kind, None, False, f"留出的工单不足{MIN_HOLDOUT_SAMPLES}条，无法与现用归类比较，暂不训练"

@@ -91,14 +91,27 @@ def duplicate_precision() -> Any:
 class SuggestIn(Input):
     title: Annotated[str, Field(max_length=100)] = ""
     content: Annotated[str, Field(max_length=5000)] = ""
+    respondent_name: Annotated[str, Field(max_length=100)] = ""
+    respondent_plate: Annotated[str, Field(max_length=20)] = ""
+    respondent_route: Annotated[str, Field(max_length=60)] = ""
+    respondent_vessel: Annotated[str, Field(max_length=60)] = ""
+    address: Annotated[str, Field(max_length=200)] = ""
     top: Annotated[int, Field(ge=1, le=10)] = 3
 
 
-@route(bp, "/suggest", "POST", "自动归类：建议业务类型、领域、子业务及置信度", "文本智能", body=SuggestIn)
+@route(
+    bp,
+    "/suggest",
+    "POST",
+    "自动归类：建议业务类型、领域、子业务及置信度和决定性词语",
+    "文本智能",
+    body=SuggestIn,
+)
 def suggest() -> Any:
     web.current_actor()
     data = parse(SuggestIn, json_body())
-    return jsonify(service.suggest_categories(data.title, data.content, data.top))
+    fields = data.model_dump(include=set(service.EVIDENCE_FIELDS))
+    return jsonify(service.suggest_categories(data.title, data.content, data.top, fields))
 
 
 class ChoiceIn(Input):

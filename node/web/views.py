@@ -294,7 +294,10 @@ def workstation_suggest() -> Any:
     auth_web.current_actor().require("contact.create")
     title = (request.form.get("title") or "")[:100]
     content = (request.form.get("content") or "")[:5000]
-    found = text_service.suggest_categories(title, content) if (title.strip() or content.strip()) else None
+    fields = {name: request.form.get(name, "") for name in text_service.EVIDENCE_FIELDS}
+    found = None
+    if title.strip() or content.strip():
+        found = text_service.suggest_categories(title, content, fields=fields)
     return render_template("partials/suggest.html", s=found)
 
 

@@ -152,3 +152,25 @@ def test_csv_errors(tmp_path: Path) -> None:
         C.read_csv(empty, "a", "b")
     with pytest.raises(ValidationError):
         C.split(C.Dataset(["a"], ["b"]), 1.5)
+
+
+def test_explain_names_the_words_that_decided(trained: C.TextClassifier) -> None:
+    doc = C.make_document("", "出租车司机拒载，公交车也晚点")
+    taxi = trained.explain(doc, "taxi")
+    bus = trained.explain(doc, "bus")
+    assert "拒载" in taxi and "拒载" not in bus and any("公交" in w for w in bus)
+    assert trained.explain(doc, "ferry") == []
+    binary = C.TextClassifier().fit(
+        [C.make_document("", t) for t in ["出租车拒载", "的士绕路", "公交晚点", "公交不停站"]],
+        ["taxi", "taxi", "bus", "bus"],
+    )
+    assert not binary.calibrated
+    assert "公交" in binary.explain(C.make_document("", "公交晚点"), "bus")
+    assert "公交" not in binary.explain(C.make_document("", "公交晚点"), "taxi")
+
+
+def test_evaluate_predictions_of_anything() -> None:
+    report = C.evaluate_predictions(["a", "a", "b"], ["a", "b", "b"])
+    assert report.samples == 3 and abs(report.accuracy - 2 / 3) < 1e-9
+    with pytest.raises(ValidationError):
+        C.evaluate_predictions(["a"], [])

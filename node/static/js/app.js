@@ -201,6 +201,8 @@
     }
     acceptCategory(form, el.dataset.domain, el.dataset.sub, el.dataset.label);
     el.classList.add("accepted");
+    var btn = el.querySelector("[data-accept-suggestion]");
+    if (btn) btn.textContent = "已采用";
     return true;
   }
   document.addEventListener("keydown", function (e) {

@@ -6,23 +6,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
 from pydantic import Field
 
 from node.api.routing import arg_int, json_body, route
 from node.auth import web
-from node.errors import ValidationError
+from node.errors import DomainError, ValidationError
 from node.settings import current
 from node.text import hot, lexicon, service
-from node.text.rules import TOKENS
+from node.text.rules import TOKENS, taxonomy
 from node.validation import Input, parse
 
 bp = Blueprint("text_api", __name__, url_prefix="/api/v1/text")
+# The administrator's screen for the lexicon and the models (自动归类管理).
+screens = Blueprint("text_web", __name__, url_prefix="/text")
 
 
 def init_app(app: Flask) -> None:
     service.install(current())
     app.register_blueprint(bp)
+    app.register_blueprint(screens)
 
 
 @bp.before_request
@@ -335,3 +338,128 @@ def hot_topics() -> Any:
         periods=arg_int("periods", 4, 1, 12),
     )
     return jsonify(result.to_dict())
+
+
+# ---- the administrator's screen -------------------------------------------------------------------
+
+
+@screens.before_request
+def _screen_guard() -> None:
+    from node.web.common import require_form_csrf
+
+    web.current_actor().require(lexicon.PERMISSION)
+    require_form_csrf()
+
+
+def _targets() -> list[tuple[str, str]]:
+    """Every code an entry may point to, with its name, for the add form."""
+    tax = taxonomy()
+    out = [(code, f"业务类型 · {name}") for code, name in tax.types.items()]
+    for dcode, name in tax.domains.items():
+        out.append((dcode, f"{name}（领域）"))
+        out.extend((code, tax.leaf_label(code)) for code, (d, _) in tax.subs.items() if d == dcode)
+    return out
+
+
+@screens.get("/lexicon")
+def lexicon_screen() -> Any:
+    actor = web.current_actor()
+    raw_enabled = request.args.get("enabled", "")
+    flt = lexicon.EntryFilter(
+        q=(request.args.get("q") or "").strip()[:40],
+        target=(request.args.get("target") or "").strip()[:4],
+        kind=request.args.get("kind", "") if request.args.get("kind") in ("type", "category") else "",
+        enabled=None if raw_enabled not in ("0", "1") else raw_enabled == "1",
+    )
+    page = arg_int("page", 1, 1, 100_000)
+    rows, total = lexicon.list_entries(actor, flt, page, 50)
+    trial = None
+    text = (request.args.get("try") or "").strip()[:2000]
+    if text:
+        trial = service.suggest_categories("", text)
+    return render_template(
+        "text/lexicon.html",
+        rows=[lexicon.describe(r) for r in rows],
+        total=total,
+        page=page,
+        pages=max(1, (total + 49) // 50),
+        flt=flt,
+        raw_enabled=raw_enabled,
+        targets=_targets(),
+        tokens=TOKENS,
+        version=lexicon.version(),
+        status=service.model_status(actor),
+        changes=lexicon.history(actor, 15),
+        trial=trial,
+        trial_text=text,
+    )
+
+
+def _back() -> Any:
+    return redirect(request.form.get("next") or url_for("text_web.lexicon_screen"))
+
+
+def _weight(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationError("权重必须是数字，如 3 或 2.5") from None
+
+
+@screens.post("/lexicon")
+def lexicon_screen_add() -> Any:
+    try:
+        row = lexicon.add_entry(
+            web.current_actor(),
+            request.form.get("term", ""),
+            request.form.get("target", ""),
+            _weight(request.form.get("weight", "")),
+            request.form.get("note", ""),
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"已新增词条“{row.term}”，立即生效（词表第{lexicon.version()}版）", "ok")
+    return _back()
+
+
+@screens.post("/lexicon/<int:entry_id>")
+def lexicon_screen_edit(entry_id: int) -> Any:
+    actor = web.current_actor()
+    action = request.form.get("action", "")
+    try:
+        if action == "delete":
+            lexicon.delete_entry(actor, entry_id)
+            flash("已删除（内置词条改为停用）", "ok")
+        elif action in ("enable", "disable"):
+            lexicon.update_entry(actor, entry_id, {"enabled": action == "enable"})
+            flash("已启用" if action == "enable" else "已停用", "ok")
+        elif action == "weight":
+            lexicon.update_entry(actor, entry_id, {"weight": _weight(request.form.get("weight", ""))})
+            flash("已修改权重，立即生效", "ok")
+        else:
+            raise ValidationError("未知的操作")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return _back()
+
+
+@screens.post("/models/<kind>")
+def models_screen_action(kind: str) -> Any:
+    actor = web.current_actor()
+    action = request.form.get("action", "")
+    try:
+        if action == "train":
+            outcome = service.train_now(actor, kind)
+            flash(outcome.reason, "ok" if outcome.activated else "info")
+        elif action == "activate":
+            raw = request.form.get("version", "")
+            if raw != "rules" and not raw.isdigit():
+                raise ValidationError("请选择要启用的模型版本")
+            row = service.activate_model(actor, kind, None if raw == "rules" else int(raw))
+            flash(f"已启用模型第{row.version}版" if row else "已改用关键词规则", "ok")
+        else:
+            raise ValidationError("未知的操作")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("text_web.lexicon_screen"))

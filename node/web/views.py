@@ -135,6 +135,8 @@ def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str]]:
         items.append(("工单队列", url_for("web.queues"), "web.queue"))
     if actor.unit_id is not None and actor.can("order.view_unit"):
         items.append(("承办单位工作台", url_for("web.unit_desk"), "web.unit"))
+    if actor.can("catalog.manage"):
+        items.append(("自动归类", url_for("text_web.lexicon_screen"), "text_web"))
     return items
 
 

@@ -245,9 +245,11 @@ class _Compiled:
 _compiled = _Compiled()
 
 
-def categoriser() -> Categoriser:
-    """The categoriser on this node's lexicon, recompiled when the lexicon version moved."""
-    current = version()
+def categoriser(current: int | None = None) -> Categoriser:
+    """The categoriser on this node's lexicon, recompiled when the lexicon version moved (`current`:
+    the version the caller has just read, else it is read here)."""
+    if current is None:
+        current = version()
     if _compiled.categoriser is not None and _compiled.version == current:
         return _compiled.categoriser
     with _compiled.lock:

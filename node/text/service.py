@@ -30,7 +30,7 @@ from node.text.classifier import (
     split,
 )
 from node.text.duplicates import Candidate, DuplicateIndex, OrderDoc, Thresholds
-from node.text.models import MODEL_KINDS, CategoryChoice, DuplicateDecision, TextModel
+from node.text.models import MODEL_KINDS, CategoryChoice, DuplicateDecision, LexiconChange, TextModel
 from node.text.rules import Ranked, Suggestion, taxonomy
 
 CATEGORY_KINDS = ("business_type", "domain", "sub_business")
@@ -444,11 +444,12 @@ def suggest(
     extra = evidence_text(fields)
     if extra:
         content = f"{content}\n{extra}"
-    rules = lexicon.categoriser()
+    lexicon_version, active = _live_state(LEARNED_KINDS)
+    rules = lexicon.categoriser(lexicon_version)
     result = rules.suggest(title, content, top=top)
     rules_source = (_rules_source(rules.version), None)
     sources = {"business_type": rules_source, "sub_business": rules_source}
-    models = _active_models(LEARNED_KINDS)
+    models = _load_models(active)
     if models:
         doc = make_document(title, content)
         if "business_type" in models:
@@ -642,25 +643,43 @@ def model_status(actor: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _active_models(kinds: Iterable[str]) -> dict[str, tuple[int, TextClassifier]]:
-    """The active model (version, classifier) of each of `kinds` that has one. One query reads
-    the versions in use; a model is loaded from its blob only when this process has not cached
-    that version of it (so an activation in another process is seen on the next call)."""
-    rows: dict[str, Any] = {}
-    query = TextModel.select(TextModel.id, TextModel.kind, TextModel.version).where(
-        TextModel.kind.in_(list(kinds)) & TextModel.active
+def _live_state(kinds: Iterable[str]) -> tuple[int, dict[str, tuple[int, int]]]:
+    """What is live, in one round trip (every suggestion asks, in every worker): the lexicon
+    version and, per kind, the (id, version) of its active model. Plain SQL: building the two
+    queries with the ORM cost more than running them."""
+    kinds = list(kinds)
+    marks = ", ".join(db.database.param for _ in kinds)
+    sql = (
+        f"SELECT '', MAX(id), 0 FROM {LexiconChange._meta.table_name} UNION ALL "
+        f"SELECT kind, version, id FROM {TextModel._meta.table_name} WHERE active = {db.database.param}"
+        f" AND kind IN ({marks})"
     )
-    for row in query:
-        if row.kind not in rows or row.version > rows[row.kind].version:
-            rows[row.kind] = row
+    lexicon_version = 0
+    active: dict[str, tuple[int, int]] = {}
+    for kind, version, row_id in db.database.execute_sql(sql, [True, *kinds]).fetchall():
+        if kind == "":
+            lexicon_version = int(version or 0)
+        elif kind not in active or version > active[kind][1]:
+            active[kind] = (int(row_id), int(version))
+    return lexicon_version, active
+
+
+def _load_models(active: dict[str, tuple[int, int]]) -> dict[str, tuple[int, TextClassifier]]:
+    """The classifiers of the active (id, version) rows; a model is loaded from its blob only when
+    this process has not cached that version of it (so another process's activation is seen)."""
     out: dict[str, tuple[int, TextClassifier]] = {}
-    for kind, row in rows.items():
+    for kind, (row_id, version) in active.items():
         cached = _model_cache.get(kind)
-        if cached is None or cached[0] != row.version:
-            blob = TextModel.select(TextModel.blob).where(TextModel.id == row.id).scalar()
-            cached = _model_cache[kind] = (row.version, TextClassifier.loads(bytes(blob)))
+        if cached is None or cached[0] != version:
+            blob = TextModel.select(TextModel.blob).where(TextModel.id == row_id).scalar()
+            cached = _model_cache[kind] = (version, TextClassifier.loads(bytes(blob)))
         out[kind] = cached
     return out
+
+
+def _active_models(kinds: Iterable[str]) -> dict[str, tuple[int, TextClassifier]]:
+    """The active model (version, classifier) of each of `kinds` that has one."""
+    return _load_models(_live_state(kinds)[1])
 
 
 def active_model(kind: str) -> tuple[int, TextClassifier] | None:

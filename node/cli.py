@@ -200,13 +200,15 @@ def migrate(ctx: NodeContext) -> None:
     from node import db
     from node.catalog import service as catalog
     from node.migrate import upgrade
+    from node.text import lexicon
 
     ctx.bind()
     with db.connection():
         applied = upgrade(db.database.obj)
         counts = catalog.seed()
+        counts.update(lexicon.seed())
     click.echo(f"已应用迁移 {len(applied)} 个" + (f"：{', '.join(applied)}" if applied else "（已是最新）"))
-    click.echo("代码表：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo("代码表与词表：" + "，".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @cli.group("db")

@@ -13,8 +13,14 @@
    the default thresholds. Weights were chosen on duplicates opened January–June (调参部分) and are
    reported separately for July–December (检验部分). `--dup-params w_geo=0,w_time=0` overrides
    thresholds to compare variants.
+4. Categorisation in the 12328 taxonomy (业务类型 / 业务领域 / 子业务): the shipped lexicon's
+   suggestions for the 交通运输 messages against `tests/data/taxonomy_labels.csv` (labels by row_id,
+   read and labelled by hand; the texts stay in ../shared/data), top-1 and top-3 accuracy per level
+   and confusion tables. `--extra FILE` adds a labelled CSV kept outside the repository
+   (columns id, title, text, business_type, domain, sub_business) as a cross-check.
 
-Usage: .venv/bin/python scripts/eval_text.py [--data ../shared/data] [--only classifier,replies,duplicates]
+Usage: .venv/bin/python scripts/eval_text.py [--data ../shared/data]
+       [--only classifier,replies,duplicates,taxonomy] [--extra cases.csv]
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ sys.path.insert(0, str(ROOT))
 from node.text import classifier as C  # noqa: E402
 from node.text.duplicates import DuplicateIndex, OrderDoc, Thresholds  # noqa: E402
 from node.text.retrieval import TfidfRetriever  # noqa: E402
+from node.text.rules import builtin_categoriser, taxonomy  # noqa: E402
+
+LABELS = ROOT / "tests" / "data" / "taxonomy_labels.csv"
 
 
 def eval_classifier(data_dir: Path, folds: int = 5) -> None:
@@ -143,10 +152,102 @@ def eval_duplicates(data_dir: Path, window_days: int = 90, params: dict[str, str
     print(f"建索引 {built:.0f} 秒；查询 p95 {p95:.2f} ms")
 
 
+def _leaf(domain: str, sub: str) -> str:
+    return sub or domain
+
+
+def _matrix(title: str, pairs: list[tuple[str, str]], names: dict[str, str]) -> None:
+    """A confusion table: rows are the labels, columns what was suggested first (— = nothing)."""
+    codes = sorted({a for a, _ in pairs} | {b for _, b in pairs if b}, key=lambda c: (len(c), c))
+    cols = [*codes, ""]
+    counts = Counter(pairs)
+    print(f"{title}（行：人工标注，列：首选建议，— 为无建议）")
+    print("\t".join(["", *[c or "—" for c in cols]]))
+    for a in codes:
+        if not any(counts[(a, b)] for b in cols):
+            continue
+        print("\t".join([f"{a} {names.get(a, '')}", *[str(counts[(a, b)] or ".") for b in cols]]))
+
+
+def _score_taxonomy(name: str, cases: list[dict[str, str]]) -> None:
+    cat = builtin_categoriser()
+    tax = taxonomy()
+    hits: Counter[str] = Counter()
+    type_pairs, domain_pairs, leaf_pairs = [], [], []
+    started = time.perf_counter()
+    for c in cases:
+        s = cat.suggest(c["title"], c["text"], top=3)
+        types = [x.code for x in s.business_type]
+        domains = [x.code for x in s.domain]
+        leaves = [x.code for x in s.sub_business]
+        leaf = _leaf(c["domain"], c["sub_business"])
+        for level, label, ranked in (
+            ("type", c["business_type"], types),
+            ("domain", c["domain"], domains),
+            ("leaf", leaf, leaves),
+        ):
+            hits[f"{level}1"] += ranked[:1] == [label]
+            hits[f"{level}3"] += label in ranked[:3]
+            if c["domain"] != "00":
+                hits[f"in_{level}1"] += ranked[:1] == [label]
+                hits[f"in_{level}3"] += label in ranked[:3]
+        hits["in"] += c["domain"] != "00"
+        type_pairs.append((c["business_type"], types[0] if types else ""))
+        domain_pairs.append((c["domain"], domains[0] if domains else ""))
+        leaf_pairs.append((leaf, leaves[0] if leaves else ""))
+    elapsed = (time.perf_counter() - started) / max(len(cases), 1) * 1000
+    n, n_in = len(cases), max(hits["in"], 1)
+    print(f"== 自动归类（{name}：{n} 条，其中交通运输行业内 {hits['in']} 条；每条 {elapsed:.2f} ms）==")
+    print("层级\t\t首选准确率\t前三准确率\t（行业内）首选\t前三")
+    for level, title in (("type", "业务类型"), ("domain", "业务领域"), ("leaf", "子业务")):
+        print(
+            f"{title}\t\t{hits[level + '1'] / n:.4f}\t\t{hits[level + '3'] / n:.4f}\t\t"
+            f"{hits['in_' + level + '1'] / n_in:.4f}\t\t{hits['in_' + level + '3'] / n_in:.4f}"
+        )
+    _matrix("业务类型混淆表", type_pairs, tax.types)
+    _matrix("业务领域混淆表", domain_pairs, tax.domains)
+    wrong = Counter((a, b) for a, b in leaf_pairs if a != b)
+    print("子业务最常见的错分（人工标注 → 首选建议：条数）：")
+    for (a, b), k in wrong.most_common(15):
+        print(f"  {tax.leaf_label(a)} → {tax.leaf_label(b) if b else '无建议'}：{k}")
+
+
+def eval_taxonomy(data_dir: Path, extra: Path | None = None) -> None:
+    with LABELS.open(encoding="utf-8", newline="") as fh:
+        labels = {r["row_id"]: r for r in csv.DictReader(fh)}
+    with (data_dir / "teddy2020c_messages_dev.csv").open(encoding="utf-8-sig", newline="") as fh:
+        texts = {r["row_id"]: r for r in csv.DictReader(fh) if r["row_id"] in labels}
+    missing = sorted(set(labels) - set(texts))
+    if missing:
+        sys.exit(f"标注中的 {len(missing)} 个 row_id 在数据中找不到：{', '.join(missing[:5])}")
+    cases = [
+        {**labels[i], "title": texts[i]["title"], "text": texts[i]["detail"]} for i in sorted(labels, key=int)
+    ]
+    _score_taxonomy("Teddy 交通运输留言，人工标注", cases)
+    # what a node's own model would reach once it has this many confirmed orders
+    docs = [C.make_document(c["title"], c["text"]) for c in cases]
+    for name, labels_ in (
+        ("业务类型", [c["business_type"] for c in cases]),
+        ("子业务", [_leaf(c["domain"], c["sub_business"]) for c in cases]),
+    ):
+        reports = C.cross_validate(C.Dataset(docs, labels_), 5)
+        acc = sum(r.accuracy * r.samples for r in reports) / sum(r.samples for r in reports)
+        print(
+            f"本节点模型（同一批标注 5 折交叉验证，各折训练约 {len(docs) * 4 // 5} 条）：{name}首选准确率 {acc:.4f}"
+        )
+    if extra is not None:
+        with extra.open(encoding="utf-8-sig", newline="") as fh:
+            _score_taxonomy(f"外部交叉检验 {extra.name}", list(csv.DictReader(fh)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--only", default="classifier,replies,duplicates")
+    shared = next(
+        (p for p in (ROOT.parent / "shared", ROOT.parents[1] / "shared") if p.is_dir()), ROOT.parent
+    )
+    parser.add_argument("--data", default=str(shared / "data"))
+    parser.add_argument("--only", default="classifier,replies,duplicates,taxonomy")
+    parser.add_argument("--extra", default="", help="外部交叉检验的带标注CSV（不入库）")
     parser.add_argument("--folds", type=int, default=5, help="分类器交叉验证折数（0 = 不做）")
     parser.add_argument("--dup-params", default="", help="判重参数覆盖，如 w_geo=0,w_time=0")
     args = parser.parse_args()
@@ -161,6 +262,8 @@ def main() -> None:
     if "duplicates" in parts:
         params = dict(kv.split("=", 1) for kv in args.dup_params.split(",") if kv)
         eval_duplicates(data_dir, params=params)
+    if "taxonomy" in parts:
+        eval_taxonomy(data_dir, Path(args.extra) if args.extra else None)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from node import settings as node_settings
 from node.auth import service as auth
 from node.catalog import service as catalog
 from node.registry import all_models
+from node.text import lexicon
 from node.workflow import search as order_search
 from tests import factories, pg
 
@@ -43,6 +44,7 @@ def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
             database.create_tables(all_models())
             order_search.backend().ensure()
             catalog.seed()
+            lexicon.seed()
         dbs[name] = database
     yield dbs
     for database in dbs.values():
@@ -68,11 +70,13 @@ def db(
     database = prepared_databases[request.param]
     node_db.database.initialize(database)
     catalog.invalidate()
+    lexicon.reset()
     database.connect(reuse_if_open=True)
     with database.atomic() as txn:
         yield request.param
         txn.rollback()
     catalog.invalidate()
+    lexicon.reset()
     database.close()
 
 

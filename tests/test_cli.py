@@ -28,7 +28,8 @@ def test_init_migrate_users_and_demo(tmp_path: Path) -> None:
     config = tomllib.loads((home / "node.toml").read_text())
     assert config["node"] == {"region": "320500", "level": "city", "name": "苏州市交通运输服务监督热线"}
     assert (home / "keys" / "data.key").stat().st_mode & 0o077 == 0
-    assert "已应用迁移" in hotline("-c", str(home), "migrate").stdout
+    migrated = hotline("-c", str(home), "migrate").stdout
+    assert "已应用迁移" in migrated and "lexicon_entries" in migrated
     assert "已是最新" in hotline("-c", str(home), "migrate").stdout
     out = hotline(
         "-c",
@@ -54,6 +55,11 @@ def test_init_migrate_users_and_demo(tmp_path: Path) -> None:
     assert "工单 12 件" in hotline("-c", str(home), "demo-data", "--orders", "12").stdout
     token = hotline("-c", str(home), "issue-token", "zhang").stdout.strip()
     assert token.startswith("hl_")
+    # automatic categorisation: which categoriser is live, retraining refused without history
+    assert "sub_business：现用 关键词规则（词表第1版）" in hotline("-c", str(home), "text", "models").stdout
+    assert "不足50条" in hotline("-c", str(home), "text", "train", "--kind", "sub_business").stdout
+    missing = hotline("-c", str(home), "text", "activate", "sub_business", "3", check=False)
+    assert missing.returncode != 0 and "模型不存在" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,12 @@ class TextClassifier:
         order = probs.argsort()[::-1][:top]
         return [(self.labels[i], round(float(probs[i]), 4)) for i in order]
 
+    def explain(self, doc: str, label: str, k: int = 6) -> list[str]:
+        """The words of `doc` that pushed it most towards `label` (deciding words shown to agents)."""
+        if label not in self.labels:
+            return []
+        return self._compile().explain(doc, self.labels.index(label), k)
+
     def predict_labels(self, docs: Sequence[str]) -> list[str]:
         probs = self.predict_proba(docs)
         return [self.labels[i] for i in probs.argmax(axis=1)]
@@ -225,6 +231,31 @@ class _Compiled:
         self.intercept = np.asarray(svm.intercept_, dtype=np.float64)
         self.n_classes = len(model.classes_)
 
+    def explain(self, doc: str, column: int, k: int) -> list[str]:
+        """Word and title-word features by their contribution (tf-idf × weight) to one class."""
+        import numpy as np
+
+        sign = 1.0
+        if self.weights.shape[1] == 1:  # a binary SVM has one weight column, positive = second class
+            sign, column = (1.0 if column == 1 else -1.0), 0
+        best: dict[str, float] = {}
+        for analyzer, vocab, idf, offset in self.blocks[:-1]:  # the last block is character n-grams
+            counts: dict[str, int] = {}
+            for gram in analyzer(doc):
+                if gram in vocab:
+                    counts[gram] = counts.get(gram, 0) + 1
+            if not counts:
+                continue
+            grams = list(counts)
+            idx = np.array([vocab[g] for g in grams], dtype=np.int64)
+            vals = (np.log(np.array([counts[g] for g in grams], dtype=np.float64)) + 1.0) * idf[idx]
+            vals /= np.sqrt(vals @ vals)
+            contrib = sign * vals * self.weights[idx + offset, column]
+            for gram, c in zip(grams, contrib, strict=True):
+                if c > 0 and len(gram.strip()) > 0:
+                    best[gram] = max(best.get(gram, 0.0), float(c))
+        return [g for g, _ in sorted(best.items(), key=lambda kv: -kv[1])[:k]]
+
     def proba(self, doc: str) -> Any:
         import numpy as np
 
@@ -253,12 +284,20 @@ class _Compiled:
 
 def evaluate(clf: TextClassifier, docs: Sequence[str], labels: Sequence[str]) -> Report:
     """Accuracy, macro-F1 and per-class precision/recall/F1 of `clf` on labelled documents."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-
     if not docs or len(docs) != len(labels):
         raise ValidationError("评估数据为空或文本与标签数量不一致")
     started = time.perf_counter()
-    predicted = clf.predict_labels(docs)
+    report = evaluate_predictions(labels, clf.predict_labels(docs))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def evaluate_predictions(labels: Sequence[str], predicted: Sequence[str]) -> Report:
+    """The same figures for predictions made by anything (e.g. the keyword rules)."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    if not labels or len(labels) != len(predicted):
+        raise ValidationError("评估数据为空或预测与标签数量不一致")
     classes = sorted(set(labels) | set(predicted))
     p, r, f, s = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
     per_class = {
@@ -272,11 +311,10 @@ def evaluate(clf: TextClassifier, docs: Sequence[str], labels: Sequence[str]) ->
     }
     present = sorted(set(labels))
     return Report(
-        samples=len(docs),
+        samples=len(labels),
         accuracy=float(accuracy_score(labels, predicted)),
         macro_f1=float(f1_score(labels, predicted, labels=present, average="macro", zero_division=0)),
         per_class=per_class,
-        seconds=time.perf_counter() - started,
     )
 
 

@@ -41,7 +41,7 @@ def register_cli(group: click.Group) -> None:
         "--csv",
         "csv_path",
         type=click.Path(dir_okay=False),
-        help="带标签的CSV文件（不给则用本节点已办结工单）",
+        help="带标签的CSV文件（不给则用本节点已确认分类的工单，优于现用归类才启用）",
     )
     @click.option("--text-col", default="content", show_default=True, help="正文列名")
     @click.option("--label-col", default="label", show_default=True, help="标签列名")
@@ -52,8 +52,8 @@ def register_cli(group: click.Group) -> None:
     @click.option("--output", type=click.Path(dir_okay=False), help="把模型写入文件")
     @click.option(
         "--kind",
-        type=click.Choice(["business_type", "domain", "sub_business", "generic"]),
-        help="存入本节点模型库的模型类型（需节点配置）",
+        type=click.Choice(["business_type", "sub_business", "generic"]),
+        help="模型类型：business_type 业务类型、sub_business 业务分类（子业务或领域）、generic 其他（需节点配置）",
     )
     @click.pass_context
     def train(
@@ -75,17 +75,11 @@ def register_cli(group: click.Group) -> None:
 
             _bind(ctx)
             with db.connection():
-                kinds = [kind] if kind and kind != "generic" else list(service.CATEGORY_KINDS)
+                kinds = [kind] if kind and kind != "generic" else list(service.LEARNED_KINDS)
                 for k in kinds:
-                    row = service.train_from_orders(k, holdout=holdout)
-                    if row is None:
-                        click.echo(
-                            f"{k}：已办结工单不足{service.MIN_TRAINING_SAMPLES}条或只有一个类别，继续使用关键词规则"
-                        )
-                    else:
-                        click.echo(
-                            f"{k}：已保存第{row.version}版模型，样本{row.samples}条，评估 {json.dumps(row.metrics, ensure_ascii=False)}"
-                        )
+                    outcome = service.train_from_orders(k, holdout=holdout)
+                    version = f"第{outcome.row.version}版：" if outcome.row else ""
+                    click.echo(f"{k}：{version}{outcome.reason}")
             return
         clf, report, data = classifier.train_from_csv(
             csv_path, text_col, label_col, title_col=title_col, holdout=holdout
@@ -183,38 +177,46 @@ def register_cli(group: click.Group) -> None:
             click.echo(classifier.format_cv(classifier.cross_validate(data, folds)))
 
     @text.command("models")
-    @click.option("--kind", default=None)
     @click.pass_context
-    def models_cmd(ctx: click.Context, kind: str | None) -> None:
-        """列出本节点的模型版本。"""
+    def models_cmd(ctx: click.Context) -> None:
+        """现用归类（模型或关键词规则）与各版本模型的留出评估。"""
         from node import db
+        from node.auth.service import SYSTEM
         from node.text import service
 
         _bind(ctx)
         with db.connection():
-            rows = service.list_models(kind)
-        if not rows:
-            click.echo("模型库为空（使用关键词规则）")
-        for r in rows:
-            f1 = (r.metrics or {}).get("macro_f1")
-            click.echo(
-                f"{r.kind:14} 第{r.version}版 {'当前' if r.active else '    '} {r.created_at:%Y-%m-%d %H:%M} "
-                f"样本{r.samples} 宏F1={f1} 来源：{r.source}"
-            )
+            status = service.model_status(SYSTEM)
+        for s in status:
+            hit = s["hit_rate"]
+            rate = f"，坐席采纳率 {hit['hit_rate']:.2%}（{hit['choices']}次）" if hit["choices"] else ""
+            click.echo(f"{s['kind']}：现用 {s['live']['name']}{rate}")
+            for m in s["models"]:
+                metrics = m["metrics"] or {}
+                acc = metrics.get("accuracy")
+                live = metrics.get("live_accuracy")
+                versus = f"，对比{metrics.get('compared_with')} {live}" if live is not None else ""
+                click.echo(
+                    f"  {'▶' if m['active'] else ' '} 第{m['version']}版 {m['created_at']} 训练样本{m['samples']} "
+                    f"留出准确率 {acc}{versus} 来源：{m['source']}"
+                )
 
     @text.command("activate")
-    @click.argument("kind")
-    @click.argument("version", type=int)
+    @click.argument("kind", type=click.Choice(["business_type", "sub_business", "generic"]))
+    @click.argument("version")
     @click.pass_context
-    def activate_cmd(ctx: click.Context, kind: str, version: int) -> None:
-        """启用指定版本的模型（可回退到旧版本）。"""
+    def activate_cmd(ctx: click.Context, kind: str, version: str) -> None:
+        """启用指定版本的模型（可回退到旧版本）；VERSION 为 rules 则改用关键词规则。"""
         from node import db
+        from node.auth.service import SYSTEM
         from node.text import service
 
+        if version != "rules" and not version.isdigit():
+            raise ValidationError("VERSION 应为模型版本号或 rules")
         _bind(ctx)
         with db.connection():
-            row = service.activate_model(kind, version)
-        click.echo(f"已启用 {row.kind} 第{row.version}版")
+            row = service.activate_model(SYSTEM, kind, None if version == "rules" else int(version))
+        click.echo(f"已启用 {kind} 第{row.version}版模型" if row else f"{kind} 已改用关键词规则")
 
     @text.command("hot-topics")
     @click.option("--start", required=True, help="开始时间 YYYY-MM-DD[ HH:MM]")

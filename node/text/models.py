@@ -1,5 +1,6 @@
-"""Tables of the text module: trained models (versioned, old versions kept), reviewers' duplicate
-decisions and agents' category choices, so precision can be measured on the node's own history."""
+"""Tables of the text module: trained models (versioned, old versions kept), the categorisation
+lexicon and its change log, reviewers' duplicate decisions and agents' category choices, so
+precision can be measured on the node's own history."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import peewee as pw
 from node.auth.models import User
 from node.db import BaseModel, JsonText
 
-MODEL_KINDS = ("business_type", "domain", "sub_business", "generic")
+# What a stored model predicts: business type, the category leaf (a sub-business, or the domain
+# where it has none: the domain follows from it), or anything else trained from a CSV.
+MODEL_KINDS = ("business_type", "sub_business", "generic")
 
 
 class TextModel(BaseModel):
@@ -62,4 +65,35 @@ class CategoryChoice(BaseModel):
         indexes = ((("order_number", "kind"), True),)
 
 
-MODELS = [TextModel, DuplicateDecision, CategoryChoice]
+class LexiconEntry(BaseModel):
+    """归类词表: a term (or a recogniser token such as 〈公交线路〉) pointing to a business type, domain
+    or sub-business with a weight. `builtin` rows come with the release and are refreshed by
+    `hotline migrate` until a person edits them; a removed built-in row stays, disabled, so the
+    next release does not bring it back."""
+
+    term = pw.CharField(max_length=40)
+    target = pw.CharField(max_length=4)
+    weight = pw.FloatField()
+    enabled = pw.BooleanField(default=True)
+    builtin = pw.BooleanField(default=False)
+    note = pw.CharField(max_length=200, default="")
+    updated_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    updated_at = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("term", "target"), True),)
+
+
+class LexiconChange(BaseModel):
+    """词表修改记录. Its highest id is the lexicon version: every worker compares it with the
+    version it compiled, so an edit takes effect on the next suggestion without a restart."""
+
+    at = pw.DateTimeField()
+    by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    action = pw.CharField(max_length=10)  # add / edit / delete / seed
+    entry_id = pw.IntegerField(null=True)
+    before = JsonText(null=True)
+    after = JsonText(null=True)
+
+
+MODELS = [TextModel, DuplicateDecision, CategoryChoice, LexiconEntry, LexiconChange]

@@ -1,251 +1,454 @@
-"""Keyword rules built from the catalog (关键词规则), used until the node has its own history.
+"""The cold-start categoriser (冷启动自动归类): business type, domain and sub-business from a lexicon.
 
-Each domain and sub-business contributes its own name plus the everyday words callers use for
-it; business types are recognised by how the caller phrases the request. Codes come from the
-catalog's code tables (`node.catalog.data`), so the rules follow a catalog update.
+A lexicon is a list of (term, target, weight): a term is a word callers use (门铃, 拒载, ETC) or a
+token a recogniser put in for a licence plate, a bus or metro line, a road, train or flight number,
+or a question mark (`RECOGNISERS`); a target is a business type code (one digit), a domain code
+(two digits, `00` = outside the transport authorities) or a sub-business code (four digits).
+
+Scoring reads the normalised title and content once, left to right, longest term first, so 公交车
+counts once and not also as 公交 (a weight-0 term only stops a shorter one: 机动车 is not 动车).
+Each term's weight grows a little with repetition (at most double).
+- Business type: P(t) ∝ exp(β·Σ weights for t). A cue in the title counts 2.5 times (the title
+  states the purpose); question cues in a sentence that also complains count 0.3 times (为什么还要
+  另外收费？ is not a question), and in every sentence once three sentences complain.
+- Category, two levels: P(domain) ∝ exp(β·D) where D sums, per matched term, its strongest
+  weight within the domain (domain-level or any of its sub-businesses); P(sub | domain) ∝
+  exp(β·S) with S the sub-business's own weights. A leaf is a sub-business, or the domain itself
+  where the domain has none (铁路, 民航, 邮政, 00). Category words count 1.5 times in the title.
+  Domains without evidence take part in the
+  normalisation (each with exp(0)), so a single weak word gives a low confidence; only domains
+  with evidence are suggested, and nothing at all when no category word matched. The first leaf
+  is the best sub-business of the first domain, so the pair an agent accepts agrees.
+`〈先验〉` is a term every text contains: it carries a target's prior leaning and is never shown
+as a deciding word, and at the category level it leans the sub-business inside its domain only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 
 from node.errors import ValidationError
 from node.text.normalize import normalize
 
-# Everyday words per domain name (领域常用词).
-DOMAIN_WORDS: dict[str, list[str]] = {
-    "公路": [
-        "公路",
-        "高速",
-        "高速公路",
-        "国道",
-        "省道",
-        "县道",
-        "收费站",
-        "服务区",
-        "路面",
-        "路灯",
-        "护栏",
-        "隧道",
-        "桥梁",
-        "ETC",
-        "通行费",
-        "过路费",
-        "绿色通道",
-        "施工",
-        "坑",
-        "塌方",
-        "养护",
-        "超限",
-        "路政",
-    ],
-    "水路": ["水路", "港口", "码头", "航道", "客船", "货船", "船票", "渡口", "内河", "航运", "水运", "船闸"],
-    "道路运输": [
-        "客运站",
-        "汽车站",
-        "长途",
-        "班车",
-        "大巴",
-        "客车",
-        "货车",
-        "货运",
-        "物流",
-        "驾校",
-        "学车",
-        "驾照",
-        "教练",
-        "维修",
-        "修车",
-        "4S店",
-        "租车",
-        "租赁",
-        "挂靠",
-        "营运证",
-        "道路运输证",
-        "危险品",
-        "超载",
-    ],
-    "城市客运": [
-        "公交",
-        "公交车",
-        "站台",
-        "地铁",
-        "轻轨",
-        "出租车",
-        "的士",
-        "网约车",
-        "滴滴",
-        "拒载",
-        "绕路",
-        "打表",
-        "轮渡",
-        "乘车码",
-        "线路",
-        "巴士",
-    ],
-    "海上搜救": ["海上", "落水", "遇险", "求救", "失联", "搜救", "沉船", "翻船", "漂流"],
-    "海事": [
-        "海事",
-        "船舶",
-        "船员",
-        "渔船",
-        "适任证",
-        "船检",
-        "航标",
-        "污染",
-        "溢油",
-        "危险货物",
-        "通航",
-        "签证",
-    ],
-    "救助打捞": ["打捞", "沉船打捞", "潜水", "潜水员", "救捞", "水下工程"],
-    "铁路": ["火车", "高铁", "动车", "铁路", "12306", "列车", "火车站", "车次"],
-    "民航": ["飞机", "航班", "机场", "民航", "机票", "航空公司", "登机", "行李"],
-    "邮政": ["快递", "邮政", "包裹", "邮件", "快递员", "物流", "寄件", "邮局"],
-}
+PRIOR = "〈先验〉"
+OUTSIDE = "00"
+OUTSIDE_NAME = "非交通运输行业（交警、市政等）"
+TYPE_BETA = 0.8
+CATEGORY_BETA = 0.7
+TITLE_FACTOR = 1.5
+# The title states the caller's purpose (关于…的投诉 / 建议… / 咨询…): type cues there count more.
+TYPE_TITLE_FACTOR = 2.5
+COMPLAINT, CONSULTATION = "1", "2"  # business type codes (node.catalog.data.BUSINESS_TYPES)
+# A question in the same sentence as a complaint cue is rhetorical (为什么还要另外收费？), so its
+# question words count this much towards 信息咨询.
+RHETORICAL = 0.3
+COMPLAINING_SENTENCES = 3
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+MAX_WORDS = 6
+MAX_TERM_CHARS = 20
+MIN_WEIGHT, MAX_WEIGHT = -5.0, 10.0
 
-# Everyday words per sub-business name (子业务常用词).
-SUB_WORDS: dict[str, list[str]] = {
-    "公路收费": ["收费站", "通行费", "过路费", "ETC", "收费", "扣费", "绿色通道"],
-    "养护保通": ["路面", "坑", "坑洼", "坑槽", "破损", "养护", "积水", "路灯", "护栏", "塌方", "落石"],
-    "路网服务": ["服务区", "路况", "拥堵", "封路", "绕行", "导航", "指示牌"],
-    "路政执法": ["路政", "占道", "超限", "违法建筑", "执法"],
-    "工程建设": ["施工", "工程", "修路", "改扩建", "工地"],
-    "道路旅客运输": ["客运", "班车", "大巴", "长途", "客车", "车票", "乘客"],
-    "道路货物运输": ["货运", "货车", "物流", "拉货", "货拉拉"],
-    "枢纽场站": ["客运站", "汽车站", "车站", "售票", "候车"],
-    "汽车维修": ["维修", "修车", "4S店", "维修厂", "配件"],
-    "机动车驾驶员培训": ["驾校", "学车", "教练", "驾照", "考试", "培训费"],
-    "汽车租赁": ["租车", "租赁", "押金"],
-    "公共汽电车": ["公交", "公交车", "站台", "公交站", "乘车码", "刷卡", "首末班", "候车亭"],
-    "城市轨道": ["地铁", "轻轨", "号线", "地铁站"],
-    "出租汽车": ["出租车", "的士", "网约车", "滴滴", "拒载", "绕路", "打表", "议价", "司机", "顺风车"],
-    "城市轮渡": ["轮渡", "渡轮", "渡口"],
-    "人命救助": ["落水", "求救", "遇险", "失联", "溺水", "人员"],
-    "财产救助": ["货物", "财产", "船舶搁浅"],
-    "环境救助": ["溢油", "污染", "泄漏"],
-    "船员管理": ["船员", "适任证", "船员证", "培训"],
-    "船舶检验": ["船检", "检验"],
-    "危管防污": ["污染", "溢油", "危险货物", "防污"],
-    "潜水员管理": ["潜水员", "潜水"],
-}
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_AIRLINES = "CA|MU|CZ|HU|3U|ZH|MF|SC|FM|HO|9C|KN|GS|JD|8L|PN|EU|G5|TV|QW|DZ|NS|BK|KY|DR|Y8|GJ|A6|JR|GX|UQ|RY|OQ|GT|9H|LT"
+_CN_NUM = "一二三四五六七八九十"
+# Recognisers: (token, description shown to administrators, pattern). Run on the normalised text
+# before the words; what they match is not read again as words (320国道 counts once).
+RECOGNISERS: list[tuple[str, str, re.Pattern[str]]] = [
+    (
+        "〈教练车牌〉",
+        "教练车号牌（末位“学”）",
+        re.compile(rf"[{_PROVINCES}][A-HJ-NP-Z][·•\- ]?[A-HJ-NP-Z0-9]{{4}}学"),
+    ),
+    (
+        "〈挂车牌〉",
+        "挂车号牌（末位“挂”）",
+        re.compile(rf"[{_PROVINCES}][A-HJ-NP-Z][·•\- ]?[A-HJ-NP-Z0-9]{{4}}挂"),
+    ),
+    (
+        "〈车牌〉",
+        "机动车号牌，如 苏A12345、苏AD12345",
+        re.compile(rf"[{_PROVINCES}][A-HJ-NP-Z][·•\- ]?[A-HJ-NP-Z0-9]{{5,6}}(?![A-Za-z0-9])"),
+    ),
+    (
+        "〈地铁线路〉",
+        "地铁线路，如 2号线、地铁三号线",
+        re.compile(rf"(?<![0-9])(?:\d{{1,2}}|[{_CN_NUM}]{{1,3}})号线"),
+    ),
+    (
+        "〈公交线路〉",
+        "公交线路，如 65路、K2路、游1路、夜8路",
+        re.compile(
+            r"(?<![0-9A-Za-z.\-])(?:[KBYkby]|夜|游|专|快|支|高峰)?\d{1,3}路(?![口段面况灯政基桥边旁费网])"
+        ),
+    ),
+    (
+        "〈国省道编号〉",
+        "国道、省道、县道编号，如 G312、320国道、X205",
+        re.compile(
+            r"\d{3}(?:国道|省道|县道|乡道)|(?:国道|省道|县道|乡道)[GSXY]?\d{3}|"
+            r"(?<![0-9A-Za-z])[GSXY]\d{3}(?:国道|省道|县道|乡道|线|公路)|(?<![0-9A-Za-z])[XY]\d{3}(?![0-9])"
+        ),
+    ),
+    (
+        "〈高速编号〉",
+        "高速公路编号，如 G4高速、S38高速",
+        re.compile(
+            r"(?<![0-9A-Za-z])[GS]\d{1,4}(?=[\u4e00-\u9fff]{0,6}高速)|高速(?:公路)?[GS]\d{1,4}(?![0-9])"
+        ),
+    ),
+    (
+        "〈列车车次〉",
+        "火车车次，如 G1234次、D301次列车",
+        re.compile(r"(?<![0-9A-Za-z])[GDCZTKL]\d{1,4}(?=次|列车|动车|高铁)|车次[GDCZTKL]?\d{1,4}"),
+    ),
+    (
+        "〈航班号〉",
+        "航班号，如 CA1234、MU5101",
+        re.compile(rf"(?<![0-9A-Za-z])(?:{_AIRLINES})\d{{3,4}}(?![0-9])"),
+    ),
+    ("〈问号〉", "问号（？）", re.compile(r"\?")),
+]
+TOKENS: dict[str, str] = {token: desc for token, desc, _ in RECOGNISERS} | {PRIOR: "先验倾向（每条文本都有）"}
 
-# How a caller phrases a request decides the business type (业务类型).
-TYPE_WORDS: dict[str, list[str]] = {
-    "投诉举报": [
-        "投诉",
-        "举报",
-        "拒载",
-        "绕路",
-        "宰客",
-        "态度恶劣",
-        "乱收费",
-        "多收",
-        "违规",
-        "违法",
-        "不文明",
-        "骂人",
-        "欺骗",
-        "不退",
-        "扣分",
-        "要求处理",
-        "严肃处理",
-        "曝光",
-        "黑车",
-        "非法营运",
-    ],
-    "信息咨询": [
-        "咨询",
-        "请问",
-        "怎么",
-        "如何",
-        "是否",
-        "能否",
-        "多少",
-        "什么时候",
-        "几点",
-        "哪里",
-        "查询",
-        "想问",
-        "需要什么",
-        "办理",
-        "电话",
-    ],
-    "意见建议": [
-        "建议",
-        "希望增加",
-        "希望开通",
-        "增设",
-        "增开",
-        "优化",
-        "改进",
-        "提议",
-        "呼吁",
-        "能不能增加",
-        "是否可以考虑",
-    ],
-}
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def fold(text: str) -> str:
+    """How terms and texts are compared: normalised (half width, simplified), ASCII letters in lower case."""
+    return normalize(text).translate(_ASCII_LOWER)
 
 
 @dataclass(frozen=True)
-class Label:
+class Entry:
+    term: str
+    target: str
+    weight: float
+
+
+@dataclass
+class Ranked:
+    """One suggested category: code, name, confidence and the words that decided it."""
+
     code: str
     name: str
+    confidence: float
+    words: list[str] = field(default_factory=list)
+    domain: str = ""
+    label: str = ""  # the full path shown to agents, e.g. 城市客运 › 出租汽车
 
 
-class KeywordRules:
-    """A classifier made of keyword lists: the label whose words match most (longer words weigh
-    more) wins; confidence is its share of the matched weight, damped when little matched."""
+@dataclass
+class Suggestion:
+    business_type: list[Ranked]
+    domain: list[Ranked]
+    sub_business: list[Ranked]  # leaves: a sub-business, or a domain that has none
 
-    def __init__(self, rules: dict[Label, list[str]]):
-        if not rules:
-            raise ValidationError("关键词规则不能为空")
-        self.rules = {
-            label: sorted({normalize(w).lower() for w in words if w}) for label, words in rules.items()
-        }
 
-    @property
-    def labels(self) -> list[Label]:
-        return list(self.rules)
+@dataclass(frozen=True)
+class Taxonomy:
+    """Codes and names the categoriser suggests, from the catalog's code tables."""
 
-    def scores(self, text: str) -> dict[Label, float]:
-        low = normalize(text).lower()
-        out: dict[Label, float] = {}
-        for label, words in self.rules.items():
-            score = sum(min(len(w), 4) * low.count(w) for w in words)
-            if score:
-                out[label] = float(score)
-        return out
+    types: dict[str, str]
+    domains: dict[str, str]
+    subs: dict[str, tuple[str, str]]  # code → (domain code, name)
 
-    def predict(self, text: str, top: int = 3) -> list[tuple[Label, float]]:
-        scores = self.scores(text)
-        total = sum(scores.values())
-        if not total:
-            return []
-        damp = min(1.0, total / 8.0)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0].code))
-        return [(label, round(score / total * damp, 4)) for label, score in ranked[:top]]
+    def leaf_name(self, code: str) -> str:
+        """A leaf's own name: 出租汽车, or 邮政 for a domain without sub-businesses."""
+        return self.subs[code][1] if code in self.subs else self.domains.get(code, code)
+
+    def leaf_label(self, code: str) -> str:
+        """A leaf's full path: 城市客运 › 出租汽车, or 邮政."""
+        if code in self.subs:
+            dcode, name = self.subs[code]
+            return f"{self.domains[dcode]} › {name}"
+        return self.domains.get(code, code)
+
+    def kind_of(self, target: str) -> str:
+        """`type` or `category`; unknown codes are refused."""
+        if target in self.types:
+            return "type"
+        if target in self.domains or target in self.subs:
+            return "category"
+        raise ValidationError(f"归类目标代码无效：{target}（应为业务类型、业务领域或子业务代码）")
+
+    def has_subs(self, dcode: str) -> bool:
+        return any(d == dcode for d, _ in self.subs.values())
 
 
 @cache
-def catalog_rules(kind: str) -> KeywordRules:
-    """Rules for `business_type`, `domain` or `sub_business`, with the catalog's codes (built
-    once per process: the code tables are constants of the release)."""
+def taxonomy() -> Taxonomy:
+    """The catalog's code tables (constants of the release) plus `00` for matters outside transport."""
     from node.catalog import data
 
-    rules: dict[Label, list[str]] = {}
-    if kind == "business_type":
-        for code, name in data.BUSINESS_TYPES:
-            rules[Label(code, name)] = [name, *TYPE_WORDS.get(name, [])]
-    elif kind == "domain":
-        for code, name, *_ in data.DOMAINS:
-            subs = data.SUB_BUSINESSES.get(code, [])
-            rules[Label(code, name)] = [name, *subs, *DOMAIN_WORDS.get(name, [])]
-    elif kind == "sub_business":
-        for dcode, subs in data.SUB_BUSINESSES.items():
-            for i, name in enumerate(subs, start=1):
-                rules[Label(f"{dcode}{i:02d}", name)] = [name, *SUB_WORDS.get(name, [])]
-    else:
-        raise ValidationError(f"未知的分类类型：{kind}")
-    return KeywordRules(rules)
+    domains = {code: name for code, name, *_ in data.DOMAINS}
+    domains[OUTSIDE] = OUTSIDE_NAME
+    subs = {
+        f"{dcode}{i:02d}": (dcode, name)
+        for dcode, names in data.SUB_BUSINESSES.items()
+        for i, name in enumerate(names, start=1)
+    }
+    return Taxonomy(dict(data.BUSINESS_TYPES), domains, subs)
+
+
+def check_term(term: str) -> str:
+    """The folded form of an administrator's term, or a ValidationError saying what is wrong."""
+    if not isinstance(term, str):
+        raise ValidationError("词语必须是文本")
+    folded = fold(term)
+    if not folded:
+        raise ValidationError("词语不能为空")
+    if len(folded) > MAX_TERM_CHARS:
+        raise ValidationError(f"词语不能超过{MAX_TERM_CHARS}个字")
+    if folded.startswith("〈") and folded not in TOKENS:
+        raise ValidationError(f"没有名为 {folded} 的识别项（可用：{'、'.join(TOKENS)}）")
+    return folded
+
+
+def check_weight(weight: object) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or math.isnan(float(weight)):
+        raise ValidationError("权重必须是数字")
+    if not MIN_WEIGHT <= float(weight) <= MAX_WEIGHT:
+        raise ValidationError(f"权重应在{MIN_WEIGHT:g}至{MAX_WEIGHT:g}之间")
+    return float(weight)
+
+
+def parse_block(target: str, block: str) -> list[Entry]:
+    """`term weight, term weight, …` → entries (the format of `node.text.lexicon_data`)."""
+    out = []
+    for part in block.replace("\n", " ").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        term, _, weight = part.rpartition(" ")
+        out.append(Entry(term.strip(), target, float(weight)))
+    return out
+
+
+def builtin_entries() -> list[Entry]:
+    """The lexicon shipped with the release."""
+    from node.text import lexicon_data
+
+    out: list[Entry] = []
+    for blocks in (lexicon_data.TYPE_CUES, lexicon_data.CATEGORY_WORDS):
+        for target, block in blocks.items():
+            out.extend(parse_block(target, block))
+    return out
+
+
+@dataclass
+class _Count:
+    """How often a term was read: for categories (title 1.5×), for business types (title 2.5×)
+    and, for 信息咨询, without questions asked in complaining sentences."""
+
+    surface: str
+    category: float = 0.0
+    type: float = 0.0
+    asked: float = 0.0
+
+
+@dataclass
+class _Hit:
+    term: str
+    surface: str
+    in_title: bool
+    sentence: int
+
+
+class Categoriser:
+    """Suggests business type, domain and sub-business for a text from a lexicon."""
+
+    def __init__(self, entries: Iterable[Entry], tax: Taxonomy | None = None, version: int = 0):
+        self.tax = tax or taxonomy()
+        self.version = version
+        self.targets: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for e in entries:
+            term = fold(e.term)
+            if term:  # weight 0 keeps the span from being read as a shorter word (机动车 is not 动车)
+                self.targets[term].append((e.target, float(e.weight)))
+        by_first: dict[str, set[str]] = defaultdict(set)
+        for term in self.targets:
+            if not term.startswith("〈"):
+                by_first[term[0]].add(term)
+        self.by_first = {c: sorted(ts, key=len, reverse=True) for c, ts in by_first.items()}
+        self.recognisers = [(tok, pat) for tok, _, pat in RECOGNISERS if tok in self.targets]
+        self.priors = self.targets.get(PRIOR, [])
+
+    # ---- reading the text ----------------------------------------------------------------------
+
+    def _scan(self, text: str, in_title: bool, hits: list[_Hit], first_sentence: int) -> int:
+        """Append what `text` contains to `hits`; returns the next free sentence number."""
+        ends = [m.start() for m in _SENTENCE_END.finditer(text)]
+
+        def sentence(pos: int) -> int:
+            return first_sentence + bisect.bisect_left(ends, pos)
+
+        taken = bytearray(len(text))
+        for token, pattern in self.recognisers:
+            for m in pattern.finditer(text):
+                if not any(taken[m.start() : m.end()]):
+                    hits.append(_Hit(token, m.group(0), in_title, sentence(m.start())))
+                    taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+        low = text.translate(_ASCII_LOWER)
+        i, n = 0, len(low)
+        by_first = self.by_first
+        while i < n:
+            terms = by_first.get(low[i]) if not taken[i] else None
+            if terms:
+                for term in terms:
+                    if low.startswith(term, i) and not any(taken[i : i + len(term)]):
+                        hits.append(_Hit(term, text[i : i + len(term)], in_title, sentence(i)))
+                        i += len(term)
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        return first_sentence + len(ends) + 1
+
+    def hits(self, title: str, content: str) -> dict[str, _Count]:
+        """Matched terms with their counts (see `_Count`)."""
+        found: list[_Hit] = []
+        nxt = self._scan(normalize(title or ""), True, found, 0)
+        self._scan(normalize(content or ""), False, found, nxt)
+        complaining = {
+            h.sentence for h in found if any(t == COMPLAINT and w > 0 for t, w in self.targets[h.term])
+        }
+        if len(complaining) >= COMPLAINING_SENTENCES:  # a message that keeps complaining asks rhetorically
+            complaining = {h.sentence for h in found}
+        out: dict[str, _Count] = {}
+        for h in found:
+            c = out.get(h.term)
+            if c is None:
+                c = out[h.term] = _Count(h.surface)
+            rhetorical = RHETORICAL if h.sentence in complaining else 1.0
+            c.category += TITLE_FACTOR if h.in_title else 1.0
+            place = TYPE_TITLE_FACTOR if h.in_title else 1.0
+            c.type += place
+            c.asked += place * rhetorical
+        return out
+
+    # ---- scoring -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _repeat(count: float) -> float:
+        """A term's multiplier: its count up to 1, then half a point per further reading, at most 2."""
+        return min(count, 1.0) + 0.5 * min(max(count - 1.0, 0.0), 2.0)
+
+    def suggest(self, title: str, content: str, top: int = 3) -> Suggestion:
+        tax = self.tax
+        found = self.hits(title, content)
+        type_score: dict[str, float] = defaultdict(float)
+        type_words: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        dom: dict[str, float] = defaultdict(float)
+        dom_words: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        sub: dict[str, float] = defaultdict(float)
+        sub_words: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        own_words: dict[str, list[tuple[float, str]]] = defaultdict(list)  # domain-level terms only
+        for term, count in found.items():
+            surface = count.surface
+            best_in_domain: dict[str, float] = {}
+            for target, weight in self.targets[term]:
+                if target == CONSULTATION:
+                    w = weight * self._repeat(count.asked)
+                elif target in tax.types:
+                    w = weight * self._repeat(count.type)
+                else:
+                    w = weight * self._repeat(count.category)
+                if target in tax.types:
+                    type_score[target] += w
+                    type_words[target].append((w, surface))
+                elif target in tax.subs:
+                    sub[target] += w
+                    sub_words[target].append((w, surface))
+                    d = tax.subs[target][0]
+                    best_in_domain[d] = max(best_in_domain.get(d, w), w)
+                elif target in tax.domains:
+                    best_in_domain[target] = max(best_in_domain.get(target, w), w)
+                    own_words[target].append((w, surface))
+            for d, w in best_in_domain.items():
+                dom[d] += w
+                dom_words[d].append((w, surface))
+        prior_type: dict[str, float] = defaultdict(float)
+        prior_dom: dict[str, float] = defaultdict(float)
+        prior_sub: dict[str, float] = defaultdict(float)
+        for target, weight in self.priors:
+            if target in tax.types:
+                prior_type[target] += weight
+            elif target in tax.subs:
+                prior_sub[target] += weight
+            elif target in tax.domains:
+                prior_dom[target] += weight
+
+        types = _softmax({t: type_score[t] + prior_type[t] for t in tax.types}, TYPE_BETA)
+        type_list = [
+            Ranked(code, tax.types[code], round(p, 4), _words(type_words[code]))
+            for code, p in _ranked(types)[:top]
+        ]
+        evidence = {d for d, s in dom.items() if s > 0}
+        if not evidence:
+            return Suggestion(type_list, [], [])
+        p_dom = _softmax({d: dom[d] + prior_dom[d] for d in tax.domains}, CATEGORY_BETA)
+        leaves: dict[str, float] = {}
+        for d in evidence:
+            subs = [s for s, (sd, _) in tax.subs.items() if sd == d]
+            if not subs:
+                leaves[d] = p_dom[d]
+                continue
+            p_sub = _softmax({s: sub[s] + prior_sub[s] for s in subs}, CATEGORY_BETA)
+            for s in subs:
+                leaves[s] = p_dom[d] * p_sub[s]
+        domain_list = [
+            Ranked(d, tax.domains[d], round(p, 4), _words(dom_words[d]), domain=d, label=tax.domains[d])
+            for d, p in _ranked({d: p_dom[d] for d in evidence})[:top]
+        ]
+        # the first leaf lies in the first domain, so the pair an agent accepts is consistent;
+        # the others follow by probability
+        ranked = _ranked(leaves)
+        first = next(kv for kv in ranked if _domain_of(kv[0], tax) == domain_list[0].code)
+        ranked = [first, *(kv for kv in ranked if kv is not first)]
+        leaf_list = []
+        for code, p in ranked[:top]:
+            d = tax.subs[code][0] if code in tax.subs else code
+            words = _words(sub_words[code] + own_words[d]) if code in tax.subs else _words(dom_words[d])
+            leaf_list.append(
+                Ranked(code, tax.leaf_name(code), round(p, 4), words, domain=d, label=tax.leaf_label(code))
+            )
+        return Suggestion(type_list, domain_list, leaf_list)
+
+
+def _domain_of(code: str, tax: Taxonomy) -> str:
+    return tax.subs[code][0] if code in tax.subs else code
+
+
+def _softmax(scores: dict[str, float], beta: float) -> dict[str, float]:
+    if not scores:
+        return {}
+    peak = max(scores.values())
+    exp = {k: math.exp(beta * (v - peak)) for k, v in scores.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}
+
+
+def _ranked(probs: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _words(weighted: list[tuple[float, str]]) -> list[str]:
+    """The deciding words, strongest first, each once (a surface can count for domain and sub)."""
+    best: dict[str, float] = {}
+    for w, surface in weighted:
+        if w > 0:
+            best[surface] = max(best.get(surface, 0.0), w)
+    return [s for s, _ in sorted(best.items(), key=lambda kv: -kv[1])[:MAX_WORDS]]
+
+
+@cache
+def builtin_categoriser() -> Categoriser:
+    """The categoriser on the shipped lexicon (evaluation, benchmarks; the node reads its own table)."""
+    return Categoriser(builtin_entries())

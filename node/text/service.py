@@ -11,21 +11,42 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import peewee as pw
 
 from node import clock, db
 from node.errors import NotFound, ValidationError
-from node.text.classifier import ALGORITHM, Dataset, TextClassifier, evaluate, make_document, split
+from node.text import lexicon
+from node.text.classifier import (
+    ALGORITHM,
+    Dataset,
+    Report,
+    TextClassifier,
+    evaluate,
+    evaluate_predictions,
+    make_document,
+    split,
+)
 from node.text.duplicates import Candidate, DuplicateIndex, OrderDoc, Thresholds
-from node.text.models import MODEL_KINDS, CategoryChoice, DuplicateDecision, TextModel
-from node.text.rules import catalog_rules
+from node.text.models import MODEL_KINDS, CategoryChoice, DuplicateDecision, LexiconChange, TextModel
+from node.text.rules import Ranked, Suggestion, taxonomy
 
 CATEGORY_KINDS = ("business_type", "domain", "sub_business")
+# What the node learns: the business type and the category leaf (the domain follows from the leaf).
+LEARNED_KINDS = ("business_type", "sub_business")
 # Orders stay in the duplicate index this long after acceptance (longer than any window in use).
 DEFAULT_HORIZON_DAYS = 90
 MIN_TRAINING_SAMPLES = 50
+# A candidate model is compared with the live categoriser on this many held-out orders at least;
+# fewer say too little to replace what agents already see.
+MIN_HOLDOUT_SAMPLES = 20
+# The held-out orders are chosen by a hash of each text with this salt: the same ones every time.
+HOLDOUT_SALT = "retrain"
+# Orders of these final states carry categories that went through handling and review; rejected
+# and split orders do not (their categories may never have been checked).
+UNCONFIRMED_CLOSED = ("rejected", "split")
 
 
 # ---- wiring ------------------------------------------------------------------------------------
@@ -300,9 +321,225 @@ def duplicate_precision(since: dt.datetime | None = None) -> dict[str, Any]:
     }
 
 
-# ---- classifier models ---------------------------------------------------------------------------
+# ---- category suggestions -----------------------------------------------------------------------
 
 _model_cache: dict[str, tuple[int, TextClassifier]] = {}
+RULES_SOURCE = "关键词规则"
+
+
+def _rules_source(version: int) -> str:
+    return f"{RULES_SOURCE}（词表第{version}版）"
+
+
+def leaf_of(domain: str | None, sub_business: str | None) -> str:
+    """The category leaf of an order: its sub-business, or its domain when it has none."""
+    return sub_business or domain or ""
+
+
+def _names(kind: str) -> dict[str, str]:
+    tax = taxonomy()
+    if kind == "business_type":
+        return dict(tax.types)
+    domains = {c: n for c, n in tax.domains.items() if c in catalog_domains()}
+    if kind == "domain":
+        return domains
+    if kind == "sub_business":
+        return {code: tax.leaf_name(code) for code in [*domains, *tax.subs]}
+    raise ValidationError(f"未知的分类类型：{kind}")
+
+
+def catalog_domains() -> set[str]:
+    """Domain codes an order can carry (the catalog's; not the categoriser's `00`)."""
+    from node.catalog import data
+
+    return {code for code, *_ in data.DOMAINS}
+
+
+def _item(c: Ranked, source: str, model_version: int | None, with_domain: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "code": c.code,
+        "name": c.name,
+        "confidence": c.confidence,
+        "words": c.words,
+        "source": source,
+        "model_version": model_version,
+    }
+    if with_domain:
+        item["label"] = c.label or c.name
+        item["domain"] = c.domain
+        item["sub"] = c.code if len(c.code) == 4 else ""
+    return item
+
+
+def _model_candidates(clf: TextClassifier, doc: str, kind: str, top: int) -> list[Ranked]:
+    tax = taxonomy()
+    probs = clf.predict_proba([doc])[0]
+    order = probs.argsort()[::-1][:top]
+    out = []
+    for i in order:
+        code = clf.labels[i]
+        conf = round(float(probs[i]), 4)
+        if kind == "business_type":
+            out.append(Ranked(code, tax.types.get(code, code), conf))
+        else:
+            out.append(Ranked(code, tax.leaf_name(code), conf, domain=code[:2], label=tax.leaf_label(code)))
+    if out:
+        out[0].words = clf.explain(doc, out[0].code)
+    return out
+
+
+def _model_domains(clf: TextClassifier, doc: str, leaves: list[Ranked], top: int) -> list[Ranked]:
+    """Domain confidences of a leaf model: the sum over each domain's leaves."""
+    tax = taxonomy()
+    probs = clf.predict_proba([doc])[0]
+    by_domain: dict[str, float] = {}
+    for code, p in zip(clf.labels, probs, strict=True):
+        by_domain[code[:2]] = by_domain.get(code[:2], 0.0) + float(p)
+    ranked = sorted(by_domain.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    words = leaves[0].words if leaves else []
+    return [
+        Ranked(
+            d,
+            tax.domains.get(d, d),
+            round(p, 4),
+            words if leaves and d == leaves[0].domain else [],
+            domain=d,
+            label=tax.domains.get(d, d),
+        )
+        for d, p in ranked
+    ]
+
+
+EVIDENCE_FIELDS = ("respondent_name", "respondent_plate", "respondent_route", "respondent_vessel", "address")
+
+
+def evidence_text(fields: dict[str, Any] | None) -> str:
+    """The order's other fields as text the categoriser reads after the content: the company,
+    plate, line (a bare number is a bus line: 65 → 65路), vessel and place all point somewhere."""
+    parts = []
+    for name in EVIDENCE_FIELDS:
+        value = str((fields or {}).get(name) or "").strip()[:200]
+        if not value:
+            continue
+        if name == "respondent_route" and value.isdigit():
+            value += "路"
+        elif name == "respondent_vessel":
+            value = "船舶" + value
+        parts.append(value)
+    return "；".join(parts)
+
+
+def suggest(
+    title: str, content: str, top: int = 3, fields: dict[str, Any] | None = None
+) -> tuple[Suggestion, dict[str, tuple[str, int | None]]]:
+    """The live categoriser's suggestion and, per kind, where it came from (source, model version):
+    the node's active model of a learned kind, else the keyword rules of its lexicon. `fields` are
+    the draft's respondent, plate, line, vessel and place (`EVIDENCE_FIELDS`)."""
+    if not isinstance(title, str) or not isinstance(content, str):
+        raise ValidationError("标题和内容必须是文本")
+    if not (title.strip() or content.strip()):
+        raise ValidationError("需要标题或内容才能给出分类建议")
+    if not 1 <= top <= 10:
+        raise ValidationError("建议数量应在1至10之间")
+    extra = evidence_text(fields)
+    if extra:
+        content = f"{content}\n{extra}"
+    lexicon_version, active = _live_state(LEARNED_KINDS)
+    rules = lexicon.categoriser(lexicon_version)
+    result = rules.suggest(title, content, top=top)
+    rules_source = (_rules_source(rules.version), None)
+    sources = {"business_type": rules_source, "sub_business": rules_source}
+    models = _load_models(active)
+    if models:
+        doc = make_document(title, content)
+        if "business_type" in models:
+            version, clf = models["business_type"]
+            result.business_type = _model_candidates(clf, doc, "business_type", top)
+            sources["business_type"] = (f"模型第{version}版", version)
+        if "sub_business" in models:
+            version, clf = models["sub_business"]
+            result.sub_business = _model_candidates(clf, doc, "sub_business", top)
+            result.domain = _model_domains(clf, doc, result.sub_business, top)
+            sources["sub_business"] = (f"模型第{version}版", version)
+    return result, sources
+
+
+def suggest_categories(
+    title: str, content: str, top: int = 3, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Suggested business type, domain and category leaf, best first, each with its confidence and
+    deciding words (the API's and the workstation's view of `suggest`)."""
+    result, sources = suggest(title, content, top, fields)
+    type_source, type_version = sources["business_type"]
+    leaf_source, leaf_version = sources["sub_business"]
+    return {
+        "business_type": [_item(c, type_source, type_version, False) for c in result.business_type],
+        "domain": [_item(c, leaf_source, leaf_version, True) for c in result.domain],
+        "sub_business": [_item(c, leaf_source, leaf_version, True) for c in result.sub_business],
+    }
+
+
+# ---- agents' choices ------------------------------------------------------------------------------
+
+
+def record_category_choice(
+    actor: Any, order_number: str, kind: str, chosen: str, suggestion: dict[str, Any] | None = None
+) -> CategoryChoice:
+    """Store the agent's final category next to what was suggested (for the suggestion hit rate;
+    an order with a recorded choice counts as confirmed for training)."""
+    actor.require("order.edit")
+    if kind not in CATEGORY_KINDS:
+        raise ValidationError(f"未知的分类类型：{kind}")
+    if chosen not in _names(kind):
+        raise ValidationError(f"分类代码无效：{chosen}")
+    _order(order_number)
+    suggested = str((suggestion or {}).get("code") or "")
+    if suggested and suggested not in _names(kind) and suggested != "00":
+        raise ValidationError(f"建议的分类代码无效：{suggested}")
+    values = {
+        CategoryChoice.suggested: suggested,
+        CategoryChoice.confidence: (suggestion or {}).get("confidence"),
+        CategoryChoice.model_version: (suggestion or {}).get("model_version"),
+        CategoryChoice.chosen: chosen,
+        CategoryChoice.decided_by: actor.user_id,
+        CategoryChoice.decided_at: clock.now(),
+    }
+    with db.write_tx():
+        CategoryChoice.insert(
+            {CategoryChoice.order_number: order_number, CategoryChoice.kind: kind, **values}
+        ).on_conflict(
+            conflict_target=[CategoryChoice.order_number, CategoryChoice.kind], update=values
+        ).execute()
+    return CategoryChoice.get((CategoryChoice.order_number == order_number) & (CategoryChoice.kind == kind))
+
+
+def record_intake_choices(actor: Any, order: Any, shown: dict[str, dict[str, Any]]) -> None:
+    """At intake: the agent confirmed the order's categories; store them with what the suggestion
+    panel showed (`shown[kind]` = code, confidence, model version; empty when nothing was shown)."""
+    chosen = {
+        "business_type": order.business_type or "",
+        "domain": order.domain or "",
+        "sub_business": leaf_of(order.domain, order.sub_business),
+    }
+    for kind, code in chosen.items():
+        if code:
+            record_category_choice(actor, order.number, kind, code, shown.get(kind) or None)
+
+
+def suggestion_hit_rate(kind: str) -> dict[str, Any]:
+    rows = list(
+        CategoryChoice.select().where((CategoryChoice.kind == kind) & (CategoryChoice.suggested != ""))
+    )
+    hits = sum(1 for r in rows if r.suggested == r.chosen)
+    return {
+        "kind": kind,
+        "choices": len(rows),
+        "hits": hits,
+        "hit_rate": round(hits / len(rows), 4) if rows else None,
+    }
+
+
+# ---- learning on the node -------------------------------------------------------------------------
 
 
 def save_model(
@@ -337,16 +574,23 @@ def save_model(
     return row
 
 
-def activate_model(kind: str, version: int) -> TextModel:
-    """Make an older (or newer) version the one in use."""
+def activate_model(actor: Any, kind: str, version: int | None) -> TextModel | None:
+    """Make a stored version the live one (an older one to roll back), or, with None, go back to
+    the keyword rules. Every worker sees the change on its next suggestion."""
+    actor.require(lexicon.PERMISSION)
+    if kind not in MODEL_KINDS:
+        raise ValidationError(f"未知的模型类型：{kind}")
     with db.write_tx():
-        row = TextModel.get_or_none((TextModel.kind == kind) & (TextModel.version == version))
-        if row is None:
-            raise NotFound(f"模型不存在：{kind} 第{version}版")
+        row = None
+        if version is not None:
+            row = TextModel.get_or_none((TextModel.kind == kind) & (TextModel.version == version))
+            if row is None:
+                raise NotFound(f"模型不存在：{kind} 第{version}版")
         TextModel.update(active=False).where(TextModel.kind == kind).execute()
-        TextModel.update(active=True).where(TextModel.id == row.id).execute()
+        if row is not None:
+            TextModel.update(active=True).where(TextModel.id == row.id).execute()
     _model_cache.pop(kind, None)
-    return TextModel.get_by_id(row.id)
+    return TextModel.get_by_id(row.id) if row is not None else None
 
 
 def list_models(kind: str | None = None) -> list[TextModel]:
@@ -366,25 +610,76 @@ def list_models(kind: str | None = None) -> list[TextModel]:
     return list(query.order_by(TextModel.kind, TextModel.version.desc()))
 
 
-def _active_models(kinds: Iterable[str]) -> dict[str, tuple[int, TextClassifier]]:
-    """The active model (version, classifier) of each of `kinds` that has one. One query reads
-    the versions in use; a model is loaded from its blob only when this process has not cached
-    that version of it (so an activation in another process is seen on the next call)."""
-    rows: dict[str, Any] = {}
-    query = TextModel.select(TextModel.id, TextModel.kind, TextModel.version).where(
-        TextModel.kind.in_(list(kinds)) & TextModel.active
+def model_status(actor: Any) -> list[dict[str, Any]]:
+    """Per learned kind: what is live (a model version or the keyword rules) and every stored
+    version with its held-out figures and the live categoriser's figures on the same orders."""
+    if not (actor.can(lexicon.PERMISSION) or actor.can("stats.view")):
+        actor.require(lexicon.PERMISSION)
+    rules_version = lexicon.version()
+    out = []
+    for kind in LEARNED_KINDS:
+        rows = list_models(kind)
+        live = next((r for r in rows if r.active), None)
+        out.append(
+            {
+                "kind": kind,
+                "live": {"source": "model", "version": live.version, "name": f"模型第{live.version}版"}
+                if live
+                else {"source": "rules", "version": rules_version, "name": _rules_source(rules_version)},
+                "hit_rate": suggestion_hit_rate(kind),
+                "models": [
+                    {
+                        "version": r.version,
+                        "active": r.active,
+                        "created_at": r.created_at.isoformat(sep=" ", timespec="seconds"),
+                        "samples": r.samples,
+                        "source": r.source,
+                        "metrics": r.metrics,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+    return out
+
+
+def _live_state(kinds: Iterable[str]) -> tuple[int, dict[str, tuple[int, int]]]:
+    """What is live, in one round trip (every suggestion asks, in every worker): the lexicon
+    version and, per kind, the (id, version) of its active model. Plain SQL: building the two
+    queries with the ORM cost more than running them."""
+    kinds = list(kinds)
+    marks = ", ".join(db.database.param for _ in kinds)
+    sql = (
+        f"SELECT '', MAX(id), 0 FROM {LexiconChange._meta.table_name} UNION ALL "
+        f"SELECT kind, version, id FROM {TextModel._meta.table_name} WHERE active = {db.database.param}"
+        f" AND kind IN ({marks})"
     )
-    for row in query:
-        if row.kind not in rows or row.version > rows[row.kind].version:
-            rows[row.kind] = row
+    lexicon_version = 0
+    active: dict[str, tuple[int, int]] = {}
+    for kind, version, row_id in db.database.execute_sql(sql, [True, *kinds]).fetchall():
+        if kind == "":
+            lexicon_version = int(version or 0)
+        elif kind not in active or version > active[kind][1]:
+            active[kind] = (int(row_id), int(version))
+    return lexicon_version, active
+
+
+def _load_models(active: dict[str, tuple[int, int]]) -> dict[str, tuple[int, TextClassifier]]:
+    """The classifiers of the active (id, version) rows; a model is loaded from its blob only when
+    this process has not cached that version of it (so another process's activation is seen)."""
     out: dict[str, tuple[int, TextClassifier]] = {}
-    for kind, row in rows.items():
+    for kind, (row_id, version) in active.items():
         cached = _model_cache.get(kind)
-        if cached is None or cached[0] != row.version:
-            blob = TextModel.select(TextModel.blob).where(TextModel.id == row.id).scalar()
-            cached = _model_cache[kind] = (row.version, TextClassifier.loads(bytes(blob)))
+        if cached is None or cached[0] != version:
+            blob = TextModel.select(TextModel.blob).where(TextModel.id == row_id).scalar()
+            cached = _model_cache[kind] = (version, TextClassifier.loads(bytes(blob)))
         out[kind] = cached
     return out
+
+
+def _active_models(kinds: Iterable[str]) -> dict[str, tuple[int, TextClassifier]]:
+    """The active model (version, classifier) of each of `kinds` that has one."""
+    return _load_models(_live_state(kinds)[1])
 
 
 def active_model(kind: str) -> tuple[int, TextClassifier] | None:
@@ -392,138 +687,134 @@ def active_model(kind: str) -> tuple[int, TextClassifier] | None:
     return _active_models([kind]).get(kind)
 
 
-def _names(kind: str) -> dict[str, str]:
-    return {label.code: label.name for label in catalog_rules(kind).labels}
-
-
-def suggest_categories(title: str, content: str, top: int = 3) -> dict[str, list[dict[str, Any]]]:
-    """Suggested business type, domain and sub-business with confidences, best first. Uses the
-    node's active model of each kind, or the catalog keyword rules while there is none."""
-    if not isinstance(title, str) or not isinstance(content, str):
-        raise ValidationError("标题和内容必须是文本")
-    if not (title.strip() or content.strip()):
-        raise ValidationError("需要标题或内容才能给出分类建议")
-    if not 1 <= top <= 10:
-        raise ValidationError("建议数量应在1至10之间")
-    doc = make_document(title, content)
-    models = _active_models(CATEGORY_KINDS)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for kind in CATEGORY_KINDS:
-        names = _names(kind)
-        model = models.get(kind)
-        if model is not None:
-            version, clf = model
-            out[kind] = [
-                {
-                    "code": code,
-                    "name": names.get(code, code),
-                    "confidence": conf,
-                    "source": f"模型第{version}版",
-                    "model_version": version,
-                }
-                for code, conf in clf.predict(doc, top=top)
-            ]
-        else:
-            out[kind] = [
-                {
-                    "code": label.code,
-                    "name": label.name,
-                    "confidence": conf,
-                    "source": "关键词规则",
-                    "model_version": None,
-                }
-                for label, conf in catalog_rules(kind).predict(doc, top=top)
-            ]
-    return out
-
-
-def record_category_choice(
-    actor: Any, order_number: str, kind: str, chosen: str, suggestion: dict[str, Any] | None = None
-) -> CategoryChoice:
-    """Store the agent's final category next to what was suggested (for the suggestion hit rate)."""
-    actor.require("order.edit")
-    if kind not in CATEGORY_KINDS:
-        raise ValidationError(f"未知的分类类型：{kind}")
-    if chosen not in _names(kind):
-        raise ValidationError(f"分类代码无效：{chosen}")
-    _order(order_number)
-    values = {
-        CategoryChoice.suggested: str((suggestion or {}).get("code") or ""),
-        CategoryChoice.confidence: (suggestion or {}).get("confidence"),
-        CategoryChoice.model_version: (suggestion or {}).get("model_version"),
-        CategoryChoice.chosen: chosen,
-        CategoryChoice.decided_by: actor.user_id,
-        CategoryChoice.decided_at: clock.now(),
-    }
-    with db.write_tx():
-        CategoryChoice.insert(
-            {CategoryChoice.order_number: order_number, CategoryChoice.kind: kind, **values}
-        ).on_conflict(
-            conflict_target=[CategoryChoice.order_number, CategoryChoice.kind], update=values
-        ).execute()
-    return CategoryChoice.get((CategoryChoice.order_number == order_number) & (CategoryChoice.kind == kind))
-
-
-def suggestion_hit_rate(kind: str) -> dict[str, Any]:
-    rows = list(
-        CategoryChoice.select().where((CategoryChoice.kind == kind) & (CategoryChoice.suggested != ""))
-    )
-    hits = sum(1 for r in rows if r.suggested == r.chosen)
-    return {
-        "kind": kind,
-        "choices": len(rows),
-        "hits": hits,
-        "hit_rate": round(hits / len(rows), 4) if rows else None,
-    }
-
-
 def training_data(kind: str, since: dt.datetime | None = None) -> Dataset:
-    """Labelled documents from the node's closed orders (their final category is the label)."""
+    """Labelled documents from orders whose categories are confirmed: chosen by an agent at intake
+    (a recorded choice) or carried through handling to the end (closed states other than rejected
+    and split). The label is the order's current business type or category leaf."""
     from node.workflow import states
     from node.workflow.models import WorkOrder
 
-    if kind not in CATEGORY_KINDS:
-        raise ValidationError(f"未知的分类类型：{kind}")
-    field = {
-        "business_type": WorkOrder.business_type,
-        "domain": WorkOrder.domain,
-        "sub_business": WorkOrder.sub_business,
-    }[kind]
-    query = WorkOrder.select(WorkOrder.title, WorkOrder.content, field.alias("label")).where(
-        WorkOrder.state.in_(states.states_in(states.CLOSED)) & (field != "")
-    )
+    if kind not in LEARNED_KINDS:
+        raise ValidationError(f"只能训练业务类型（business_type）或业务分类（sub_business）模型：{kind}")
+    done = [s for s in states.states_in(states.CLOSED) if s not in UNCONFIRMED_CLOSED]
+    chosen = CategoryChoice.select(CategoryChoice.order_number).where(CategoryChoice.kind == kind)
+    query = WorkOrder.select(
+        WorkOrder.title, WorkOrder.content, WorkOrder.business_type, WorkOrder.domain, WorkOrder.sub_business
+    ).where(WorkOrder.state.in_(done) | WorkOrder.number.in_(chosen))
     if since is not None:
         query = query.where(WorkOrder.accepted_at >= since)
     seen: dict[str, str] = {}
-    for row in query.dicts().iterator():
-        seen.setdefault(make_document(row["title"], row["content"]), row["label"])
+    for row in query.order_by(WorkOrder.id).dicts().iterator():
+        label = (
+            row["business_type"] if kind == "business_type" else leaf_of(row["domain"], row["sub_business"])
+        )
+        if label:
+            seen.setdefault(make_document(row["title"], row["content"]), label)
     return Dataset(list(seen), list(seen.values()))
 
 
-def train_from_orders(
-    kind: str, *, holdout: float = 0.2, since: dt.datetime | None = None
-) -> TextModel | None:
-    """Train `kind` from the node's archive and store it as a new version; None when the archive
-    is too small (fewer than 50 orders or a single class) and the keyword rules stay in use."""
+@dataclass
+class TrainOutcome:
+    """What a retraining did: the stored version (if any), whether it went live, and why."""
+
+    kind: str
+    row: TextModel | None
+    activated: bool
+    reason: str
+    candidate: Report | None = None
+    live: Report | None = None
+    live_name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "version": self.row.version if self.row else None,
+            "activated": self.activated,
+            "reason": self.reason,
+            "candidate": self.candidate.to_dict() if self.candidate else None,
+            "live": self.live.to_dict() if self.live else None,
+            "live_name": self.live_name,
+        }
+
+
+def _live_predictions(kind: str, docs: list[str]) -> tuple[list[str], str]:
+    """What the live categoriser (active model, else the keyword rules) says for each document."""
+    model = active_model(kind)
+    if model is not None:
+        return model[1].predict_labels(docs), f"模型第{model[0]}版"
+    rules = lexicon.categoriser()
+    out = []
+    for doc in docs:
+        title, _, content = doc.partition("\n")
+        result = rules.suggest(title, content, top=1)
+        ranked = result.business_type if kind == "business_type" else result.sub_business
+        out.append(ranked[0].code if ranked else "")
+    return out, _rules_source(rules.version)
+
+
+def train_from_orders(kind: str, *, holdout: float = 0.2, since: dt.datetime | None = None) -> TrainOutcome:
+    """Train `kind` on the node's confirmed orders minus a held-out share and store it as a new
+    version; it goes live only when it is more accurate on the held-out orders than the live
+    categoriser. The held-out share is chosen by a hash of each text, so the same orders are held
+    out at every retraining and no stored model has seen them."""
+    if kind not in LEARNED_KINDS:
+        raise ValidationError(f"只能训练业务类型（business_type）或业务分类（sub_business）模型：{kind}")
+    if not 0.05 <= holdout <= 0.5:
+        raise ValidationError("留出比例应在0.05至0.5之间")
     data = training_data(kind, since)
     if len(data.docs) < MIN_TRAINING_SAMPLES or len(set(data.labels)) < 2:
-        return None
-    train, test = split(data, holdout)
-    if len(set(train.labels)) < 2:
-        return None
+        return TrainOutcome(
+            kind, None, False, f"已确认分类的工单不足{MIN_TRAINING_SAMPLES}条或只有一个类别，继续使用现有归类"
+        )
+    train, test = split(data, holdout, salt=HOLDOUT_SALT)
+    if len(test.docs) < MIN_HOLDOUT_SAMPLES or len(set(train.labels)) < 2:
+        return TrainOutcome(
+            kind, None, False, f"留出的工单不足{MIN_HOLDOUT_SAMPLES}条，无法与现用归类比较，暂不训练"
+        )
     clf = TextClassifier().fit(train.docs, train.labels)
-    metrics: dict[str, Any] = {"train_samples": len(train.docs), "train_seconds": round(clf.train_seconds, 2)}
-    if test.docs:
-        metrics.update(evaluate(clf, test.docs, test.labels).to_dict())
-        # the stored model learns from everything once measured
-        clf = TextClassifier().fit(data.docs, data.labels)
-    return save_model(kind, clf, metrics=metrics, source="本节点已办结工单", samples=len(data.docs))
+    candidate = evaluate(clf, test.docs, test.labels)
+    predicted, live_name = _live_predictions(kind, test.docs)
+    live = evaluate_predictions(test.labels, predicted)
+    activated = candidate.accuracy > live.accuracy
+    reason = (
+        f"留出{len(test.docs)}条工单上准确率 {candidate.accuracy:.4f}，高于现用的{live_name}（{live.accuracy:.4f}），已启用"
+        if activated
+        else f"留出{len(test.docs)}条工单上准确率 {candidate.accuracy:.4f}，未超过现用的{live_name}（{live.accuracy:.4f}），已保存但未启用"
+    )
+    metrics: dict[str, Any] = {
+        **candidate.to_dict(),
+        "train_samples": len(train.docs),
+        "train_seconds": round(clf.train_seconds, 2),
+        "compared_with": live_name,
+        "live_accuracy": round(live.accuracy, 4),
+        "live_macro_f1": round(live.macro_f1, 4),
+        "activated": activated,
+        "reason": reason,
+    }
+    row = save_model(
+        kind,
+        clf,
+        metrics=metrics,
+        source="本节点已确认分类的工单",
+        samples=len(train.docs),
+        activate=activated,
+    )
+    if activated:
+        _model_cache.pop(kind, None)
+    return TrainOutcome(kind, row, activated, reason, candidate, live, live_name)
 
 
-def retrain_job(now: dt.datetime) -> dict[str, int | None]:
-    """Scheduled retraining (e.g. weekly): a new version per kind that has enough history."""
-    out: dict[str, int | None] = {}
-    for kind in CATEGORY_KINDS:
-        row = train_from_orders(kind)
-        out[kind] = row.version if row else None
+def train_now(actor: Any, kind: str) -> TrainOutcome:
+    """An administrator's retraining outside the weekly job."""
+    actor.require(lexicon.PERMISSION)
+    return train_from_orders(kind)
+
+
+def retrain_job(now: dt.datetime) -> dict[str, Any]:
+    """Scheduled retraining (weekly): a candidate per learned kind, live only if it wins. Returns
+    what happened per kind (stored in the job's run record)."""
+    out: dict[str, Any] = {}
+    for kind in LEARNED_KINDS:
+        outcome = train_from_orders(kind)
+        out[kind] = {"version": outcome.row.version if outcome.row else None, "activated": outcome.activated}
     return out

@@ -15,6 +15,7 @@ from node.db import write_tx
 from node.errors import ValidationError
 from node.intake import service as intake
 from node.intake.schemas import ContactCreate, ContactFinish
+from node.text import service as text_service
 from node.validation import parse
 from node.workflow import schemas, states
 from node.workflow import service as workflow
@@ -74,6 +75,29 @@ def order_body(form: Any) -> dict[str, Any]:
     return body
 
 
+def _float(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def shown_suggestion(form: Any) -> dict[str, dict[str, Any]]:
+    """What the suggestion panel showed when the agent submitted (its hidden `sg_*` fields)."""
+    shown: dict[str, dict[str, Any]] = {}
+    for kind in ("business_type", "domain", "sub_business"):
+        code = _text(form, f"sg_{kind}", 4)
+        if code and code.isdigit():
+            model = _text(form, f"sg_{kind}_model", 9)
+            shown[kind] = {
+                "code": code,
+                "confidence": _float(_text(form, f"sg_{kind}_conf", 12)),
+                "model_version": int(model) if model.isdigit() else None,
+            }
+    return shown
+
+
 def take_contact(actor: Actor, form: Any) -> IntakeResult:
     """Validate everything first, then write the contact and its outcome atomically."""
     outcome = _text(form, "outcome", 10)
@@ -131,6 +155,7 @@ def take_contact(actor: Actor, form: Any) -> IntakeResult:
         if order is not None:
             order.contact_id = contact_id
             created = workflow.create_order(actor, order)
+            text_service.record_intake_choices(actor, created, shown_suggestion(form))
             return IntakeResult(
                 outcome, contact_id, created.number, created.query_code, states.label(created.state)
             )

@@ -34,6 +34,7 @@ from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimit
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import valid_phone
+from node.text import service as text_service
 from node.web import actions as action_forms
 from node.web import duplicates, pickers
 from node.web import format as fmt
@@ -134,6 +135,8 @@ def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str]]:
         items.append(("工单队列", url_for("web.queues"), "web.queue"))
     if actor.unit_id is not None and actor.can("order.view_unit"):
         items.append(("承办单位工作台", url_for("web.unit_desk"), "web.unit"))
+    if actor.can("catalog.manage"):
+        items.append(("自动归类", url_for("text_web.lexicon_screen"), "text_web"))
     return items
 
 
@@ -285,6 +288,19 @@ def workstation_duplicates() -> Any:
     actor = auth_web.current_actor()
     hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.args))
     return render_template("partials/duplicates.html", hits=hits)
+
+
+@bp.post("/workstation/suggest")
+def workstation_suggest() -> Any:
+    """The suggestion panel (自动归类建议) for the draft's title and content, refreshed as the agent types."""
+    auth_web.current_actor().require("contact.create")
+    title = (request.form.get("title") or "")[:100]
+    content = (request.form.get("content") or "")[:5000]
+    fields = {name: request.form.get(name, "") for name in text_service.EVIDENCE_FIELDS}
+    found = None
+    if title.strip() or content.strip():
+        found = text_service.suggest_categories(title, content, fields=fields)
+    return render_template("partials/suggest.html", s=found)
 
 
 # ---- queues ---------------------------------------------------------------------------------------

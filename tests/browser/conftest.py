@@ -61,6 +61,7 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     from node.app import create_app
     from node.demo import load_demo
     from node.migrate import upgrade
+    from node.text import lexicon
 
     home = tmp_path_factory.mktemp("live-node")
     settings = node_settings.for_tests(home, f"sqlite:///{home / 'node.db'}", name="南京市12328中心")
@@ -70,6 +71,7 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     with node_db.connection():
         upgrade(database)
         catalog.seed()
+        lexicon.seed()
         load_demo(settings, orders=0)
     database.close()
     app = create_app(settings)

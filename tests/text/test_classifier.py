@@ -11,7 +11,6 @@ import pytest
 
 from node.errors import ValidationError
 from node.text import classifier as C
-from node.text.rules import KeywordRules, Label, catalog_rules
 
 TAXI = ["出租车司机拒载", "的士不打表还绕路", "网约车司机乱收费", "出租车司机态度恶劣", "打车被拒载"]
 BUS = ["公交车晚点一小时", "公交站台没有站牌", "公交司机急刹车", "公交车不停站", "公交线路调整没有通知"]
@@ -155,14 +154,23 @@ def test_csv_errors(tmp_path: Path) -> None:
         C.split(C.Dataset(["a"], ["b"]), 1.5)
 
 
-def test_catalog_keyword_rules() -> None:
-    domain = catalog_rules("domain").predict("出租车司机拒载")
-    assert domain[0][0] == Label("04", "城市客运")
-    sub = catalog_rules("sub_business").predict("高速公路收费站ETC重复扣费")
-    assert sub[0][0].name == "公路收费" and sub[0][0].code == "0106"
-    assert catalog_rules("business_type").predict("请问去机场的大巴几点发车")[0][0].name == "信息咨询"
-    assert catalog_rules("domain").predict("今天天气不错") == []
+def test_explain_names_the_words_that_decided(trained: C.TextClassifier) -> None:
+    doc = C.make_document("", "出租车司机拒载，公交车也晚点")
+    taxi = trained.explain(doc, "taxi")
+    bus = trained.explain(doc, "bus")
+    assert "拒载" in taxi and "拒载" not in bus and any("公交" in w for w in bus)
+    assert trained.explain(doc, "ferry") == []
+    binary = C.TextClassifier().fit(
+        [C.make_document("", t) for t in ["出租车拒载", "的士绕路", "公交晚点", "公交不停站"]],
+        ["taxi", "taxi", "bus", "bus"],
+    )
+    assert not binary.calibrated
+    assert "公交" in binary.explain(C.make_document("", "公交晚点"), "bus")
+    assert "公交" not in binary.explain(C.make_document("", "公交晚点"), "taxi")
+
+
+def test_evaluate_predictions_of_anything() -> None:
+    report = C.evaluate_predictions(["a", "a", "b"], ["a", "b", "b"])
+    assert report.samples == 3 and abs(report.accuracy - 2 / 3) < 1e-9
     with pytest.raises(ValidationError):
-        catalog_rules("colour")
-    with pytest.raises(ValidationError):
-        KeywordRules({})
+        C.evaluate_predictions(["a"], [])

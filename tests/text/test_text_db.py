@@ -156,23 +156,34 @@ def test_duplicate_decisions_measure_precision(installed: None) -> None:
 
 def test_suggestions_rules_then_model_versions(installed: None) -> None:
     rules = service.suggest_categories("", "出租车司机拒载，要求处理")
-    assert rules["domain"][0]["code"] == "04" and rules["domain"][0]["source"] == "关键词规则"
+    assert rules["domain"][0]["code"] == "04" and rules["domain"][0]["source"].startswith("关键词规则")
+    assert rules["sub_business"][0]["code"] == "0403" and rules["sub_business"][0]["sub"] == "0403"
     assert rules["sub_business"][0]["name"] == "出租汽车"
-    assert rules["business_type"][0]["name"] == "投诉举报"
-    docs = [
-        make_document("", t) for t in ["出租车拒载", "的士绕路", "打车被拒", "船舶漏油", "渔船遇险", "船员证"]
-    ]
-    clf = TextClassifier().fit(docs, ["04", "04", "04", "06", "06", "06"])
-    v1 = service.save_model("domain", clf, metrics={"macro_f1": 1.0}, source="测试", samples=6)
-    v2 = service.save_model("domain", clf, metrics=None, source="测试", samples=6)
+    assert rules["sub_business"][0]["label"] == "城市客运 › 出租汽车"
+    assert "出租车" in rules["sub_business"][0]["words"]
+    assert (
+        rules["business_type"][0]["name"] == "投诉举报" and "要求处理" in rules["business_type"][0]["words"]
+    )
+    texts = ["出租车拒载", "的士绕路", "打车被拒", "船舶漏油", "渔船遇险", "船员证"]
+    clf = TextClassifier().fit([make_document("", t) for t in texts], ["0403"] * 3 + ["0602"] * 3)
+    v1 = service.save_model("sub_business", clf, metrics={"macro_f1": 1.0}, source="测试", samples=6)
+    v2 = service.save_model("sub_business", clf, metrics=None, source="测试", samples=6)
     assert (v1.version, v2.version) == (1, 2)
-    model = service.suggest_categories("", "渔船遇险求救")["domain"]
-    assert model[0]["code"] == "06" and model[0]["name"] == "海事" and model[0]["model_version"] == 2
-    assert service.activate_model("domain", 1).active
-    assert [(m.version, m.active) for m in service.list_models("domain")] == [(2, False), (1, True)]
-    assert service.suggest_categories("", "渔船遇险")["domain"][0]["model_version"] == 1
+    model = service.suggest_categories("", "渔船遇险求救")
+    leaf, domain = model["sub_business"][0], model["domain"][0]
+    assert leaf["code"] == "0602" and leaf["model_version"] == 2 and leaf["domain"] == "06"
+    assert domain["code"] == "06" and domain["name"] == "海事" and leaf["words"]
+    assert model["business_type"][0]["source"].startswith("关键词规则")  # no type model: rules
+    admin = actor("admin")
+    assert service.activate_model(admin, "sub_business", 1).active
+    assert [(m.version, m.active) for m in service.list_models("sub_business")] == [(2, False), (1, True)]
+    assert service.suggest_categories("", "渔船遇险")["sub_business"][0]["model_version"] == 1
+    assert service.activate_model(admin, "sub_business", None) is None  # back to the keyword rules
+    assert service.suggest_categories("", "渔船遇险")["sub_business"][0]["model_version"] is None
     with pytest.raises(NotFound):
-        service.activate_model("domain", 9)
+        service.activate_model(admin, "sub_business", 9)
+    with pytest.raises(PermissionDenied):
+        service.activate_model(actor("agent"), "sub_business", 1)
     with pytest.raises(ValidationError):
         service.suggest_categories("", " ")
     with pytest.raises(ValidationError):
@@ -192,16 +203,25 @@ def test_category_choice_is_recorded(installed: None) -> None:
         "hit_rate": 1.0,
     }
     assert service.suggestion_hit_rate("sub_business")["hit_rate"] == 0.0
+    service.record_category_choice(agent, order.number, "sub_business", "10")  # a domain without subs
     with pytest.raises(ValidationError):
         service.record_category_choice(agent, order.number, "domain", "99")
+    with pytest.raises(ValidationError):
+        service.record_category_choice(agent, order.number, "domain", "00")  # not an order's domain
     with pytest.raises(ValidationError):
         service.record_category_choice(agent, order.number, "colour", "04")
 
 
 def test_training_needs_history(installed: None) -> None:
     make_order()
-    assert service.train_from_orders("domain") is None
-    assert service.retrain_job(clock.now()) == {"business_type": None, "domain": None, "sub_business": None}
+    outcome = service.train_from_orders("sub_business")
+    assert outcome.row is None and not outcome.activated and "不足50条" in outcome.reason
+    assert service.retrain_job(clock.now()) == {
+        "business_type": {"version": None, "activated": False},
+        "sub_business": {"version": None, "activated": False},
+    }
+    with pytest.raises(ValidationError):
+        service.train_from_orders("domain")
 
 
 def test_hot_topics_over_orders(installed: None) -> None:

@@ -115,6 +115,7 @@ def test_every_form_post_requires_the_csrf_token(app, client, web_login):
         "web.login": "/login",
         "web.logout": "/logout",
         "web.workstation_submit": "/workstation",
+        "web.workstation_suggest": "/workstation/suggest",
         "web.order_action": f"/orders/{order.number}/act/note",
         "portal.submit": "/public/submit",
         "portal.query": "/public/query",
@@ -123,6 +124,7 @@ def test_every_form_post_requires_the_csrf_token(app, client, web_login):
     assert _form_posts(app) == set(posts), "a new form POST route must be added to this test"
     bodies = {
         "/workstation": {**INTAKE, "outcome": "order"},
+        "/workstation/suggest": {"content": "出租车拒载"},
         f"/orders/{order.number}/act/note": {"text": "内部备注"},
     }
     for path in posts.values():

@@ -175,6 +175,48 @@
     }
   });
 
+  // ---- automatic categorisation: accept the suggestion (button or Alt+S) or one alternative ------
+  function acceptCategory(form, domain, sub, label) {
+    if (!domain) return;
+    var text = form.querySelector("#category_text");
+    var box = text ? text.closest(".combo") : null;
+    var src = document.getElementById("cat-data");
+    var item = null;
+    if (src) JSON.parse(src.textContent).forEach(function (it) { if (it.domain === domain && it.sub === (sub || "")) item = it; });
+    if (text) text.value = item ? item.label : label;
+    [["domain", domain], ["sub_business", sub || ""]].forEach(function (pair) {
+      var f = form.querySelector('input[name="' + pair[0] + '"]');
+      if (f) { f.value = pair[1]; f.dispatchEvent(new Event("input", { bubbles: true })); }
+    });
+    var note = box ? box.querySelector(".note") : null;
+    if (note) note.textContent = item && item.note ? item.note : "";
+  }
+  function acceptSuggestion() {
+    var form = document.getElementById("intake-form");
+    var el = document.querySelector("[data-suggestion]");
+    if (!form || !el) return false;
+    if (el.dataset.type) {
+      var t = form.querySelector('input[name=business_type][value="' + el.dataset.type + '"]');
+      if (t) { t.checked = true; t.dispatchEvent(new Event("change", { bubbles: true })); }
+    }
+    acceptCategory(form, el.dataset.domain, el.dataset.sub, el.dataset.label);
+    el.classList.add("accepted");
+    var btn = el.querySelector("[data-accept-suggestion]");
+    if (btn) btn.textContent = "已采用";
+    return true;
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey && !e.ctrlKey && !e.metaKey && e.key.toLowerCase() === "s" && acceptSuggestion()) e.preventDefault();
+  });
+  document.addEventListener("click", function (e) {
+    var target = e.target.closest ? e.target : null;
+    if (!target) return;
+    if (target.closest("[data-accept-suggestion]")) { e.preventDefault(); acceptSuggestion(); return; }
+    var alt = target.closest("[data-accept-category]");
+    var form = document.getElementById("intake-form");
+    if (alt && form) { e.preventDefault(); acceptCategory(form, alt.dataset.domain, alt.dataset.sub, alt.dataset.label); }
+  });
+
   // One-click "关联为重复": record this contact against an existing order.
   document.addEventListener("click", function (e) {
     var btn = e.target.closest ? e.target.closest("[data-link-order]") : null;

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from node import clock, db
 from node import settings as node_settings
 from node.auth.models import ApiToken, LoginAttempt, User, UserSession
-from node.auth.roles import ALL_PERMISSIONS, ROLES, permissions_for
+from node.auth.roles import ALL_PERMISSIONS, permissions_for, role_name
 from node.db import database, write_tx
 from node.errors import (
     AuthenticationRequired,
@@ -56,7 +56,7 @@ class Actor:
 
     @property
     def role_names(self) -> str:
-        return "、".join(ROLES.get(r, r) for r in self.roles)
+        return "、".join(role_name(r) for r in self.roles)
 
 
 SYSTEM = Actor(
@@ -65,6 +65,9 @@ SYSTEM = Actor(
 
 
 def actor_for(user: User) -> Actor:
+    from node.auth import admin  # administrator-defined roles, kept current per process
+
+    admin.refresh_roles()
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -94,7 +97,9 @@ def create_user(
     errors: dict[str, str] = {}
     if not username or len(username) > 40 or not username.replace("_", "").replace(".", "").isalnum():
         errors["username"] = "用户名须为1-40位字母、数字、下划线或点"
-    unknown = [r for r in roles if r not in ROLES]
+    from node.auth import admin
+
+    unknown = [r for r in roles if not admin.is_role(r)]
     if not roles or unknown:
         errors["roles"] = f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"
     if password_hash is None and len(password) < MIN_PASSWORD:

@@ -85,6 +85,8 @@ def _visible_query(actor: Actor) -> pw.ModelSelect:
             Assignment.unit == actor.unit_id, Assignment.status != "withdrawn"
         )
         return query.where(WorkOrder.id.in_(assigned))
+    if actor.can("order.view_own") and actor.user_id is not None:  # data scope of an admin-defined role
+        return query.where(WorkOrder.agent == actor.user_id)
     raise PermissionDenied("当前角色无权查看工单")
 
 

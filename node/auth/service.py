@@ -224,6 +224,13 @@ def authenticate(username: str, password: str, address: str = "", device: str = 
     return user
 
 
+def _live() -> node_settings.Settings:
+    """The node's settings with the administrator's run-time values (session limits) applied."""
+    from node.config import service as config
+
+    return config.live()
+
+
 # ---- browser sessions ---------------------------------------------------------------------------------
 
 
@@ -241,7 +248,7 @@ def start_session(user: User, address: str = "", user_agent: str = "") -> str:
             user=user,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + dt.timedelta(hours=node_settings.current().session_max_hours),
+            expires_at=now + dt.timedelta(hours=_live().session_max_hours),
             address=address[:64],
             user_agent=user_agent[:200],
         )
@@ -253,7 +260,7 @@ SESSION_TOUCH = dt.timedelta(minutes=1)
 
 def session_user(secret: str) -> User:
     """The user of a live session. Ends the session (and says why) when it has timed out."""
-    settings = node_settings.current()
+    settings = _live()
     row = (
         UserSession.select(UserSession, User)
         .join(User)
@@ -338,7 +345,7 @@ def issue_token(user: User, name: str, days: int | None = None) -> str:
     """A bearer token for `days` (default and maximum: the node's `token_max_days`)."""
     from node.audit import service as audit
 
-    limit = node_settings.current().token_max_days
+    limit = _live().token_max_days
     days = limit if days is None else days
     if not 1 <= days <= limit:
         raise ValidationError(f"令牌有效期应为 1-{limit} 天", details={"days": f"1-{limit}"})

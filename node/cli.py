@@ -17,6 +17,7 @@ from node.registry import optional_modules
 # Subsystems that add their own command groups: module path → function `register_cli(group)`.
 CLI_EXTENSIONS = [
     "node.audit.cli",
+    "node.backup.cli",
     "node.text.cli",
     "federation.cli",
     "node.telephony.cli",

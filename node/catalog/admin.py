@@ -103,7 +103,7 @@ def create_unit(actor: Actor, values: dict[str, Any]) -> Unit:
     return unit
 
 
-def _descendant_ids(unit: Unit) -> set[int]:
+def descendant_ids(unit: Unit) -> set[int]:
     children: dict[int | None, list[int]] = {}
     for uid, pid in Unit.select(Unit.id, Unit.parent).tuples():
         children.setdefault(pid, []).append(uid)
@@ -125,7 +125,7 @@ def update_unit(actor: Actor, code: str, values: dict[str, Any]) -> Unit:
     with write_tx():
         unit = catalog.unit_by_code(code)
         parent = _parent(parent_code)
-        if parent is not None and (parent.id == unit.id or parent.id in _descendant_ids(unit)):
+        if parent is not None and (parent.id == unit.id or parent.id in descendant_ids(unit)):
             raise ValidationError(
                 "不能把单位移到它自己或它的下级单位之下", details={"parent_code": "形成循环"}
             )

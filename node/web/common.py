@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import math
+from typing import Any
 
 from flask import request, session
 
@@ -33,3 +35,18 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def page_arg() -> int:
+    """The `page` query argument (1 when missing or malformed)."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        return 1
+    return min(int(raw), 100_000)
+
+
+def pages(page: int, total: int, size: int) -> dict[str, Any]:
+    """What partials/pager.html shows: the current page, the last, and a window of page links."""
+    last = max(1, math.ceil(total / size))
+    window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
+    return {"page": page, "last": last, "window": window, "total": total, "size": size}

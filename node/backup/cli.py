@@ -45,7 +45,7 @@ def register_cli(group: click.Group) -> None:
         settings = ctx.settings()
         key = key_file.read_text().strip().encode() if key_file else settings.data_key
         if check:
-            m = service.read_manifest(archive, key)
+            m = service.verify_archive(archive, key)
             click.echo(
                 f"备份完好：{m['node']['name']}（{m['node']['region']}），{m['created_at']}，"
                 f"工单 {m['orders']['count']} 件，文件 {len(m['files'])} 个"

@@ -414,17 +414,36 @@ class RestoreReport:
         return bool(m["count"] == self.orders and m["checksum"] == self.checksum)
 
 
-def read_manifest(archive: Path, data_key: bytes) -> dict[str, Any]:
+def verify_archive(archive: Path, data_key: bytes) -> dict[str, Any]:
+    """Decrypt the whole archive and check every file against the manifest; returns the manifest."""
+    manifest: dict[str, Any] | None = None
+    seen: set[str] = set()
     with (
         archive.open("rb") as fh,
         tarfile.open(fileobj=_ChunkReader(_decrypt(fh, data_key)), mode="r|") as tar,
     ):  # type: ignore[call-overload]
         for member in tar:
+            data = tar.extractfile(member)
+            if data is None:
+                continue
             if member.name == "manifest.json":
-                data = tar.extractfile(member)
-                assert data is not None
-                return json.loads(data.read())  # type: ignore[no-any-return]
-    raise ValidationError("备份文件缺少清单 manifest.json")
+                manifest = json.loads(data.read())
+                continue
+            if manifest is None:
+                raise ValidationError("备份文件缺少清单 manifest.json")
+            h = hashlib.sha256()
+            for block in iter(lambda: data.read(CHUNK), b""):  # noqa: B023
+                h.update(block)
+            meta = manifest["files"].get(member.name)
+            if meta is None or meta["sha256"] != h.hexdigest():
+                raise ValidationError(f"备份文件中 {member.name} 校验不符")
+            seen.add(member.name)
+    if manifest is None:
+        raise ValidationError("备份文件缺少清单 manifest.json")
+    missing = set(manifest["files"]) - seen
+    if missing:
+        raise ValidationError(f"备份文件缺少 {len(missing)} 个文件：{'、'.join(sorted(missing)[:3])}")
+    return manifest
 
 
 def restore(

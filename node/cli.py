@@ -163,10 +163,7 @@ def init(
                 default="sqlite:///data/node.db",
             )
     if admin_user is None and interactive:
-        admin_user = (
-            click.prompt("管理员用户名", default="admin", show_default=True)
-            or None
-        )
+        admin_user = click.prompt("管理员用户名", default="admin", show_default=True) or None
     if admin_user and admin_password is None:
         if not interactive:
             raise click.UsageError("请用 --admin-password 给出管理员密码（或在终端上交互输入）")

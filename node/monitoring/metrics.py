@@ -112,8 +112,12 @@ class NodeCollector(Collector):
             base = WorkOrder.select().where(WorkOrder.state.in_(unfinished))
             open_count = base.count()
             overdue = base.where(WorkOrder.due_at < now).count()
-        yield GaugeMetricFamily("hotline_orders_open", "Orders not finished (open or in handling)", value=open_count)
-        yield GaugeMetricFamily("hotline_orders_overdue", "Unfinished orders past their due time", value=overdue)
+        yield GaugeMetricFamily(
+            "hotline_orders_open", "Orders not finished (open or in handling)", value=open_count
+        )
+        yield GaugeMetricFamily(
+            "hotline_orders_overdue", "Unfinished orders past their due time", value=overdue
+        )
         last = backup.list_backups(self.settings)
         if last:  # absent before the first backup: the alert on its age fires
             yield GaugeMetricFamily(
@@ -131,7 +135,9 @@ class NodeCollector(Collector):
         yield free
         yield total
         certs = GaugeMetricFamily(
-            "hotline_certificate_expiry_seconds", "Seconds until a configured certificate expires", labels=["path"]
+            "hotline_certificate_expiry_seconds",
+            "Seconds until a configured certificate expires",
+            labels=["path"],
         )
         for raw in self.settings.section("metrics").get("certificates", []):
             seconds = certificate_seconds_left(Path(str(raw)))

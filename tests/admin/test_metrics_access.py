@@ -21,9 +21,15 @@ def test_metrics_for_local_scraper_and_monitoring_token(client, db):
     local = client.get("/metrics")
     assert local.status_code == 200
     body = local.get_data(as_text=True)
-    assert "hotline_orders_open" in body and "hotline_orders_overdue" in body and 'hotline_disk_free_bytes{path="home"}' in body
+    assert (
+        "hotline_orders_open" in body
+        and "hotline_orders_overdue" in body
+        and 'hotline_disk_free_bytes{path="home"}' in body
+    )
     me = factories.actor("admin")
-    admin.save_role(me, code="prometheus", name="监控采集", permissions=["monitor.view"], scope="own", create=True)
+    admin.save_role(
+        me, code="prometheus", name="监控采集", permissions=["monitor.view"], scope="own", create=True
+    )
     scraper = factories.make_user("agent")
     admin.update_user(me, scraper.id, display_name="Prometheus", roles=["prometheus"], unit_id=None)
     token = auth.issue_token(auth.get_user(scraper.id), "prometheus")

@@ -13,8 +13,7 @@ from flask import Blueprint, Flask, Response, render_template, request
 
 from node.audit import service
 from node.auth import web as auth_web
-from node.errors import ValidationError
-from node.web.common import page_arg, pages
+from node.web.common import date_arg, page_arg, pages
 
 bp = Blueprint("audit_screens", __name__)
 PAGE_SIZE = 50
@@ -25,25 +24,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _date(name: str, end: bool = False) -> dt.datetime | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"日期格式有误：{raw}（应为 2026-01-31）", details={name: "格式有误"}) from None
-    start = dt.datetime.combine(day, dt.time())
-    return start + dt.timedelta(days=1) if end else start
-
-
 def _filters() -> dict[str, Any]:
     return {
         "event": request.args.get("event") or None,
         "actor_name": (request.args.get("actor") or "").strip()[:60] or None,
         "target": (request.args.get("target") or "").strip()[:120] or None,
-        "since": _date("from"),
-        "until": _date("to", end=True),
+        "since": date_arg("from"),
+        "until": date_arg("to", end=True),
     }
 
 

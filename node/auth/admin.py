@@ -14,7 +14,6 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 import peewee as pw
 from werkzeug.security import generate_password_hash
@@ -444,16 +443,3 @@ def redeem_reset(username: str, code: str, new_password: str) -> User:
             auth.actor_for(user), "auth.password_changed", target=user.username, details={"via": "reset_code"}
         )
     return user
-
-
-def summary(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "roles": user.role_list,
-        "role_names": [role_table.role_name(r) for r in user.role_list],
-        "unit": user.unit.code if user.unit_id else None,
-        "active": user.active,
-        "last_login_at": user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else None,
-    }

@@ -126,10 +126,13 @@ def store_recording(actor: Actor, settings: Any, key: str, data: bytes) -> Path:
     return dest
 
 
+def _recording(settings: Any, spec: ivr.MenuSpec) -> Path:
+    return library(settings).custom / f"{spec.prompt_file or 'menu_' + spec.key}.wav"
+
+
 def remove_recording(actor: Actor, settings: Any, key: str) -> None:
     actor.require("node.manage")
-    spec = menu(key)
-    path = library(settings).custom / f"{spec.prompt_file or 'menu_' + key}.wav"
+    path = _recording(settings, menu(key))
     if path.exists():
         path.unlink()
         with write_tx():
@@ -144,4 +147,4 @@ def audio(settings: Any, key: str) -> Path:
 
 
 def has_recording(settings: Any, spec: ivr.MenuSpec) -> bool:
-    return (library(settings).custom / f"{spec.prompt_file or 'menu_' + spec.key}.wav").exists()
+    return _recording(settings, spec).exists()

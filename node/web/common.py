@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import math
 from typing import Any
@@ -10,7 +11,7 @@ from flask import request, session
 
 from node.auth import web as auth_web
 from node.auth.web import client_address as client_address  # the one definition, re-exported
-from node.errors import PermissionDenied
+from node.errors import PermissionDenied, ValidationError
 
 CSRF_FIELD = "csrf_token"
 
@@ -50,3 +51,18 @@ def pages(page: int, total: int, size: int) -> dict[str, Any]:
     last = max(1, math.ceil(total / size))
     window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
     return {"page": page, "last": last, "window": window, "total": total, "size": size}
+
+
+def date_arg(name: str, end: bool = False) -> dt.datetime | None:
+    """A `YYYY-MM-DD` query argument as the start of that day (the next day's start with `end`)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(
+            f"日期格式有误：{raw}（应为 2026-01-31）", details={name: "日期格式有误"}
+        ) from None
+    start = dt.datetime(day.year, day.month, day.day)
+    return start + dt.timedelta(days=1) if end else start

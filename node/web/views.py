@@ -7,7 +7,6 @@ the session expired); every POST carries the form's CSRF token.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -38,6 +37,7 @@ from node.pii import valid_phone
 from node.web import actions as action_forms
 from node.web import duplicates, pickers
 from node.web import format as fmt
+from node.web.common import date_arg as _date_arg
 from node.web.common import is_htmx, require_form_csrf, safe_next
 from node.web.common import page_arg as _page_arg
 from node.web.common import pages as _pages
@@ -331,20 +331,6 @@ def queue_tabs(actor: auth.Actor) -> list[str]:
         if role in ROLE_QUEUES:
             return ROLE_QUEUES[role]
     return [q for q in service.QUEUES if q not in ("mine", "unit_inbox")]
-
-
-def _date_arg(name: str, end: bool = False) -> dt.datetime | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(
-            f"日期格式有误：{raw}（应为 2026-01-31）", details={name: "日期格式有误"}
-        ) from None
-    start = dt.datetime(day.year, day.month, day.day)
-    return start + dt.timedelta(days=1) if end else start
 
 
 def build_filter(args: Any, queue: str | None) -> service.OrderFilter:

@@ -35,7 +35,7 @@ RESET_HOURS = 24
 RESET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 RESET_LENGTH = 12  # 31^12 ≈ 2^59 guesses
 
-_loaded_version: int | None = None
+_loaded_version: tuple[int, int] | None = None
 
 
 # ---- roles --------------------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ _loaded_version: int | None = None
 def refresh_roles() -> None:
     """Load the administrator-defined roles into `node.auth.roles.CUSTOM` when they changed."""
     global _loaded_version
-    v = config.version("roles")
+    v = config.stamp("roles")
     if v == _loaded_version:
         return
     role_table.CUSTOM.clear()

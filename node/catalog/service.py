@@ -131,7 +131,7 @@ def _load_regions() -> int:
 @dataclass
 class _Cache:
     loaded_at: float = 0.0
-    versions: tuple[int, int] = (-1, -1)  # (catalog, settings) counters it was built from
+    versions: tuple[Any, ...] = ()  # (database, catalog, settings counters) it was built from
     types: dict[str, str] | None = None
     channels: dict[str, str] | None = None
     domains: dict[str, Domain] | None = None  # every domain, inactive ones included
@@ -153,10 +153,10 @@ def invalidate() -> None:
         _cache = _Cache()
 
 
-def _versions() -> tuple[int, int]:
+def _versions() -> tuple[Any, ...]:
     from node.config import service as config
 
-    return config.version("catalog"), config.version("settings")
+    return (*config.stamp("catalog"), config.version("settings"))
 
 
 def _work_hours() -> tuple[dt.time, dt.time]:

@@ -30,21 +30,34 @@ CHECK_SECONDS = 2.0
 AREAS = ("catalog", "roles", "settings", "ivr")
 
 _lock = threading.Lock()
-_checked: dict[str, tuple[float, int]] = {}
+_checked: dict[tuple[str, int], tuple[float, int]] = {}
+
+
+def _db() -> int:
+    """Which database the counters belong to (a process may be pointed at another, as tests do)."""
+    from node.db import database
+
+    return id(database.obj)
 
 
 def version(area: str) -> int:
     """The area's counter as this process last read it (re-read after CHECK_SECONDS)."""
     now = time.monotonic()
+    key = (area, _db())
     with _lock:
-        hit = _checked.get(area)
+        hit = _checked.get(key)
         if hit is not None and now - hit[0] < CHECK_SECONDS:
             return hit[1]
     row = ConfigVersion.get_or_none(ConfigVersion.name == area)
     value = row.version if row else 0
     with _lock:
-        _checked[area] = (now, value)
+        _checked[key] = (now, value)
     return value
+
+
+def stamp(area: str) -> tuple[int, int]:
+    """(database, counter): what a cache of `area` records it was built from."""
+    return _db(), version(area)
 
 
 def bump(area: str) -> None:
@@ -59,12 +72,15 @@ def bump(area: str) -> None:
 
 
 def forget(area: str | None = None) -> None:
-    """Make this process re-read the counter(s) on the next look (tests, and after a bump)."""
+    """Make this process re-read the counter(s) on the next look (after a bump; everything, when
+    the database itself changes, as between tests)."""
+    global _overrides
     with _lock:
         if area is None:
             _checked.clear()
+            _overrides = None
         else:
-            _checked.pop(area, None)
+            _checked.pop((area, _db()), None)
 
 
 # ---- run-time settings ----------------------------------------------------------------------------
@@ -115,12 +131,12 @@ SETTINGS: dict[str, SettingDef] = {
 GROUPS = {"web": "登录与会话", "work": "工作时间", "backup": "备份", "portal": "公众服务"}
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-_overrides: tuple[int, dict[str, Any]] | None = None
+_overrides: tuple[tuple[int, int], dict[str, Any]] | None = None
 
 
 def _values() -> dict[str, Any]:
     global _overrides
-    v = version("settings")
+    v = stamp("settings")
     cached = _overrides
     if cached is not None and cached[0] == v:
         return cached[1]
@@ -203,19 +219,21 @@ def update(actor: Actor, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
             "未知的运行参数：" + "、".join(unknown), details={k: "未知参数" for k in unknown}
         )
     parsed = {k: _parse(SETTINGS[k], v) for k, v in changes.items()}
-    current = {k: value(k) for k in SETTINGS}
-    merged = {**current, **parsed}
-    if dt.time.fromisoformat(merged["work_start"]) >= dt.time.fromisoformat(merged["work_end"]):
-        raise ValidationError("下班时间须晚于上班时间", details={"work_end": "须晚于上班时间"})
-    if merged["session_minutes"] > merged["session_max_hours"] * 60:
-        raise ValidationError(
-            "无操作退出时间不能长于登录最长有效时间", details={"session_minutes": "不能长于登录最长有效时间"}
-        )
-    diff = {k: (current[k], v) for k, v in parsed.items() if v != current[k]}
-    if not diff:
-        return {}
     now = clock.now()
     with write_tx():
+        stored = {r.key: r.value for r in RuntimeSetting.select() if r.key in SETTINGS}  # not the cache
+        current = {k: stored.get(k, default(k)) for k in SETTINGS}
+        merged = {**current, **parsed}
+        if dt.time.fromisoformat(merged["work_start"]) >= dt.time.fromisoformat(merged["work_end"]):
+            raise ValidationError("下班时间须晚于上班时间", details={"work_end": "须晚于上班时间"})
+        if merged["session_minutes"] > merged["session_max_hours"] * 60:
+            raise ValidationError(
+                "无操作退出时间不能长于登录最长有效时间",
+                details={"session_minutes": "不能长于登录最长有效时间"},
+            )
+        diff = {k: (current[k], v) for k, v in parsed.items() if v != current[k]}
+        if not diff:
+            return {}
         for key, (_, new) in diff.items():
             if new == default(key):
                 RuntimeSetting.delete().where(RuntimeSetting.key == key).execute()
@@ -235,6 +253,7 @@ def update(actor: Actor, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
             target="settings",
             details={k: {"from": old, "to": new} for k, (old, new) in diff.items()},
         )
+    forget("settings")
     global _overrides
     _overrides = None
     return diff

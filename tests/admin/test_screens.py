@@ -231,3 +231,30 @@ def test_settings_screen_validates_and_applies(client, web_login):
         client.post("/admin/settings", data={"csrf_token": csrf, "session_minutes": "45"}).status_code == 302
     )
     assert 'data-minutes="45"' in client.get("/admin/settings", headers=HTML).get_data(as_text=True)
+
+
+def test_forged_and_hostile_input_is_refused_or_escaped(client, web_login):
+    _, csrf = web_login("admin")
+    victim = factories.make_user("agent")
+    # no CSRF token: a cross-site form cannot disable anyone
+    assert client.post(f"/admin/users/{victim.id}/disable", data={}).status_code == 403
+    assert User.get_by_id(victim.id).active
+    # markup in names is shown as text
+    client.post(
+        "/admin/units",
+        data={
+            "csrf_token": csrf,
+            "code": "XSS",
+            "name": "<script>alert(1)</script>",
+            "region_code": "320100",
+        },
+    )
+    page = client.get("/admin/units?show=all", headers=HTML).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    # an unknown operation, a malformed unit id, a year out of range
+    assert (
+        client.post(f"/admin/users/{victim.id}/explode", data={"csrf_token": csrf}, headers=HTML).status_code
+        == 302
+    )
+    assert client.get("/admin/users?unit=abc", headers=HTML).status_code == 422
+    assert client.get("/admin/calendar?year=3000", headers=HTML).status_code == 422

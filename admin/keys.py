@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from federation import pki, sender, trust
+from federation.envelope import SEALING
 from federation.models import InboxMessage, NodeKey, OutboxMessage, Peer
 from federation.routing import MINISTRY, level_of, parent_of
 from federation.v1 import federation_pb2 as pb
@@ -76,6 +77,8 @@ def keygen(settings: Any) -> Path:
     region, d = settings.region, _fed_dir(settings)
     if not trust.own_keys(region):
         trust.generate_signing_key(settings.keys_dir, region)
+    if not trust.own_keys(region, SEALING):
+        trust.generate_seal_key(settings.keys_dir, region)
     if not (d / "tls.key").exists():
         pki.write_private(d / "tls.key", pki.private_pem(pki.ec_key()))
     tls_csr = pki.make_csr(pki.load_ec((d / "tls.key").read_bytes()), region)
@@ -84,7 +87,7 @@ def keygen(settings: Any) -> Path:
         "level": settings.level,
         "name": settings.name,
         "address": f"{settings.federation_host}:{settings.federation_port}",
-        "keys": [_key_json(k) for k in trust.own_keys(region)],
+        "keys": [_key_json(k) for k in [*trust.own_keys(region), *trust.own_keys(region, SEALING)]],
         "tls_csr": tls_csr.public_bytes(pki.serialization.Encoding.PEM).decode(),
     }
     if settings.level == "ministry":
@@ -199,12 +202,14 @@ def rotate(settings: Any, overlap_days: float, activate_after_hours: float) -> t
     )
     parent = parent_of(settings.region)
     if parent is not None:  # announced with the old key, which the parent knows
-        sender.enqueue(
-            trust.announcement(new, previous=old.key_id),
-            origin=settings.region,
-            destination=parent,
-            sign_key_id=old.key_id,
-        )
+        seal_keys = trust.own_keys(settings.region, SEALING)
+        for key, previous in ((new, old.key_id), *((k, "") for k in seal_keys)):
+            sender.enqueue(
+                trust.announcement(key, previous=previous),
+                origin=settings.region,
+                destination=parent,
+                sign_key_id=old.key_id,
+            )
     return old, new
 
 
@@ -220,29 +225,14 @@ def revoke(settings: Any, key_id: str) -> NodeKey:
 
 
 def issue_directory(settings: Any) -> int:
-    """Ministry: sign the directory and queue it to every known node (relayed down the tree)."""
-    last = (
-        OutboxMessage.select()
-        .where(OutboxMessage.payload_type == "federation.v1.NodeDirectory")
-        .order_by(OutboxMessage.id.desc())
-        .first()
-    )
-    serial = 1 if last is None else pb.NodeDirectory.FromString(bytes(last.payload)).serial + 1
-    directory = trust.build_directory(settings.region, serial)
-    count = 0
-    with write_tx():
-        for node in sorted({e.region for e in directory.nodes} - {settings.region}):
-            sender.enqueue(directory, origin=settings.region, destination=node)
-            count += 1
-    return count
+    """Ministry: sign the directory now and queue it to every known node (the worker also does this
+    by itself whenever a key changes)."""
+    from federation import directory
+
+    return directory.issue(settings.region)
 
 
 # ---- click ----
-
-
-def register_cli(group: click.Group) -> None:
-    """Add `hotline admin ...` to the node's command line."""
-    group.add_command(admin)
 
 
 def _bind() -> Any:
@@ -384,7 +374,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["pending", "parked", "sent"]), default=None)
+@click.option("--status", type=click.Choice(["pending", "held", "parked", "sent"]), default=None)
 @click.option("--limit", default=50, show_default=True)
 def outbox_list(status: str | None, limit: int) -> None:
     _bind()
@@ -454,10 +444,11 @@ def certs() -> None:
             f"证书 {cert.subject.rfc4514_string()} 有效至 {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
         )
     with connection():
-        for k in trust.own_keys(s.region):
+        for k in [*trust.own_keys(s.region), *trust.own_keys(s.region, SEALING)]:
             until = (
                 clock.from_epoch_ms(k.valid_until_ms).strftime("%Y-%m-%d %H:%M")
                 if k.valid_until_ms
                 else "长期"
             )
-            click.echo(f"签名密钥 {k.key_id} {'已吊销' if k.revoked else '有效'} 至 {until}")
+            kind = "加密密钥" if k.key_id.startswith(SEALING) else "签名密钥"
+            click.echo(f"{kind} {k.key_id} {'已吊销' if k.revoked else '有效'} 至 {until}")

@@ -17,6 +17,9 @@ What leaves the node:
   protects the phone with its own data key. The origin keeps the
   caller relationship: the call-back and satisfaction survey happen there.
 - **Order updates** (`OrderUpdate`) carry the handling node's state, note and reply, no caller data.
+
+Transfers, updates and spot checks are sealed to the destination's key by the sender
+(`federation/seal.py`): relays see their ids, nodes and order number only.
 """
 
 from __future__ import annotations
@@ -220,6 +223,7 @@ def order_transfer(
     )
     return pb.OrderTransfer(
         transfer_id=transfer_id,
+        order_number=order.number,
         order=detail,
         history=[history_entry(e) for e in events],
         from_node=from_node,

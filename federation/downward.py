@@ -27,6 +27,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from federation import codec, flows, inbox, sender
+from federation.authority import Claim
 from federation.envelope import Rejected, new_message_id
 from federation.models import KnowledgeBulletin, Peer, SpotCheck
 from federation.routing import check_node, in_subtree, level_of, node_for_region, parent_of
@@ -34,7 +35,6 @@ from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
 from node.errors import DomainError, NotFound, ValidationError
-from node.workflow.present import iso
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,9 @@ def apply_bulletin(me: str, origin: str, bulletin: pb.KnowledgeBulletin) -> None
         _send_bulletin(me, bulletin, _children(me))
 
 
-def _check_bulletin(origin: str, destination: str, bulletin: Message) -> None:
+def _check_bulletin(claim: Claim, bulletin: Message) -> None:
     assert isinstance(bulletin, pb.KnowledgeBulletin)
+    origin, destination = claim.origin, claim.destination
     if not bulletin.bulletin_id or len(bulletin.bulletin_id) > MAX_ID or bulletin.revision < 1:
         raise Rejected(pb.Ack.PAYLOAD_MALFORMED, "知识通报编号或修订号无效")
     if not bulletin.title or not bulletin.body:
@@ -192,6 +193,8 @@ def list_bulletins(
     *, category: str | None = None, include_withdrawn: bool = False, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Bulletins held here, newest first (the knowledge base and operators read these)."""
+    from node.workflow.present import iso  # (not at import: the CLI starts faster)
+
     query = KnowledgeBulletin.select()
     if category:
         query = query.where(KnowledgeBulletin.category == category)
@@ -333,6 +336,8 @@ def _reported_due(update: pb.OrderUpdate) -> dt.datetime | None:
 def list_spot_checks(me: str, target: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Spot checks sent from here with their timeliness: on time (closed by the due time), overdue
     (still open past it), minutes to sign and hours to close."""
+    from node.workflow.present import iso  # (not at import: the CLI starts faster)
+
     now = clock.now()
     query = SpotCheck.select()
     if target:
@@ -420,8 +425,9 @@ def link_spot_check(order: Any, event: Any) -> None:
     flows.new_link(str(data["check_id"]), order.number, "in", str(data["from"]), "accepted")
 
 
-def _check_spot_check(origin: str, destination: str, check: Message) -> None:
+def _check_spot_check(claim: Claim, check: Message) -> None:
     assert isinstance(check, pb.SpotCheckOrder)
+    origin, destination = claim.origin, claim.destination
     if check.issuer_node != origin or check.target_node != destination:
         raise Rejected(
             pb.Ack.NOT_AUTHORISED,

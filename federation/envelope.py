@@ -82,6 +82,17 @@ REASON_TEXT: dict[int, tuple[str, str]] = {
         "报文内容不属于发送节点的权限范围",
         "payload speaks for a node the origin may not speak for",
     ),
+    Reason.RECORD_NOT_IN_SUBTREE: (
+        "工单记录不属于发送节点的辖区",
+        "order record outside the sender's subtree",
+    ),
+    Reason.NUMBER_NOT_ORIGIN: ("工单编号不是受理节点编发的", "order number not issued by its origin"),
+    Reason.TRANSFER_NOT_HELD: (
+        "发送节点既未受理也未接收过该工单",
+        "sender neither accepted nor received the order",
+    ),
+    Reason.UNKNOWN_TRANSFER: ("没有对应的转办或抽检", "no such transfer or spot check between these nodes"),
+    Reason.SEAL_INVALID: ("加密内容无效", "sealed content missing or cannot be opened"),
 }
 
 
@@ -131,14 +142,23 @@ class SigningKey:
         )
 
 
-def key_id_for(node: str, number: int) -> str:
-    return f"ed25519:{node}:{number}"
+SIGNING = "ed25519"  # envelope signatures
+SEALING = "x25519"  # content sealed to a destination (federation/seal.py)
+
+
+def key_id_for(node: str, number: int, algorithm: str = SIGNING) -> str:
+    return f"{algorithm}:{node}:{number}"
 
 
 def parse_key_id(key_id: str) -> tuple[str, str, int]:
-    """`ed25519:320100:3` → ("ed25519", "320100", 3); raises ValueError when malformed."""
+    """`ed25519:320100:3` → ("ed25519", "320100", 3) (or an `x25519:` sealing key); raises
+    ValueError when malformed."""
     parts = key_id.split(":")
-    if len(parts) != 3 or parts[0] != "ed25519" or not all(p.isascii() and p.isdigit() for p in parts[1:]):
+    if (
+        len(parts) != 3
+        or parts[0] not in (SIGNING, SEALING)
+        or not all(p.isascii() and p.isdigit() for p in parts[1:])
+    ):
         raise ValueError(f"密钥标识格式错误：{key_id!r}")
     return parts[0], parts[1], int(parts[2])
 

@@ -30,7 +30,7 @@ from typing import Any
 import peewee as pw
 from google.protobuf.message import Message
 
-from federation import bulk, codec, inbox, sender
+from federation import authority, bulk, codec, inbox, sender
 from federation.envelope import Rejected, new_message_id
 from federation.models import RecordQueue, RemoteOrder, TransferLink
 from federation.routing import MINISTRY, in_subtree, node_for_region, parent_of
@@ -208,6 +208,9 @@ def apply_transfer(me: str, origin: str, transfer: pb.OrderTransfer) -> None:
     fields = codec.transfer_order_fields(transfer)
     try:
         with write_tx():  # a savepoint: a refusal keeps the link and the answer, not a half order
+            number = fields["number"]
+            if number != transfer.order_number or authority.number_origin(number) != fields["origin_node"]:
+                raise ValidationError(f"转办工单编号 {number[:24]} 与转办单或受理节点不符")
             if node_for_region(fields["region_code"]) != me:
                 raise ValidationError(f"工单区划 {fields['region_code']} 不属于本节点（{me}）")
             workflow.receive_transfer(
@@ -423,42 +426,41 @@ def _upward(origin: str, destination: str) -> None:
         raise _not_authorised(f"{origin} 只能向上级报送统计和工单记录，不能发往 {destination}")
 
 
-def _check_report(origin: str, destination: str, report: Message) -> None:
+def _check_report(claim: authority.Claim, report: Message) -> None:
     assert isinstance(report, pb.DailyReport)
-    if report.node != origin:
-        raise _not_authorised(f"{origin} 不能以 {report.node[:6]} 的名义报送日报")
-    _upward(origin, destination)
+    if report.node != claim.origin:
+        raise _not_authorised(f"{claim.origin} 不能以 {report.node[:6]} 的名义报送日报")
+    _upward(claim.origin, claim.destination)
     try:
         dt.date.fromisoformat(report.report_date)
     except ValueError:
         raise Rejected(pb.Ack.PAYLOAD_MALFORMED, f"日报日期格式错误：{report.report_date[:20]!r}") from None
 
 
-def _check_records(origin: str, destination: str, batch: Message) -> None:
+def _check_records(claim: authority.Claim, batch: Message) -> None:
     assert isinstance(batch, pb.OrderRecordBatch)
-    _upward(origin, destination)
+    _upward(claim.origin, claim.destination)
     for record in batch.records:
-        if origin not in (record.origin_node, record.handling_node):
-            raise _not_authorised(f"{origin} 不能报送 {record.order_number[:21]} 的工单记录")
-        if record.order_number[:6] != record.origin_node or len(record.order_number) != 21:
-            raise Rejected(pb.Ack.PAYLOAD_MALFORMED, f"工单编号与受理节点不符：{record.order_number[:24]}")
+        authority.check_record(claim, record)
 
 
-def _check_transfer(origin: str, destination: str, transfer: Message) -> None:
+def _check_transfer(claim: authority.Claim, transfer: Message) -> None:
     assert isinstance(transfer, pb.OrderTransfer)
-    if transfer.from_node != origin or transfer.to_node != destination:
+    if transfer.from_node != claim.origin or transfer.to_node != claim.destination:
         raise _not_authorised(
-            f"转办方 {transfer.from_node[:6]}→{transfer.to_node[:6]} 与报文 {origin}→{destination} 不符"
+            f"转办方 {transfer.from_node[:6]}→{transfer.to_node[:6]} 与报文 {claim.origin}→{claim.destination} 不符"
         )
     if not transfer.transfer_id or len(transfer.transfer_id) > 64:
         raise Rejected(pb.Ack.PAYLOAD_MALFORMED, "缺少转办编号")
+    authority.check_transfer(claim, transfer)
 
 
-def _check_update(origin: str, destination: str, update: Message) -> None:
+def _check_update(claim: authority.Claim, update: Message) -> None:
     assert isinstance(update, pb.OrderUpdate)
-    if update.from_node != origin or update.to_node != destination:
+    if update.from_node != claim.origin or update.to_node != claim.destination:
         raise _not_authorised(
-            f"办理动态 {update.from_node[:6]}→{update.to_node[:6]} 与报文 {origin}→{destination} 不符"
+            f"办理动态 {update.from_node[:6]}→{update.to_node[:6]} 与报文 {claim.origin}→{claim.destination} 不符"
         )
     if update.kind not in codec.UPDATE_KIND_NAMES or update.sequence < 1:
         raise Rejected(pb.Ack.PAYLOAD_MALFORMED, "办理动态类型或序号无效")
+    authority.check_update(claim, update)

@@ -8,8 +8,9 @@ _senders: dict[str, Any] = {}
 
 
 def jobs(settings: Any) -> list[Any]:
-    """Push the outbox and apply the inbox every 2 seconds, and generate every finished day's
-    report not generated yet (missed days included) every 10 minutes, once the node is enrolled."""
+    """Push the outbox and apply the inbox every 2 seconds, generate every finished day's report not
+    generated yet (missed days included) every 10 minutes, and remove envelopes past their
+    retention every hour, once the node is enrolled."""
     from federation.pki import enrolled
     from node.jobs.worker import Job
 
@@ -24,6 +25,11 @@ def jobs(settings: Any) -> list[Any]:
             sender = _senders[settings.region] = make_sender(settings)
         return worker_pass(settings, sender)
 
+    def purge(now: Any) -> dict[str, int]:
+        from federation import retention
+
+        return retention.purge(settings.federation_retention_days, settings.federation_failed_retention_days)
+
     def daily_reports(now: Any) -> list[str]:
         from federation import flows, reports
 
@@ -33,4 +39,5 @@ def jobs(settings: Any) -> list[Any]:
     return [
         Job("federation_push", push_and_apply, "interval", {"seconds": 2}),
         Job("federation_daily_report", daily_reports, "interval", {"minutes": 10}),
+        Job("federation_purge", purge, "interval", {"hours": 1}),
     ]

@@ -71,7 +71,13 @@ class OutboxMessage(BaseModel):
     """An envelope waiting to go to `next_hop` (FIFO per next hop), UNIQUE(origin, message_id).
 
     `kind='own'`: we are the origin; `payload` holds the payload bytes, signed afresh each attempt.
+    With `protected`, those bytes are encrypted with this node's data key and their personal data
+    is sealed to the destination's key at each attempt (federation/seal.py).
     `kind='relay'`: `payload` holds another node's signed envelope, wrapped afresh each attempt.
+
+    Status: pending → sent (acked) | parked (refused: an operator decides) | held (waiting for a
+    key: the destination's sealing key here, or our signing key at the next hop; retried on its own
+    without blocking the queue behind it).
     """
 
     origin = pw.CharField(max_length=6)
@@ -85,7 +91,8 @@ class OutboxMessage(BaseModel):
     created_at = pw.DateTimeField()
     attempts = pw.IntegerField(default=0)
     next_attempt_at = pw.DateTimeField()
-    status = pw.CharField(max_length=8, default="pending")  # pending sent parked
+    status = pw.CharField(max_length=8, default="pending")  # pending sent parked held
+    protected = pw.BooleanField(default=False)
     last_error = pw.TextField(default="")
     reject_reason = pw.CharField(max_length=32, default="")
     ack_status = pw.CharField(max_length=10, default="")
@@ -126,6 +133,22 @@ class TransferLink(BaseModel):
 
     class Meta:
         indexes = ((("transfer_id", "direction"), True),)
+
+
+class TransferRoute(BaseModel):
+    """Every transfer or spot check this node sent, passed on or received: the facts relays check
+    authority against ("does node X hold order N?") without reading the sealed content.
+
+    Written when the message is queued (origin) or stored (relay, destination), from its clear
+    fields; `refused` once the handling node's refusal passes back."""
+
+    transfer_id = pw.CharField(max_length=64, unique=True)
+    number = pw.CharField(max_length=21, index=True, default="")  # empty for a spot check
+    from_node = pw.CharField(max_length=6)
+    to_node = pw.CharField(max_length=6)
+    kind = pw.CharField(max_length=10, default="transfer")  # transfer spot_check
+    refused = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField()
 
 
 class RemoteOrder(BaseModel):
@@ -237,6 +260,30 @@ class SpotCheck(BaseModel):
     updated_at = pw.DateTimeField()
 
 
+class DirectoryVersion(BaseModel):
+    """The node directory: each version the ministry issued, or the latest one received here.
+    Receivers ignore a serial not above the one they hold."""
+
+    serial = pw.BigIntegerField(unique=True)
+    issued_at_ms = pw.BigIntegerField()
+    valid_until_ms = pw.BigIntegerField()
+    nodes = pw.IntegerField(default=0)
+    keys = pw.IntegerField(default=0)
+    recorded_at = pw.DateTimeField()
+
+
+class MetricCounter(BaseModel):
+    """A federation counter as the node's processes added it up (federation/metrics.py): counts
+    survive restarts and every process's counts are exported, whichever process counted them."""
+
+    name = pw.CharField(max_length=64)
+    labels = pw.CharField(max_length=200, default="")  # JSON list of label values
+    value = pw.FloatField(default=0)
+
+    class Meta:
+        indexes = ((("name", "labels"), True),)
+
+
 MODELS = [
     NodeKey,
     Peer,
@@ -244,9 +291,12 @@ MODELS = [
     OutboxMessage,
     RecordQueue,
     TransferLink,
+    TransferRoute,
     RemoteOrder,
     NodeReport,
     ReportCount,
     KnowledgeBulletin,
     SpotCheck,
+    DirectoryVersion,
+    MetricCounter,
 ]

@@ -8,6 +8,7 @@ Ed25519 TLS certificates fail the gRPC handshake (measured); Ed25519 signs envel
 
 Files live in `<node home>/keys/federation/`:
     signing-<n>.pem   Ed25519 private keys (n = key number in `ed25519:<region>:<n>`)
+    seal-<n>.pem      X25519 private keys that open content sealed to `x25519:<region>:<n>`
     tls.key tls.crt   the node's TLS key and its leaf certificate followed by the chain
     root-ca.crt       the national root certificate (pinned at enrolment)
     ca.key ca.crt     the issuing CA (ministry and provinces)
@@ -24,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from federation.routing import parent_of
@@ -61,8 +63,8 @@ def write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def private_pem(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    """An unencrypted PKCS#8 PEM of a signing (Ed25519) or TLS (ECDSA) private key."""
+def private_pem(key: Ed25519PrivateKey | X25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    """An unencrypted PKCS#8 PEM of a signing (Ed25519), sealing (X25519) or TLS (ECDSA) private key."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -72,6 +74,13 @@ def load_ed25519(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValidationError(f"不是 Ed25519 私钥：{path}")
+    return key
+
+
+def load_x25519(path: Path) -> X25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, X25519PrivateKey):
+        raise ValidationError(f"不是 X25519 私钥：{path}")
     return key
 
 

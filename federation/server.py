@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -46,24 +47,31 @@ class ServerParams:
     skew_ms: int = DEFAULT_SKEW_MS
     max_workers: int = 8
     keys: KeyResolver = field(default_factory=trust.DbKeyResolver)
+    keys_dir: Path | None = None  # our sealing keys: sealed content for us is opened before storing
 
     @classmethod
     def from_settings(cls, settings: Any) -> ServerParams:
-        return cls(me=settings.region, tls=pki.load_material(settings.keys_dir))
+        return cls(me=settings.region, tls=pki.load_material(settings.keys_dir), keys_dir=settings.keys_dir)
 
 
 class PeerCache:
-    """Registered neighbours, re-read at most every `ttl` seconds."""
+    """Registered neighbours, re-read at most every `ttl` seconds — and at once (at most every
+    `miss_ttl` seconds) when a neighbour not in the cache knocks: one just enrolled must not be
+    refused for the cache's age."""
 
-    def __init__(self, ttl: float = 2.0):
+    def __init__(self, ttl: float = 2.0, miss_ttl: float = 0.2):
         self.ttl = ttl
+        self.miss_ttl = miss_ttl
         self._at = -1e9
         self._peers: set[str] = set()
         self._lock = threading.Lock()
 
-    def get(self) -> set[str]:
+    def get(self, knocking: str | None = None) -> set[str]:
         with self._lock:
-            if time.monotonic() - self._at > self.ttl:
+            age = time.monotonic() - self._at
+            if age > self.ttl or (
+                knocking is not None and knocking not in self._peers and age > self.miss_ttl
+            ):
                 self._peers = trust.peer_regions()
                 self._at = time.monotonic()
             return self._peers
@@ -98,7 +106,7 @@ class Receiver:
         me = self.params.me
         try:
             database.connect(reuse_if_open=True)  # one connection per server thread, kept open
-            peers = self.peers.get()
+            peers = self.peers.get(peer)
             registered = peer is not None and peer in peers
             delivery = open_envelope(
                 raw,
@@ -110,7 +118,7 @@ class Receiver:
                 skew_ms=self.params.skew_ms,
             )
             message_id = delivery.message.message_id
-            inbox.precheck(delivery)
+            inbox.precheck(delivery, me, self.params.keys_dir)
             try:
                 fresh = inbox.store(delivery, me, peers)
             except inbox.NoRoute as exc:

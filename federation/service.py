@@ -45,6 +45,7 @@ def serve(
         ServerParams.from_settings(settings), f"{settings.federation_host}:{settings.federation_port}"
     )
     metrics_port = start_metrics(settings)
+    flusher = metrics.Flusher()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -54,6 +55,7 @@ def serve(
         ready(port, metrics_port)
     stop.wait()
     server.stop(grace=2).wait()
+    flusher.stop()
 
 
 def make_sender(settings: Any) -> Sender:
@@ -75,18 +77,24 @@ def configure(settings: Any) -> None:
 def worker_pass(settings: Any, sender: Sender) -> dict[str, Any]:
     """Queue changed orders' records, drain the outbox once and apply what the inbox received;
     returns counts for logs."""
+    from federation import directory
+
     flows.install()
     with node_db.connection():
         records = flows.flush_records(settings.region)
         result = sender.drain()
-        processed = inbox.process(settings.region)
-        if processed["processed"]:  # relays and updates queued while applying go out at once
+        processed = inbox.process(settings.region, keys_dir=settings.keys_dir)
+        # keys announced or changed since the last pass: the ministry issues the directory now
+        issued = directory.refresh(settings.region)
+        if processed["processed"] or issued:  # what applying queued goes out at once
             sender.drain(result=result)
+    metrics.flush()
     return {
         "records": records,
         "sent": result.sent,
         "duplicates": result.duplicates,
         "parked": result.parked,
+        "held": result.held,
         "errors": result.errors,
         **processed,
     }

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from federation import pki
-from federation.envelope import KeyInfo, SigningKey, key_id_for, parse_key_id
+from federation.envelope import SEALING, SIGNING, KeyInfo, SigningKey, key_id_for, parse_key_id
 from federation.models import NodeKey, Peer
 from federation.routing import MINISTRY, check_node, in_subtree, level_of, parent_of
 from federation.v1 import federation_pb2 as pb
@@ -41,8 +42,9 @@ class DbKeyResolver:
             hit = self._cache.get(key_id)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        try:
-            parse_key_id(key_id)  # never send unverified junk (e.g. NUL bytes) to the database
+        try:  # never send unverified junk (e.g. NUL bytes) to the database
+            if parse_key_id(key_id)[0] != SIGNING:  # a sealing key never verifies a signature
+                return None
         except ValueError:
             return None
         row = NodeKey.get_or_none(NodeKey.key_id == key_id)
@@ -82,13 +84,16 @@ def public_key_pb(row: NodeKey) -> pb.PublicKey:
 
 
 def record_key(key: pb.PublicKey, *, source: str, notary: str = "") -> NodeKey:
-    """Insert or update a public key. A revoked key never becomes valid again, and a key id
-    never changes its owner or its bytes."""
-    _, owner, _ = parse_key_id(key.key_id)
+    """Insert or update a public key (Ed25519 signing or X25519 sealing). A revoked key never
+    becomes valid again, and a key id never changes its owner or its bytes."""
+    try:
+        _, owner, _ = parse_key_id(key.key_id)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     if owner != key.node:
         raise ValidationError(f"密钥标识 {key.key_id} 与节点 {key.node} 不符")
     if len(key.public_key) != 32:
-        raise ValidationError("Ed25519 公钥长度必须为32字节")
+        raise ValidationError("公钥长度必须为32字节")
     now = clock.now()
     with write_tx():
         row = NodeKey.get_or_none(NodeKey.key_id == key.key_id)
@@ -108,12 +113,14 @@ def record_key(key: pb.PublicKey, *, source: str, notary: str = "") -> NodeKey:
             )
         if bytes(row.public_key) != bytes(key.public_key) or row.node != key.node:
             raise Conflict(f"密钥 {key.key_id} 已登记为不同的公钥")
+        changed = False
         if key.revoked and not row.revoked:
-            row.revoked, row.revoked_at = True, now
+            row.revoked, row.revoked_at, changed = True, now, True
         if key.valid_until_ms and (not row.valid_until_ms or key.valid_until_ms < row.valid_until_ms):
-            row.valid_until_ms = key.valid_until_ms  # validity only ever shrinks
-        row.updated_at = now
-        row.save()
+            row.valid_until_ms, changed = key.valid_until_ms, True  # validity only ever shrinks
+        if changed:  # updated_at tells the ministry's directory that something changed
+            row.updated_at = now
+            row.save()
         return row
 
 
@@ -124,6 +131,24 @@ def _signing_path(keys_dir: Path, number: int) -> Path:
     return pki.tls_dir(keys_dir) / f"signing-{number}.pem"
 
 
+def _seal_path(keys_dir: Path, number: int) -> Path:
+    return pki.tls_dir(keys_dir) / f"seal-{number}.pem"
+
+
+def _of(algorithm: str) -> object:
+    return NodeKey.key_id.startswith(f"{algorithm}:")
+
+
+def _next_number(region: str, algorithm: str, path: object, keys_dir: Path) -> int:
+    numbers = [
+        parse_key_id(k.key_id)[2] for k in NodeKey.select().where((NodeKey.node == region) & _of(algorithm))
+    ]
+    number = max(numbers, default=0) + 1
+    while path(keys_dir, number).exists():  # type: ignore[operator]
+        number += 1
+    return number
+
+
 def generate_signing_key(
     keys_dir: Path, region: str, *, activate_after: dt.timedelta = dt.timedelta(0), valid_days: int = 365
 ) -> NodeKey:
@@ -131,10 +156,7 @@ def generate_signing_key(
     public key in the trust store. It signs from `now + activate_after`."""
     check_node(region)
     now = clock.now()
-    numbers = [parse_key_id(k.key_id)[2] for k in NodeKey.select().where(NodeKey.node == region)]
-    number = max(numbers, default=0) + 1
-    while _signing_path(keys_dir, number).exists():
-        number += 1
+    number = _next_number(region, SIGNING, _signing_path, keys_dir)
     private = Ed25519PrivateKey.generate()
     pki.write_private(_signing_path(keys_dir, number), pki.private_pem(private))
     key = SigningKey(key_id=key_id_for(region, number), node=region, private=private)
@@ -153,10 +175,66 @@ def generate_signing_key(
         )
 
 
-def own_keys(region: str) -> list[NodeKey]:
+def generate_seal_key(keys_dir: Path, region: str, *, valid_days: int = 365) -> NodeKey:
+    """Create our next X25519 sealing key (`x25519:<region>:<n+1>`): senders seal transfer content
+    to it. Old private keys stay on disk so content sealed before a rotation still opens."""
+    from federation.seal import public_bytes
+
+    check_node(region)
+    now = clock.now()
+    number = _next_number(region, SEALING, _seal_path, keys_dir)
+    private = X25519PrivateKey.generate()
+    pki.write_private(_seal_path(keys_dir, number), pki.private_pem(private))
+    with write_tx():
+        return NodeKey.create(
+            key_id=key_id_for(region, number, SEALING),
+            node=region,
+            public_key=public_bytes(private),
+            valid_from_ms=_ms(now),
+            valid_until_ms=_ms(now + dt.timedelta(days=valid_days)),
+            active_from_ms=_ms(now),
+            source="self",
+            notary="",
+            created_at=now,
+            updated_at=now,
+        )
+
+
+def own_keys(region: str, algorithm: str = SIGNING) -> list[NodeKey]:
     return list(
-        NodeKey.select().where((NodeKey.node == region) & (NodeKey.source == "self")).order_by(NodeKey.id)
+        NodeKey.select()
+        .where((NodeKey.node == region) & (NodeKey.source == "self") & _of(algorithm))
+        .order_by(NodeKey.id)
     )
+
+
+def seal_key_for(node: str) -> tuple[str, bytes] | None:
+    """The sealing key to use for content addressed to `node` now: its newest valid, unrevoked
+    X25519 key (from the directory, an announcement or our own)."""
+    now = _ms(clock.now())
+    best: tuple[int, str, bytes] | None = None
+    for row in NodeKey.select().where((NodeKey.node == node) & _of(SEALING) & (NodeKey.revoked == False)):  # noqa: E712
+        if row.valid_from_ms > now or (row.valid_until_ms and row.valid_until_ms <= now):
+            continue
+        number = parse_key_id(row.key_id)[2]
+        if best is None or number > best[0]:
+            best = (number, row.key_id, bytes(row.public_key))
+    return None if best is None else (best[1], best[2])
+
+
+def load_seal_key(keys_dir: Path, region: str, key_id: str) -> X25519PrivateKey:
+    """Our private sealing key `key_id` (a revoked key no longer opens anything)."""
+    try:
+        algorithm, owner, number = parse_key_id(key_id)
+    except ValueError:
+        raise NotFound(f"加密密钥标识无效：{key_id[:80]!r}") from None
+    if algorithm != SEALING or owner != region:
+        raise NotFound(f"加密内容不是发给本节点的密钥：{key_id}")
+    row = NodeKey.get_or_none(NodeKey.key_id == key_id)
+    path = _seal_path(keys_dir, number)
+    if row is None or row.revoked or not path.exists():
+        raise NotFound(f"本节点没有可用的加密私钥：{key_id}")
+    return pki.load_x25519(path)
 
 
 def load_signing_key(keys_dir: Path, key_id: str) -> SigningKey:
@@ -193,7 +271,9 @@ def rotate(
     valid_days: int = 365,
 ) -> tuple[NodeKey, NodeKey]:
     """Make a new key that starts signing after `activate_after`; the current key stays valid
-    until `activate_after + overlap` so messages in flight still verify. Returns (old, new)."""
+    until `activate_after + overlap` so messages in flight still verify. Returns (old, new).
+    The sealing key is renewed with it (senders switch at once; the old private key stays on
+    disk and opens content sealed before, until the overlap ends)."""
     old = active_signing_key(keys_dir, region)
     new = generate_signing_key(keys_dir, region, activate_after=activate_after, valid_days=valid_days)
     end = _ms(clock.now() + activate_after + overlap)
@@ -203,6 +283,12 @@ def rotate(
             row.valid_until_ms = end
             row.updated_at = clock.now()
             row.save()
+        for seal_row in own_keys(region, SEALING):
+            if not seal_row.revoked and (not seal_row.valid_until_ms or seal_row.valid_until_ms > end):
+                seal_row.valid_until_ms = end
+                seal_row.updated_at = clock.now()
+                seal_row.save()
+        generate_seal_key(keys_dir, region, valid_days=valid_days)
     return row, new
 
 
@@ -299,7 +385,7 @@ def build_directory(me: str, serial: int, valid_days: int = 7) -> pb.NodeDirecto
                 region=row.node, level=_LEVELS[level_of(row.node)], parent=parent_of(row.node) or ""
             )
             entries[row.node] = entry
-        entry.keys.append(public_key_pb(row))
+        (entry.seal_keys if row.key_id.startswith(SEALING) else entry.keys).append(public_key_pb(row))
     for peer in Peer.select():
         if peer.region in entries:
             entries[peer.region].name = peer.name
@@ -322,7 +408,7 @@ def apply_directory(origin: str, directory: pb.NodeDirectory) -> int:
         raise ValidationError("节点目录必须由部级节点签发")
     count = 0
     for entry in directory.nodes:
-        for key in entry.keys:
+        for key in [*entry.keys, *entry.seal_keys]:
             if key.node != entry.region:
                 raise ValidationError(f"目录条目 {entry.region} 含有其他节点的密钥 {key.key_id}")
             record_key(key, source="directory")

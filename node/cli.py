@@ -6,6 +6,7 @@ import getpass
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ CLI_EXTENSIONS = [
 ]
 
 LEVEL_CHOICES = click.Choice(["ministry", "province", "city"])
+# Called with the settings once a command has bound the node's data: subsystems hook into the
+# work-order engine here (e.g. federation queues its messages for order changes), so that hooking
+# costs nothing for `--help` and commands that never touch the data.
+ON_BIND: list[Callable[[Any], None]] = []
 
 
 class NodeContext:
@@ -44,6 +49,8 @@ class NodeContext:
         node_settings.configure(s)
         pii.configure(s.data_key)
         db.bind(s.database_url)
+        for hook in ON_BIND:
+            hook(s)
         return s
 
 
@@ -88,7 +95,7 @@ url = "{database_url}"
 [web]
 host = "127.0.0.1"
 port = {web_port}
-workers = 2
+workers = {web_workers}
 session_minutes = 30       # 无操作超时退出登录
 session_max_hours = 12     # 登录后最长有效时间（到时须重新登录）
 token_max_days = 365       # 访问令牌最长有效天数
@@ -112,6 +119,7 @@ end = "17:30"
 @click.option("--name", default=None, help="节点名称（默认由区划生成）")
 @click.option("--database-url", default=None, help="数据库地址（默认 sqlite:///data/node.db）")
 @click.option("--web-port", default=8328, show_default=True, type=int)
+@click.option("--web-workers", default=2, show_default=True, type=int, help="Web 进程数（gunicorn workers）")
 @click.option("--federation-port", default=50328, show_default=True, type=int)
 @click.option("--metrics-port", default=9328, show_default=True, type=int)
 @click.option("--parent", default=None, help="上级节点，形如 320000@127.0.0.1:50329")
@@ -124,6 +132,7 @@ def init(
     name: str | None,
     database_url: str | None,
     web_port: int,
+    web_workers: int,
     federation_port: int,
     metrics_port: int,
     parent: str | None,
@@ -190,6 +199,7 @@ def init(
             name=name,
             database_url=database_url,
             web_port=web_port,
+            web_workers=web_workers,
             fed_port=federation_port,
             metrics_port=metrics_port,
             parent=parent_block,
@@ -459,5 +469,8 @@ def serve_worker(ctx: NodeContext) -> None:
     serve(ctx.bind())
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m node.cli` (the supervisor): run the one `node.cli` module,
+    # so subsystems registering into it (ON_BIND, commands) and the commands see the same lists
+    from node import cli as _module
+
+    _module.main()

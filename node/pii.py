@@ -38,6 +38,13 @@ class PiiCodec:
     def digest(self, phone: str) -> str:
         return hmac.new(self._hmac_key, normalize_phone(phone).encode(), hashlib.sha256).hexdigest()[:32]
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Other personal data at rest with the same key (e.g. a transfer waiting in the outbox)."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        return self._fernet.decrypt(token)
+
     def reveal(self, cipher: str) -> str:
         try:
             return self._fernet.decrypt(cipher.encode()).decode()

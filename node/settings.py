@@ -44,6 +44,8 @@ class Settings:
     federation_host: str = "127.0.0.1"
     federation_port: int = 50328
     metrics_port: int = 9328
+    federation_retention_days: float = 30.0  # delivered envelopes kept this long (evidence log)
+    federation_failed_retention_days: float = 7.0  # failed inbox rows expire after this
     parent: Peer | None = None
     children: tuple[Peer, ...] = ()
     work_start: str = "08:30"
@@ -142,6 +144,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         federation_host=str(fed.get("host", "127.0.0.1")),
         federation_port=int(fed.get("port", 50328)),
         metrics_port=int(fed.get("metrics_port", 9328)),
+        federation_retention_days=float(fed.get("retention_days", 30)),
+        federation_failed_retention_days=float(fed.get("failed_retention_days", 7)),
         parent=_peer(fed["parent"]) if fed.get("parent") else None,
         children=tuple(_peer(c) for c in fed.get("children", [])),
         work_start=str(work.get("start", "08:30")),

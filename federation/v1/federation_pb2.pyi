@@ -124,6 +124,11 @@ class Ack(_message.Message):
         NO_ROUTE: _ClassVar[Ack.Reason]
         INTERNAL: _ClassVar[Ack.Reason]
         NOT_AUTHORISED: _ClassVar[Ack.Reason]
+        RECORD_NOT_IN_SUBTREE: _ClassVar[Ack.Reason]
+        NUMBER_NOT_ORIGIN: _ClassVar[Ack.Reason]
+        TRANSFER_NOT_HELD: _ClassVar[Ack.Reason]
+        UNKNOWN_TRANSFER: _ClassVar[Ack.Reason]
+        SEAL_INVALID: _ClassVar[Ack.Reason]
     REASON_UNSPECIFIED: Ack.Reason
     MALFORMED: Ack.Reason
     UNSUPPORTED_VERSION: Ack.Reason
@@ -143,6 +148,11 @@ class Ack(_message.Message):
     NO_ROUTE: Ack.Reason
     INTERNAL: Ack.Reason
     NOT_AUTHORISED: Ack.Reason
+    RECORD_NOT_IN_SUBTREE: Ack.Reason
+    NUMBER_NOT_ORIGIN: Ack.Reason
+    TRANSFER_NOT_HELD: Ack.Reason
+    UNKNOWN_TRANSFER: Ack.Reason
+    SEAL_INVALID: Ack.Reason
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +164,18 @@ class Ack(_message.Message):
     reason: Ack.Reason
     received_at_ms: int
     def __init__(self, message_id: _Optional[str] = ..., status: _Optional[_Union[Ack.Status, str]] = ..., detail: _Optional[str] = ..., reason: _Optional[_Union[Ack.Reason, str]] = ..., received_at_ms: _Optional[int] = ...) -> None: ...
+
+class SealedBox(_message.Message):
+    __slots__ = ("recipient_key_id", "ephemeral_public_key", "nonce", "ciphertext")
+    RECIPIENT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    EPHEMERAL_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    recipient_key_id: str
+    ephemeral_public_key: bytes
+    nonce: bytes
+    ciphertext: bytes
+    def __init__(self, recipient_key_id: _Optional[str] = ..., ephemeral_public_key: _Optional[bytes] = ..., nonce: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
 
 class OrderRecord(_message.Message):
     __slots__ = ("order_number", "origin_node", "handling_node", "region_code", "business_type", "domain_code", "sub_business_code", "channel_code", "state", "state_category", "accepted_at_ms", "due_at_ms", "signed_at_ms", "replied_at_ms", "closed_at_ms", "instant_answered", "transferred", "closed_on_time", "extended", "return_count", "urge_count", "callback_done", "result_satisfaction", "service_satisfaction", "reviewed", "spot_check", "title", "revision", "updated_at_ms", "handling_units")
@@ -314,7 +336,7 @@ class OrderDetail(_message.Message):
     def __init__(self, record: _Optional[_Union[OrderRecord, _Mapping]] = ..., content: _Optional[str] = ..., contact_name: _Optional[str] = ..., contact_phone: _Optional[str] = ..., confidential: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., address: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., respondent: _Optional[_Union[Respondent, _Mapping]] = ..., immediate_answer: _Optional[str] = ..., result: _Optional[_Union[HandlingResult, _Mapping]] = ..., priority: _Optional[str] = ..., extra: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class OrderTransfer(_message.Message):
-    __slots__ = ("transfer_id", "order", "history", "from_node", "to_node", "reason", "requested_by", "requested_at_ms")
+    __slots__ = ("transfer_id", "order", "history", "from_node", "to_node", "reason", "requested_by", "requested_at_ms", "order_number", "sealed")
     TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
@@ -323,6 +345,8 @@ class OrderTransfer(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
     transfer_id: str
     order: OrderDetail
     history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
@@ -331,10 +355,12 @@ class OrderTransfer(_message.Message):
     reason: str
     requested_by: str
     requested_at_ms: int
-    def __init__(self, transfer_id: _Optional[str] = ..., order: _Optional[_Union[OrderDetail, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., from_node: _Optional[str] = ..., to_node: _Optional[str] = ..., reason: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_at_ms: _Optional[int] = ...) -> None: ...
+    order_number: str
+    sealed: SealedBox
+    def __init__(self, transfer_id: _Optional[str] = ..., order: _Optional[_Union[OrderDetail, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., from_node: _Optional[str] = ..., to_node: _Optional[str] = ..., reason: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_at_ms: _Optional[int] = ..., order_number: _Optional[str] = ..., sealed: _Optional[_Union[SealedBox, _Mapping]] = ...) -> None: ...
 
 class OrderUpdate(_message.Message):
-    __slots__ = ("order_number", "transfer_id", "from_node", "to_node", "kind", "sequence", "at_ms", "actor", "state", "note", "result", "history")
+    __slots__ = ("order_number", "transfer_id", "from_node", "to_node", "kind", "sequence", "at_ms", "actor", "state", "note", "result", "history", "sealed")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[OrderUpdate.Kind]
@@ -365,6 +391,7 @@ class OrderUpdate(_message.Message):
     NOTE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
     order_number: str
     transfer_id: str
     from_node: str
@@ -377,7 +404,8 @@ class OrderUpdate(_message.Message):
     note: str
     result: HandlingResult
     history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
-    def __init__(self, order_number: _Optional[str] = ..., transfer_id: _Optional[str] = ..., from_node: _Optional[str] = ..., to_node: _Optional[str] = ..., kind: _Optional[_Union[OrderUpdate.Kind, str]] = ..., sequence: _Optional[int] = ..., at_ms: _Optional[int] = ..., actor: _Optional[str] = ..., state: _Optional[str] = ..., note: _Optional[str] = ..., result: _Optional[_Union[HandlingResult, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ...) -> None: ...
+    sealed: SealedBox
+    def __init__(self, order_number: _Optional[str] = ..., transfer_id: _Optional[str] = ..., from_node: _Optional[str] = ..., to_node: _Optional[str] = ..., kind: _Optional[_Union[OrderUpdate.Kind, str]] = ..., sequence: _Optional[int] = ..., at_ms: _Optional[int] = ..., actor: _Optional[str] = ..., state: _Optional[str] = ..., note: _Optional[str] = ..., result: _Optional[_Union[HandlingResult, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., sealed: _Optional[_Union[SealedBox, _Mapping]] = ...) -> None: ...
 
 class Count(_message.Message):
     __slots__ = ("metric", "business_type", "domain_code", "channel_code", "value")
@@ -436,20 +464,22 @@ class KnowledgeBulletin(_message.Message):
     def __init__(self, bulletin_id: _Optional[str] = ..., issuer_node: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., category: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., published_at_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revision: _Optional[int] = ..., withdrawn: _Optional[bool] = ..., effective_date: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class SpotCheckOrder(_message.Message):
-    __slots__ = ("check_id", "issuer_node", "target_node", "order", "due_at_ms", "instructions")
+    __slots__ = ("check_id", "issuer_node", "target_node", "order", "due_at_ms", "instructions", "sealed")
     CHECK_ID_FIELD_NUMBER: _ClassVar[int]
     ISSUER_NODE_FIELD_NUMBER: _ClassVar[int]
     TARGET_NODE_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     DUE_AT_MS_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
     check_id: str
     issuer_node: str
     target_node: str
     order: OrderDetail
     due_at_ms: int
     instructions: str
-    def __init__(self, check_id: _Optional[str] = ..., issuer_node: _Optional[str] = ..., target_node: _Optional[str] = ..., order: _Optional[_Union[OrderDetail, _Mapping]] = ..., due_at_ms: _Optional[int] = ..., instructions: _Optional[str] = ...) -> None: ...
+    sealed: SealedBox
+    def __init__(self, check_id: _Optional[str] = ..., issuer_node: _Optional[str] = ..., target_node: _Optional[str] = ..., order: _Optional[_Union[OrderDetail, _Mapping]] = ..., due_at_ms: _Optional[int] = ..., instructions: _Optional[str] = ..., sealed: _Optional[_Union[SealedBox, _Mapping]] = ...) -> None: ...
 
 class PublicKey(_message.Message):
     __slots__ = ("key_id", "node", "public_key", "valid_from_ms", "valid_until_ms", "revoked", "notary")
@@ -470,20 +500,22 @@ class PublicKey(_message.Message):
     def __init__(self, key_id: _Optional[str] = ..., node: _Optional[str] = ..., public_key: _Optional[bytes] = ..., valid_from_ms: _Optional[int] = ..., valid_until_ms: _Optional[int] = ..., revoked: _Optional[bool] = ..., notary: _Optional[str] = ...) -> None: ...
 
 class NodeEntry(_message.Message):
-    __slots__ = ("region", "level", "name", "parent", "address", "keys")
+    __slots__ = ("region", "level", "name", "parent", "address", "keys", "seal_keys")
     REGION_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    SEAL_KEYS_FIELD_NUMBER: _ClassVar[int]
     region: str
     level: NodeLevel
     name: str
     parent: str
     address: str
     keys: _containers.RepeatedCompositeFieldContainer[PublicKey]
-    def __init__(self, region: _Optional[str] = ..., level: _Optional[_Union[NodeLevel, str]] = ..., name: _Optional[str] = ..., parent: _Optional[str] = ..., address: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[PublicKey, _Mapping]]] = ...) -> None: ...
+    seal_keys: _containers.RepeatedCompositeFieldContainer[PublicKey]
+    def __init__(self, region: _Optional[str] = ..., level: _Optional[_Union[NodeLevel, str]] = ..., name: _Optional[str] = ..., parent: _Optional[str] = ..., address: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[PublicKey, _Mapping]]] = ..., seal_keys: _Optional[_Iterable[_Union[PublicKey, _Mapping]]] = ...) -> None: ...
 
 class NodeDirectory(_message.Message):
     __slots__ = ("serial", "issuer_node", "issued_at_ms", "valid_until_ms", "nodes")

@@ -110,7 +110,9 @@ def handle(settings: Any, cmd: dict[str, Any]) -> Any:
     if op == "state":
         return {
             "orders": WorkOrder.select().where(WorkOrder.origin_node == me).count(),
-            "outbox_pending": OutboxMessage.select().where(OutboxMessage.status == "pending").count(),
+            "outbox_pending": OutboxMessage.select()
+            .where(OutboxMessage.status.in_(("pending", "held")))
+            .count(),
             "outbox_parked": OutboxMessage.select().where(OutboxMessage.status == "parked").count(),
             "outbox_retried": OutboxMessage.select().where(OutboxMessage.attempts > 1).count(),
             "inbox_open": InboxMessage.select()

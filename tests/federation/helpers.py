@@ -10,18 +10,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from google.protobuf.message import Message
 
-from federation import pki, trust
+from federation import pki, sender, trust
+from federation import seal as sealing
 from federation.codec import Count
-from federation.envelope import SigningKey, key_id_for, seal
+from federation.envelope import SEALING, SigningKey, key_id_for, seal
 from federation.models import InboxMessage, OutboxMessage
 from federation.routing import level_of
 from federation.server import Receiver
@@ -60,12 +62,26 @@ def outbox(payload_type: type[Message]) -> list[OutboxMessage]:
 
 
 def payload(row: OutboxMessage, cls: type[M]) -> M:
-    return cls.FromString(bytes(row.payload))
+    """What the business queued (before sealing for the destination)."""
+    return cls.FromString(sender.plain_payload(row))
+
+
+def sealed_for(message: M, destination: str) -> M:
+    """What a real sender puts on the wire: personal data sealed to the destination's key (the one
+    in the trust store, else a throwaway key: a receiver without its keys does not open it)."""
+    if not sealing.sealable(message.DESCRIPTOR.full_name) or message.HasField("sealed"):  # type: ignore[attr-defined]
+        return message
+    recipient = trust.seal_key_for(destination)
+    if recipient is None:
+        recipient = (key_id_for(destination, 1, SEALING), sealing.public_bytes(X25519PrivateKey.generate()))
+    return sealing.seal(message, *recipient)  # type: ignore[return-value]
 
 
 def deliver(receiver: Receiver, message: Message, key: SigningKey, destination: str) -> pb.Ack:
-    """Seal `message` with `key` and hand it to `receiver` over the key owner's own link."""
-    return receiver.receive(seal(message, key=key, destination=destination).SerializeToString(), key.node)
+    """Sign `message` with `key` (sealing its personal data as a sender does) and hand it to
+    `receiver` over the key owner's own link."""
+    envelope = seal(sealed_for(message, destination), key=key, destination=destination)
+    return receiver.receive(envelope.SerializeToString(), key.node)
 
 
 def refused(receiver: Receiver, message: Message, key: SigningKey, destination: str, reason: str) -> str:
@@ -74,6 +90,18 @@ def refused(receiver: Receiver, message: Message, key: SigningKey, destination: 
     assert ack.status == pb.Ack.REJECTED and pb.Ack.Reason.Name(ack.reason) == reason, ack.detail
     assert InboxMessage.select().count() == 0 and OutboxMessage.select().count() == 0
     return ack.detail
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 60.0, poll: float = 0.3) -> Any:
+    """Wait for `check()` to return something true (and return it), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"超时：{what}")
+        time.sleep(poll)
 
 
 def sum_counts(counts: Iterable[Count]) -> dict[str, int]:
@@ -96,9 +124,27 @@ def inbox_ids(database_url: str) -> list[str]:
             database.close_all()
 
 
+def seal_key(region: str, number: int = 1) -> tuple[str, X25519PrivateKey]:
+    return key_id_for(region, number, SEALING), X25519PrivateKey.generate()
+
+
+def record_seal_key(region: str, private: X25519PrivateKey, number: int = 1) -> str:
+    """Put a node's sealing key in the trust store (as the directory would); returns its id."""
+    key_id = key_id_for(region, number, SEALING)
+    trust.record_key(
+        pb.PublicKey(key_id=key_id, node=region, public_key=sealing.public_bytes(private)), source="directory"
+    )
+    return key_id
+
+
+def write_seal_key(keys_dir: Path, private: X25519PrivateKey, number: int = 1) -> None:
+    pki.write_private(pki.tls_dir(keys_dir) / f"seal-{number}.pem", pki.private_pem(private))
+
+
 @dataclass
 class NodeHome:
-    """A node directory: node.toml, secrets, TLS files, signing key, and trust.json for nodeproc."""
+    """A node directory: node.toml, secrets, TLS files, signing and sealing keys, and trust.json
+    for nodeproc."""
 
     region: str
     home: Path
@@ -107,6 +153,8 @@ class NodeHome:
     tls: pki.TlsMaterial
     trusted: list[SigningKey] = field(default_factory=list)
     peers: dict[str, str] = field(default_factory=dict)
+    seal: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
+    trusted_seals: dict[str, X25519PrivateKey] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -119,6 +167,7 @@ class NodeHome:
         (home / "keys" / "data.key").write_text(Fernet.generate_key().decode())
         fed = home / "keys" / "federation"
         pki.write_private(fed / "signing-1.pem", pki.private_pem(node.key.private))
+        write_seal_key(home / "keys", node.seal)
         pki.write_private(fed / "tls.key", node.tls.key)
         (fed / "tls.crt").write_bytes(node.tls.chain)
         (fed / "root-ca.crt").write_bytes(node.tls.root)
@@ -136,12 +185,23 @@ class NodeHome:
             {"key_id": k.key_id, "node": k.node, "public_key": k.public_bytes().hex(), "own": k is self.key}
             for k in [self.key, *self.trusted]
         ]
+        keys += [
+            {
+                "key_id": key_id_for(region, 1, SEALING),
+                "node": region,
+                "public_key": sealing.public_bytes(private).hex(),
+                "own": region == self.region,
+            }
+            for region, private in {self.region: self.seal, **self.trusted_seals}.items()
+        ]
         peers = [{"region": r, "address": a} for r, a in self.peers.items()]
         (self.home / "trust.json").write_text(json.dumps({"keys": keys, "peers": peers}))
 
     def trust(self, *others: NodeHome | SigningKey) -> None:
         for other in others:
             self.trusted.append(other.key if isinstance(other, NodeHome) else other)
+            if isinstance(other, NodeHome):
+                self.trusted_seals[other.region] = other.seal
         self.write()
 
 

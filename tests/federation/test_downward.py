@@ -23,7 +23,16 @@ from node.errors import NotFound, ValidationError
 from node.workflow import service
 from node.workflow.models import OrderEvent, WorkOrder
 from tests import factories
-from tests.federation.helpers import act_as, deliver, outbox, payload, record, refused, signing_key
+from tests.federation.helpers import (
+    act_as,
+    deliver,
+    outbox,
+    payload,
+    record,
+    refused,
+    sealed_for,
+    signing_key,
+)
 
 MINISTRY, PROV, ZJ, CITY, CITY2 = "000000", "320000", "330000", "320100", "320200"
 TESTER_PHONE = "13900002222"
@@ -403,7 +412,9 @@ def test_spot_checks_only_come_down_addressed_as_they_say(province: Receiver) ->
     refused(province, order(target_node=CITY2), ministry, PROV, "NOT_AUTHORISED")  # not as addressed
     refused(province, order(check_id=""), ministry, PROV, "PAYLOAD_MALFORMED")
     # one passing through the province on its way to a city is relayed, not applied here
-    inner = E.seal(order(target_node=CITY), key=ministry, destination=CITY, message_id="c-1")
+    inner = E.seal(
+        sealed_for(order(target_node=CITY), CITY), key=ministry, destination=CITY, message_id="c-1"
+    )
     outer = E.wrap_for_relay(inner.SerializeToString(), key=ministry, next_hop=PROV, message_id="c-1")
     assert province.receive(outer.SerializeToString(), MINISTRY).status == pb.Ack.ACCEPTED
     assert InboxMessage.get().status == "forwarded" and OutboxMessage.get().next_hop == CITY

@@ -105,10 +105,15 @@ def transfer_out(flow: node_settings.Settings, **overrides: object) -> tuple[Wor
 
 
 def renumbered(transfer: pb.OrderTransfer, number: str) -> pb.OrderTransfer:
+    """The transfer of another order of the same origin (both ends share one database here)."""
     copy = pb.OrderTransfer()
     copy.CopyFrom(transfer)
-    copy.order.record.order_number = number
+    copy.order.record.order_number = copy.order_number = number
     return copy
+
+
+def other_number(number: str) -> str:
+    return number[:-4] + "9999"
 
 
 def test_transfer_carries_order_history_and_only_needed_contact(flow: node_settings.Settings) -> None:
@@ -148,7 +153,7 @@ def test_personal_numbers_in_text_are_masked_when_they_leave(flow: node_settings
 
 def test_transfer_handled_at_destination_and_updates_flow_back(flow: node_settings.Settings) -> None:
     order, transfer = transfer_out(flow)
-    copy_number = OTHER_CITY + order.number[6:]
+    copy_number = other_number(order.number)
     act_as(flow, OTHER_CITY)
     incoming = renumbered(transfer, copy_number)
     flows.apply_transfer(OTHER_CITY, CITY, incoming)
@@ -214,8 +219,8 @@ def test_transfer_handled_at_destination_and_updates_flow_back(flow: node_settin
 def test_transfer_outside_destination_region_is_refused(flow: node_settings.Settings) -> None:
     order, transfer = transfer_out(flow)
     act_as(flow, "320200")  # the wrong city receives it
-    flows.apply_transfer("320200", CITY, renumbered(transfer, "320200" + order.number[6:]))
-    assert not WorkOrder.select().where(WorkOrder.number == "320200" + order.number[6:]).exists()
+    flows.apply_transfer("320200", CITY, renumbered(transfer, other_number(order.number)))
+    assert not WorkOrder.select().where(WorkOrder.number == other_number(order.number)).exists()
     (refusal_row,) = outbox(pb.OrderUpdate)
     refusal = payload(refusal_row, pb.OrderUpdate)
     assert refusal.kind == pb.OrderUpdate.TRANSFER_REFUSED and "不属于本节点" in refusal.note
@@ -269,7 +274,7 @@ def test_records_and_updates_for_others_are_not_authorised(province: Receiver) -
     key = signing_key(CITY)
     record(key)
     other = pb.OrderRecord(order_number="320200202503011000001", origin_node=CITY2, handling_node=CITY2)
-    refused(province, pb.OrderRecordBatch(records=[other]), key, PROV, "NOT_AUTHORISED")
+    refused(province, pb.OrderRecordBatch(records=[other]), key, PROV, "RECORD_NOT_IN_SUBTREE")
     update = pb.OrderUpdate(
         order_number="320200202503011000001",
         from_node=CITY2,

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pytest
 
 from federation import pki
 from tests import pg
-from tests.federation.helpers import NodeHome
+from tests.federation.helpers import NodeHome, until
 
 pytestmark = pytest.mark.multinode
 
@@ -116,17 +116,6 @@ class Node:
         if getattr(self, "_log", None) is not None:
             self._log.close()
             self._log = None
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"超时：{what}")
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -410,3 +399,72 @@ def test_spot_check_down_and_its_progress_back_and_a_bulletin_to_every_node(
     assert {b["issuer"] for b in held.values()} == {MINISTRY}
     assert {b["title"] for b in held.values()} == {"网约车投诉处理口径"}
     until(lambda: settled(nodes), "所有报文送达并处理")
+
+
+def test_attacks_from_a_compromised_city_are_refused_over_the_wire(network: dict[str, Node]) -> None:
+    """Nanjing's own keys and certificate, used by an attacker against Jiangsu (issue #15): each
+    message refused with its reason, nothing stored, the refusals counted on Jiangsu's metrics."""
+    import grpc
+
+    from federation import envelope as E
+    from federation import seal
+    from federation.v1 import federation_pb2 as pb
+
+    nanjing = network[NANJING].home
+    channel = grpc.secure_channel(
+        network[JS].address,
+        grpc.ssl_channel_credentials(nanjing.tls.root, nanjing.tls.key, nanjing.tls.chain),
+        options=[("grpc.ssl_target_name_override", pki.san_for(JS))],
+    )
+    push = channel.unary_unary(
+        "/federation.v1.Federation/Push",
+        request_serializer=lambda b: b,
+        response_deserializer=pb.Ack.FromString,
+    )
+
+    def via_jiangsu(message: Any, destination: str) -> str:
+        inner = E.seal(message, key=nanjing.key, destination=destination)
+        message_id = pb.EnvelopeHeader.FromString(inner.header).message_id
+        outer = E.wrap_for_relay(
+            inner.SerializeToString(), key=nanjing.key, next_hop=JS, message_id=message_id
+        )
+        ack = push(outer.SerializeToString(), timeout=10)
+        assert ack.status == pb.Ack.REJECTED, ack
+        return pb.Ack.Reason.Name(ack.reason)
+
+    def sealed(message: Any, region: str) -> Any:
+        return seal.seal(message, f"x25519:{region}:1", seal.public_bytes(network[region].home.seal))
+
+    before = network[JS].call("state")
+    hangzhou_order = "330100202503011000001"
+    records = pb.OrderRecordBatch(
+        records=[
+            pb.OrderRecord(
+                order_number=hangzhou_order, origin_node=HANGZHOU, handling_node=NANJING, revision=999
+            )
+        ]
+    )
+    assert via_jiangsu(records, MINISTRY) == "RECORD_NOT_IN_SUBTREE"
+    invented = pb.OrderRecordBatch(
+        records=[
+            pb.OrderRecord(order_number="330100202503019999999", origin_node=NANJING, handling_node=NANJING)
+        ]
+    )
+    assert via_jiangsu(invented, MINISTRY) == "NUMBER_NOT_ORIGIN"
+    wuxi_order = pb.OrderTransfer(
+        transfer_id="evil", order_number="320200202503011000001", from_node=NANJING, to_node=HANGZHOU
+    )
+    assert via_jiangsu(sealed(wuxi_order, HANGZHOU), HANGZHOU) == "TRANSFER_NOT_HELD"
+    forged = pb.OrderUpdate(
+        order_number=hangzhou_order, transfer_id="never", from_node=NANJING, to_node=HANGZHOU,
+        kind=pb.OrderUpdate.CLOSED, sequence=1,
+    )  # fmt: skip
+    assert via_jiangsu(sealed(forged, HANGZHOU), HANGZHOU) == "UNKNOWN_TRANSFER"
+    in_clear = pb.OrderTransfer(
+        transfer_id="clear", order_number="320100202503011000001", from_node=NANJING, to_node=HANGZHOU,
+        order=pb.OrderDetail(contact_phone="13800000000"),
+    )  # fmt: skip
+    assert via_jiangsu(in_clear, HANGZHOU) == "SEAL_INVALID"
+    channel.close()
+    after = network[JS].call("state")
+    assert after["remote_orders"] == before["remote_orders"] and not after["inbox_failed"]

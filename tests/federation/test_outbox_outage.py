@@ -4,6 +4,7 @@ and a rejected message is parked for an operator."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def link(
 def queue(n: int, start: int = 0) -> list[str]:
     ids = []
     for i in range(start, start + n):
-        rec = pb.OrderRecord(order_number=f"3201002025030110{i:05d}", origin_node=CITY, revision=1)
+        rec = pb.OrderRecord(
+            order_number=f"3201002025030110{i:05d}", origin_node=CITY, handling_node=CITY, revision=1
+        )
         row = sender.enqueue(pb.OrderRecordBatch(records=[rec]), origin=CITY, destination=PROV)
         ids.append(row.message_id)
     return ids
@@ -104,35 +107,61 @@ def test_outage_restart_and_lost_acks(link: tuple[Sender, NodeProcess, E.Signing
     ]
 
 
-def test_rejected_message_is_parked_and_can_be_retried(
+def test_refused_messages_are_held_or_parked_and_can_be_retried(
     link: tuple[Sender, NodeProcess, E.SigningKey],
 ) -> None:
     out, proc, _ = link
     proc.start()
     set_address(proc)
     before = queue(2)
-    # addressed through the province to a city it has not registered: the province refuses it
-    update = pb.OrderUpdate(
-        order_number="320500202503011000001",
-        transfer_id="t-1",
-        from_node=CITY,
-        to_node="320500",
-        kind=pb.OrderUpdate.SIGNED,
-        sequence=1,
-    )
-    stray = sender.enqueue(update, origin=CITY, destination="320500")
+    # addressed through the province to a city it has not linked (yet): held, retried on its own,
+    # and the queue behind it goes on
+    announcement = pb.KeyAnnouncement(key=pb.PublicKey(key_id="ed25519:320100:1", node=CITY))
+    stray = sender.enqueue(announcement, origin=CITY, destination="320500")
     after = queue(2, start=2)
-    result = out.drain()
-    assert (result.sent, result.parked) == (4, 1)
-    row = OutboxMessage.get_by_id(stray.id)
-    assert (row.status, row.reject_reason) == ("parked", "NO_ROUTE")
-    assert "无法转发" in row.last_error
-    assert inbox_ids(proc.node.database_url) == before + after
+    with clock.frozen(clock.now()):  # the retry time is judged on a clock that does not move
+        result = out.drain()
+        assert (result.sent, result.held, result.parked) == (4, 1, 0)
+        row = OutboxMessage.get_by_id(stray.id)
+        assert (row.status, row.reject_reason) == ("held", "NO_ROUTE")
+        assert "无法转发" in row.last_error and row.next_attempt_at > clock.now()
+        assert inbox_ids(proc.node.database_url) == before + after
+        assert out.drain().held == 0  # not due yet
 
+    # still refused after a day: parked for the operator, who can put it back
+    OutboxMessage.update(
+        created_at=clock.now() - sender.HOLD_LIMIT - dt.timedelta(minutes=1), next_attempt_at=clock.now()
+    ).where(OutboxMessage.id == row.id).execute()
+    assert out.drain().parked == 1
+    row = OutboxMessage.get_by_id(stray.id)
+    assert (row.status, row.reject_reason, row.attempts) == ("parked", "NO_ROUTE", 2)
     assert sender.retry_parked([row.id]) == 1
     assert OutboxMessage.get_by_id(stray.id).status == "pending"
-    assert out.drain().parked == 1  # still refused: back to the operator
-    assert OutboxMessage.get_by_id(stray.id).attempts == 2
+    # a message refused for good (a report in another node's name) is parked at once
+    forged = sender.enqueue(
+        pb.DailyReport(node="320200", report_date="2025-03-01"), origin=CITY, destination=PROV
+    )
+    result = out.drain()
+    assert OutboxMessage.get_by_id(forged.id).reject_reason == "NOT_AUTHORISED"
+    assert OutboxMessage.get_by_id(forged.id).status == "parked"
+
+
+def test_a_success_resets_the_backoff_of_the_whole_queue(
+    link: tuple[Sender, NodeProcess, E.SigningKey],
+) -> None:
+    """After an outage the neighbour is probed; its first answer makes every queued row due, so
+    the queue drains at once instead of each row waiting out its own backoff."""
+    out, proc, _ = link
+    queue(5)
+    assert PROV in out.drain().errors
+    # as after a long outage: every row far in its backoff
+    OutboxMessage.update(next_attempt_at=clock.now() + dt.timedelta(minutes=5), attempts=9).execute()
+    assert out.drain().sent == 0
+    proc.start()
+    set_address(proc)
+    out._probed.clear()  # (the probe interval has passed)
+    assert out.drain().sent == 5
+    assert not OutboxMessage.select().where(OutboxMessage.status != "sent").exists()
 
 
 def test_backoff_is_full_jitter_and_capped() -> None:

@@ -164,15 +164,8 @@ def test_relay_upward_is_stored_and_queued(province: Receiver, city: E.SigningKe
 
 
 def test_relay_towards_unregistered_node_is_no_route(province: Receiver, city: E.SigningKey) -> None:
-    update = pb.OrderUpdate(
-        order_number="320500202503011000001",
-        transfer_id="t-1",
-        from_node=CITY,
-        to_node="320500",
-        kind=pb.OrderUpdate.SIGNED,
-        sequence=1,
-    )
-    inner = E.seal(update, key=city, destination="320500", message_id="x").SerializeToString()
+    announcement = pb.KeyAnnouncement(key=pb.PublicKey(key_id=city.key_id, node=CITY))
+    inner = E.seal(announcement, key=city, destination="320500", message_id="x").SerializeToString()
     outer = E.wrap_for_relay(inner, key=city, next_hop=PROV, message_id="x")
     refuse(province, outer.SerializeToString(), CITY, "NO_ROUTE")
 

@@ -145,3 +145,52 @@ def test_second_server_cannot_share_the_port(
     proc, _ = province
     with pytest.raises(RuntimeError):
         create_server(ServerParams(me=PROV, tls=test_pki.material(PROV)), proc.address)
+
+
+def scrape(proc: NodeProcess) -> str:
+    return urllib.request.urlopen(f"http://127.0.0.1:{proc.metrics_port}/metrics", timeout=5).read().decode()
+
+
+def test_counters_of_every_process_survive_a_restart(
+    province: tuple[NodeProcess, NodeHome], test_pki: pki.TestPki, tmp_path: Path
+) -> None:
+    """The federation process exports what the worker counted (here: this test process playing the
+    province's worker on the province's database), handshake failures included, and the counts
+    of both survive a restart of the federation process."""
+    from federation import metrics, trust
+    from federation.sender import Sender
+    from node import db as node_db
+
+    proc, node = province
+    client = Client(proc.address, test_pki.material(CITY))
+    forged = E.seal(report(CITY2), key=node.city_key, destination=PROV)  # type: ignore[attr-defined]
+    assert client.send(forged.SerializeToString()).status == pb.Ack.REJECTED
+    client.channel.close()
+
+    node_db.bind(node.database_url)
+    try:
+        with node_db.connection():
+            trust.add_peer(CITY, PROV, address=proc.address)  # pushing to ourselves: a mis-certified link
+        foreign = Sender(PROV, tmp_path, pki.TestPki.create().material(PROV), timeout=5)
+        assert not foreign.probe(CITY)  # the server refuses a certificate from another hierarchy
+        foreign.close()
+        metrics.flush()
+    finally:
+        node_db.database.close()
+        if hasattr(node_db.database.obj, "close_all"):
+            node_db.database.obj.close_all()
+
+    def counted(text: str) -> dict[str, float]:
+        wanted = (
+            'federation_rejects_total{reason="NOT_AUTHORISED"}',
+            'federation_handshake_failures_total{peer="320100"}',
+        )
+        return {
+            w: float(line.split()[-1]) for line in text.splitlines() for w in wanted if line.startswith(w)
+        }
+
+    seen = counted(scrape(proc))
+    assert len(seen) == 2 and all(v >= 1 for v in seen.values()), seen
+    proc.stop()
+    proc.start()
+    assert counted(scrape(proc)) == seen  # the server flushed its counts on the way out

@@ -120,13 +120,19 @@ def test_prometheus_config_and_rules(tmp_path):
     rules = (DEPLOY / "prometheus" / "node.rules.yml").read_text()
     for alert in (
         "HotlineNodeDown",
-        "HotlineOutboxBacklog",
         "HotlineOverdueBacklog",
         "HotlineDiskSpaceLow",
         "HotlineCertificateExpiring",
         "HotlineBackupMissing",
     ):
         assert f"alert: {alert}" in rules
+    federation = (
+        DEPLOY / "prometheus" / "federation.rules.yml"
+    ).read_text()  # outbox, federation certificates
+    assert (
+        "alert: FederationOutboxStuck" in federation
+        and "alert: FederationTlsCertificateExpiring" in federation
+    )
 
 
 def test_logrotate_config(tmp_path):

@@ -18,6 +18,7 @@ from node.registry import optional_modules
 # Subsystems that add their own command groups: module path → function `register_cli(group)`.
 CLI_EXTENSIONS = [
     "node.audit.cli",
+    "node.backup.cli",
     "node.text.cli",
     "federation.cli",
     "node.telephony.cli",
@@ -113,44 +114,78 @@ end = "17:30"
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--level", type=LEVEL_CHOICES, required=True, help="节点级别")
-@click.option("--region", required=True, help="行政区划代码（6位）")
+@click.option("--level", type=LEVEL_CHOICES, default=None, help="节点级别（省略则交互询问）")
+@click.option("--region", default=None, help="行政区划代码（6位；省略则交互询问）")
 @click.option("--name", default=None, help="节点名称（默认由区划生成）")
-@click.option("--database-url", default="sqlite:///data/node.db", show_default=True, help="数据库地址")
+@click.option("--database-url", default=None, help="数据库地址（默认 sqlite:///data/node.db）")
 @click.option("--web-port", default=8328, show_default=True, type=int)
 @click.option("--web-workers", default=2, show_default=True, type=int, help="Web 进程数（gunicorn workers）")
 @click.option("--federation-port", default=50328, show_default=True, type=int)
 @click.option("--metrics-port", default=9328, show_default=True, type=int)
 @click.option("--parent", default=None, help="上级节点，形如 320000@127.0.0.1:50329")
+@click.option("--admin", "admin_user", default=None, help="同时初始化数据库并创建此管理员账号")
+@click.option("--admin-password", default=None, help="管理员密码（省略则交互输入）")
 def init(
     directory: Path,
-    level: str,
-    region: str,
+    level: str | None,
+    region: str | None,
     name: str | None,
-    database_url: str,
+    database_url: str | None,
     web_port: int,
     web_workers: int,
     federation_port: int,
     metrics_port: int,
     parent: str | None,
+    admin_user: str | None,
+    admin_password: str | None,
 ) -> None:
-    """生成一个可运行的节点目录（配置、密钥、数据目录）。"""
+    """生成一个可运行的节点目录（配置、密钥、数据目录）；给出 --admin 或交互运行时还初始化数据库
+    （代码表、法定节假日）并创建管理员。缺少的参数在终端上逐项询问。"""
     from cryptography.fernet import Fernet
 
     from node.settings import check_region_for_level
 
+    interactive = sys.stdin.isatty()
+    if (level is None or region is None) and not interactive:
+        raise click.UsageError("请给出 --level 和 --region（或在终端上交互运行 hotline init）")
+    if level is None:
+        level = click.prompt(
+            "节点级别（ministry 部 / province 省 / city 市）", type=LEVEL_CHOICES, default="city"
+        )
+    if region is None:
+        region = click.prompt(
+            "行政区划代码（部 000000，省 xx0000，市 xxxx00）",
+            default="000000" if level == "ministry" else None,
+        )
     check_region_for_level(region, level)
     if (directory / "node.toml").exists():
         raise click.ClickException(f"{directory}/node.toml 已存在，不会覆盖")
     if name is None:
         name = _region_label(region) + "交通运输服务监督热线"
+        if interactive:
+            name = click.prompt("节点名称", default=name)
+    if database_url is None:
+        database_url = "sqlite:///data/node.db"
+        if interactive:
+            database_url = click.prompt(
+                "数据库地址（市级可用内置 SQLite；省、部级建议 postgresql://用户@主机:5432/库名）",
+                default="sqlite:///data/node.db",
+            )
+    if admin_user is None and interactive:
+        admin_user = click.prompt("管理员用户名", default="admin", show_default=True) or None
+    if admin_user and admin_password is None:
+        if not interactive:
+            raise click.UsageError("请用 --admin-password 给出管理员密码（或在终端上交互输入）")
+        admin_password = click.prompt(
+            "管理员密码（至少8位）", hide_input=True, confirmation_prompt="再次输入"
+        )
     parent_block = ""
     if parent:
         if "@" not in parent:
             raise click.BadParameter("形如 320000@127.0.0.1:50329", param_hint="--parent")
         p_region, p_addr = parent.split("@", 1)
         parent_block = f'parent = {{ region = "{p_region}", address = "{p_addr}" }}\n'
-    for sub in ("data", "keys", "run", "logs", "recordings"):
+    for sub in ("data", "keys", "run", "logs", "recordings", "backups"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(directory / "keys", 0o700)
     (directory / "keys" / "session.key").write_text(secrets.token_urlsafe(48))
@@ -172,9 +207,50 @@ def init(
         encoding="utf-8",
     )
     click.echo(f"已创建节点目录 {directory}（{name}，{region}）")
+    c = f"hotline -c {directory}"
+    steps = []
+    if admin_user:
+        _first_run(NodeContext(str(directory)), admin_user, admin_password or "")
+    else:
+        steps += [
+            f"{c} migrate                       # 建库并载入代码表、法定节假日",
+            f"{c} create-user admin --role admin # 创建管理员",
+        ]
+    steps += [
+        f"{c} run                           # 启动全部进程（或用 deploy/systemd 下的服务单元）",
+        f"浏览器打开 http://127.0.0.1:{web_port}/ ，以管理员登录：运行管理 → 承办单位、用户、时限、节假日",
+        f"{c} backup                        # 试做一次备份；务必另行保管 {directory}/keys/data.key",
+    ]
+    if level != "ministry":
+        steps.append(
+            f"{c} admin keygen                  # 生成联网密钥，交上级节点登记（docs/FEDERATION.md）"
+        )
+    steps.append("生产部署：deploy/ 下的 nginx、systemd、Prometheus 配置和 docs/OPERATIONS.md")
+    click.echo("下一步：")
+    for i, step in enumerate(steps, 1):
+        click.echo(f"  {i}. {step}")
+
+
+def _first_run(ctx: NodeContext, username: str, password: str) -> None:
+    """Schema, code tables and the administrator: a node that starts with nothing else."""
+    from node import db
+    from node.auth import service as auth
+    from node.catalog import service as catalog
+    from node.migrate import upgrade
+
+    ctx.bind()
+    with db.connection():
+        applied = upgrade(db.database.obj)
+        counts = catalog.seed()
+        auth.create_user(username=username, display_name="系统管理员", password=password, roles=["admin"])
     click.echo(
-        f"下一步：hotline -c {directory} migrate && hotline -c {directory} create-user admin --role admin"
+        f"已初始化数据库：迁移 {len(applied)} 个；代码表：" + "，".join(f"{k} {v}" for k, v in counts.items())
     )
+    import chinese_calendar
+
+    last = max(chinese_calendar.holidays).year
+    click.echo(f"法定节假日与调休：内置至 {last} 年（以后年份在 运行管理 → 工作日历 导入国务院通知）")
+    click.echo(f"已创建管理员 {username}")
 
 
 def _region_label(region: str) -> str:

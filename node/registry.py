@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 # Domain packages whose `models` module defines tables; order matters for foreign keys.
 MODEL_MODULES = [
     "node.catalog.models",
+    "node.config.models",
     "node.auth.models",
     "node.audit.models",
     "node.intake.models",

@@ -21,6 +21,7 @@ from node import pii
 from node import settings as node_settings
 from node.auth import service as auth
 from node.catalog import service as catalog
+from node.config import service as config
 from node.registry import all_models
 from node.text import lexicon
 from node.workflow import search as order_search
@@ -71,6 +72,7 @@ def db(
     node_db.database.initialize(database)
     catalog.invalidate()
     lexicon.reset()
+    config.forget()  # each test's counters restart where the rolled-back one began
     database.connect(reuse_if_open=True)
     with database.atomic() as txn:
         yield request.param

@@ -81,3 +81,57 @@ def test_commands_explain_a_missing_config(tmp_path: Path) -> None:
     done = hotline("-c", str(tmp_path / "nowhere"), "migrate", check=False)
     assert done.returncode == 2 and "hotline init" in done.stderr
     assert "--level" in hotline("init", "--help").stdout
+
+
+def test_init_with_admin_makes_a_fresh_node_with_code_tables_and_nothing_else(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from node import db, pii
+    from node import settings as node_settings
+    from node.auth.models import User
+    from node.catalog import service as catalog
+    from node.catalog.models import Domain, ReasonCode, SubBusiness, Unit
+    from node.workflow.models import WorkOrder
+
+    home = tmp_path / "wuxi"
+    out = hotline(
+        "init",
+        "--level",
+        "city",
+        "--region",
+        "320200",
+        "--admin",
+        "root",
+        "--admin-password",
+        "s3cret-pass",
+        str(home),
+    ).stdout
+    assert "已创建管理员 root" in out and "下一步" in out and "hotline -c" in out and "run" in out
+    assert "migrate" not in out.split("下一步")[1]  # already done
+    s = node_settings.load(home)
+    node_settings.configure(s)
+    pii.configure(s.data_key)
+    database = db.bind(s.database_url)
+    try:
+        with db.connection():
+            catalog.invalidate()
+            assert Domain.select().count() >= 10 and SubBusiness.select().count() > 40
+            assert ReasonCode.select().where(ReasonCode.kind == "subject").count() > 5
+            assert [u.username for u in User.select()] == ["root"]
+            assert Unit.select().count() == 0 and WorkOrder.select().count() == 0
+            cal = catalog.calendar()
+            assert not cal.is_workday(dt.date(2026, 10, 1)) and cal.is_workday(dt.date(2026, 10, 10))  # 调休
+    finally:
+        database.close()
+
+
+def test_init_without_a_terminal_asks_for_the_identity(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", "init", str(tmp_path / "n")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--level" in done.stderr

@@ -10,12 +10,15 @@ from pydantic import Field
 
 from node import clock
 from node.api.routing import arg_int, json_body, route
+from node.auth import admin as user_admin
 from node.auth import service as auth
 from node.auth import web
 from node.auth.roles import ROLES
+from node.catalog import admin as catalog_admin
 from node.catalog import data as catalog_data
 from node.catalog import service as catalog
 from node.catalog.models import SlaPolicy, Unit
+from node.db import write_tx
 from node.errors import ValidationError
 from node.intake import service as intake
 from node.intake.models import OUTCOMES, Contact
@@ -225,7 +228,8 @@ def unit_tree() -> Any:
 
 @route(bp, "/units", "POST", "新增承办单位", "代码表", body=UnitCreate, status=201)
 def create_unit() -> Any:
-    web.current_actor().require("catalog.manage")
+    actor = web.current_actor()
+    actor.require("catalog.manage")
     data = parse(UnitCreate, json_body())
     contacts = []
     for c in data.contacts:
@@ -233,7 +237,10 @@ def create_unit() -> Any:
         if not allowed.get("name"):
             raise ValidationError("联系人须填写姓名", details={"contacts": "缺少姓名"})
         contacts.append(allowed)
-    unit = catalog.create_unit(**data.model_dump(exclude={"contacts"}), contacts=contacts)
+    with write_tx():
+        unit = catalog_admin.create_unit(actor, data.model_dump(exclude={"contacts"}))
+        for i, c in enumerate(contacts):
+            catalog_admin.save_contact(actor, unit.code, {**c, "is_primary": i == 0})
     return jsonify(_unit(unit)), 201
 
 
@@ -266,11 +273,8 @@ def list_policies() -> Any:
 
 @route(bp, "/sla-policies", "PUT", "新增或修改办理时限策略", "代码表", body=PolicyIn)
 def put_policy() -> Any:
-    web.current_actor().require("catalog.manage")
     data = parse(PolicyIn, json_body())
-    if data.domain_code:
-        catalog.check_codes(business_type=data.business_type, domain=data.domain_code, sub_business=None)
-    return jsonify(_policy(catalog.save_policy(data.model_dump())))
+    return jsonify(_policy(catalog_admin.save_policy(web.current_actor(), data.model_dump())))
 
 
 class CalendarIn(Input):
@@ -312,10 +316,10 @@ def get_calendar() -> Any:
 
 @route(bp, "/calendar/<day>", "PUT", "设置某日是否为工作日（覆盖节假日数据）", "代码表", body=CalendarIn)
 def put_calendar(day: str) -> Any:
-    web.current_actor().require("catalog.manage")
     data = parse(CalendarIn, json_body())
-    row = catalog.set_calendar_override(_parse_date(day, "day"), data.is_workday, data.note)
-    return jsonify({"date": row.day.isoformat(), "is_workday": row.is_workday, "note": row.note})
+    date = _parse_date(day, "day")
+    catalog_admin.set_day(web.current_actor(), date, data.is_workday, data.note)
+    return jsonify({"date": date.isoformat(), "is_workday": data.is_workday, "note": data.note.strip()})
 
 
 # ---- users --------------------------------------------------------------------------------------
@@ -355,8 +359,8 @@ def create_user() -> Any:
     actor.require("user.manage")
     data = parse(UserCreate, json_body())
     unit_id = catalog.unit_by_code(data.unit_code).id if data.unit_code else None
-    user = auth.create_user(
-        actor=actor,
+    user = user_admin.create_user(
+        actor,
         username=data.username,
         display_name=data.display_name,
         password=data.password,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import peewee as pw
 
 from node.catalog.models import Unit
-from node.db import BaseModel
+from node.db import BaseModel, JsonText
 
 
 class User(BaseModel):
@@ -71,4 +71,29 @@ class LoginAttempt(BaseModel):
     success = pw.BooleanField()
 
 
-MODELS = [User, UserSession, ApiToken, LoginAttempt]
+class Role(BaseModel):
+    """An administrator-defined role (自定义角色): a set of permissions from the permission list and a
+    data scope. The built-in roles live in `node.auth.roles` and are not rows."""
+
+    code = pw.CharField(primary_key=True, max_length=30)
+    name = pw.CharField(unique=True, max_length=20)
+    permissions = JsonText(default=list)
+    scope = pw.CharField(max_length=10, default="node")  # own | unit | node
+    description = pw.CharField(max_length=200, default="")
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+
+
+class PasswordReset(BaseModel):
+    """A one-time password-reset code an administrator hands to a user (in person or by phone);
+    only its SHA-256 is stored. Used once, within `expires_at`."""
+
+    user = pw.ForeignKeyField(User, backref="password_resets", on_delete="CASCADE")
+    code_hash = pw.CharField(unique=True, max_length=64)
+    created_at = pw.DateTimeField()
+    created_by = pw.CharField(max_length=40)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
+MODELS = [User, UserSession, ApiToken, LoginAttempt, Role, PasswordReset]

@@ -110,11 +110,81 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"audit.view", "order.view_all", "contact.view", "stats.view", "recording.listen"}),
 }
 
-ALL_PERMISSIONS: frozenset[str] = frozenset().union(*PERMISSIONS.values())
+# Data scope (数据范围) of a role: which orders its holder sees. Each scope is one view permission;
+# a user with several roles sees the widest. "own" is only reachable through an administrator's role.
+SCOPES: dict[str, str] = {"own": "本人受理的工单", "unit": "本单位承办的工单", "node": "本节点全部工单"}
+SCOPE_PERMISSIONS: dict[str, str] = {
+    "own": "order.view_own",
+    "unit": "order.view_unit",
+    "node": "order.view_all",
+}
+
+ALL_PERMISSIONS: frozenset[str] = frozenset().union(*PERMISSIONS.values(), SCOPE_PERMISSIONS.values())
+
+# Administrator-defined roles in force in this process (node.auth.admin keeps them current from the
+# Role table): code → (name, permissions).
+CUSTOM: dict[str, tuple[str, frozenset[str]]] = {}
 
 
 def permissions_for(roles: list[str] | tuple[str, ...]) -> frozenset[str]:
     perms: set[str] = set()
     for role in roles:
-        perms |= PERMISSIONS.get(role, frozenset())
+        perms |= PERMISSIONS.get(role) or CUSTOM.get(role, ("", frozenset()))[1]
     return frozenset(perms)
+
+
+def role_name(code: str) -> str:
+    return ROLES.get(code) or CUSTOM.get(code, (code, frozenset()))[0]
+
+
+def scope_of(permissions: frozenset[str] | set[str]) -> str:
+    """The widest data scope these permissions give ("" when they show no orders)."""
+    for scope in ("node", "unit", "own"):
+        if SCOPE_PERMISSIONS[scope] in permissions:
+            return scope
+    return ""
+
+
+# Every permission with what it allows, for the role editor (the data scopes are chosen apart).
+PERMISSION_LABELS: dict[str, str] = {
+    "contact.create": "受理来电来信（坐席工作台）",
+    "contact.view": "查看受理记录",
+    "order.create": "新建工单",
+    "order.edit": "修改工单内容",
+    "order.answer": "即时答复",
+    "order.submit": "提交审核",
+    "order.review": "审核工单",
+    "order.approve": "审批工单",
+    "order.dispatch": "分派工单",
+    "order.withdraw": "撤回工单",
+    "order.return.decide": "处理退回申请",
+    "order.sign": "签收工单",
+    "order.return": "退回工单（承办单位）",
+    "order.reply": "回复办理结果",
+    "order.reply.review": "复核办理结果",
+    "order.extension.request": "申请延期",
+    "order.extension.decide": "审批延期",
+    "order.close": "办结工单",
+    "order.callback": "回访",
+    "order.reopen": "重办",
+    "order.archive": "归档",
+    "order.reject": "不予受理",
+    "order.merge": "合并重复工单",
+    "order.split": "拆分工单",
+    "order.transfer": "转办外地",
+    "order.urge": "催办",
+    "order.note": "添加备注",
+    "pii.view": "查看来电人完整号码",
+    "recording.listen": "收听录音",
+    "knowledge.view": "查阅知识库",
+    "knowledge.edit": "编辑知识",
+    "knowledge.review": "审核知识",
+    "stats.view": "查看统计分析",
+    "monitor.view": "运行监控",
+    "appraisal.view": "查看绩效考核",
+    "audit.view": "查看审计日志",
+    "catalog.manage": "维护代码表、承办单位、时限与日历",
+    "user.manage": "管理用户与角色",
+    "node.manage": "维护运行参数、语音导航与备份",
+}
+ASSIGNABLE: frozenset[str] = frozenset(PERMISSION_LABELS)

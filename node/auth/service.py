@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from node import clock, db
 from node import settings as node_settings
 from node.auth.models import ApiToken, LoginAttempt, User, UserSession
-from node.auth.roles import ALL_PERMISSIONS, ROLES, permissions_for
+from node.auth.roles import ALL_PERMISSIONS, permissions_for, role_name
 from node.db import database, write_tx
 from node.errors import (
     AuthenticationRequired,
@@ -56,7 +56,7 @@ class Actor:
 
     @property
     def role_names(self) -> str:
-        return "、".join(ROLES.get(r, r) for r in self.roles)
+        return "、".join(role_name(r) for r in self.roles)
 
 
 SYSTEM = Actor(
@@ -65,6 +65,9 @@ SYSTEM = Actor(
 
 
 def actor_for(user: User) -> Actor:
+    from node.auth import admin  # administrator-defined roles, kept current per process
+
+    admin.refresh_roles()
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -94,7 +97,9 @@ def create_user(
     errors: dict[str, str] = {}
     if not username or len(username) > 40 or not username.replace("_", "").replace(".", "").isalnum():
         errors["username"] = "用户名须为1-40位字母、数字、下划线或点"
-    unknown = [r for r in roles if r not in ROLES]
+    from node.auth import admin
+
+    unknown = [r for r in roles if not admin.is_role(r)]
     if not roles or unknown:
         errors["roles"] = f"未知角色：{'、'.join(unknown)}" if unknown else "至少指定一个角色"
     if password_hash is None and len(password) < MIN_PASSWORD:
@@ -219,6 +224,13 @@ def authenticate(username: str, password: str, address: str = "", device: str = 
     return user
 
 
+def _live() -> node_settings.Settings:
+    """The node's settings with the administrator's run-time values (session limits) applied."""
+    from node.config import service as config
+
+    return config.live()
+
+
 # ---- browser sessions ---------------------------------------------------------------------------------
 
 
@@ -236,7 +248,7 @@ def start_session(user: User, address: str = "", user_agent: str = "") -> str:
             user=user,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + dt.timedelta(hours=node_settings.current().session_max_hours),
+            expires_at=now + dt.timedelta(hours=_live().session_max_hours),
             address=address[:64],
             user_agent=user_agent[:200],
         )
@@ -248,7 +260,7 @@ SESSION_TOUCH = dt.timedelta(minutes=1)
 
 def session_user(secret: str) -> User:
     """The user of a live session. Ends the session (and says why) when it has timed out."""
-    settings = node_settings.current()
+    settings = _live()
     row = (
         UserSession.select(UserSession, User)
         .join(User)
@@ -333,7 +345,7 @@ def issue_token(user: User, name: str, days: int | None = None) -> str:
     """A bearer token for `days` (default and maximum: the node's `token_max_days`)."""
     from node.audit import service as audit
 
-    limit = node_settings.current().token_max_days
+    limit = _live().token_max_days
     days = limit if days is None else days
     if not 1 <= days <= limit:
         raise ValidationError(f"令牌有效期应为 1-{limit} 天", details={"days": f"1-{limit}"})

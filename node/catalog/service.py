@@ -61,7 +61,11 @@ def seed() -> dict[str, int]:
                 SubBusiness.insert(code=code, domain=dcode, name=name, pinyin=initials(name)).on_conflict(
                     conflict_target=[SubBusiness.code], update={SubBusiness.name: name}
                 ).execute()
-        for kind, rows in (("return", data.RETURN_REASONS), ("reject", data.REJECT_REASONS)):
+        for kind, rows in (
+            ("return", data.RETURN_REASONS),
+            ("reject", data.REJECT_REASONS),
+            ("subject", data.COMPLAINT_SUBJECTS),
+        ):
             for code, name in rows:
                 ReasonCode.insert(kind=kind, code=code, name=name).on_conflict(
                     conflict_target=[ReasonCode.kind, ReasonCode.code], update={ReasonCode.name: name}
@@ -69,6 +73,9 @@ def seed() -> dict[str, int]:
         for policy in data.DEFAULT_SLA:
             SlaPolicy.insert(**policy).on_conflict_ignore().execute()
         regions = _load_regions()
+        from node.config import service as config
+
+        config.bump("catalog")
     invalidate()
     return {
         "business_types": BusinessType.select().count(),
@@ -125,11 +132,12 @@ def _load_regions() -> int:
 @dataclass
 class _Cache:
     loaded_at: float = 0.0
+    versions: tuple[Any, ...] = ()  # (database, catalog, settings counters) it was built from
     types: dict[str, str] | None = None
     channels: dict[str, str] | None = None
-    domains: dict[str, Domain] | None = None
-    subs: dict[str, SubBusiness] | None = None
-    reasons: dict[tuple[str, str], str] | None = None
+    domains: dict[str, Domain] | None = None  # every domain, inactive ones included
+    subs: dict[str, SubBusiness] | None = None  # every sub-business, inactive ones included
+    reasons: dict[tuple[str, str], ReasonCode] | None = None
     calendar: WorkCalendar | None = None
     region_names: dict[str, str] | None = None  # every region, retired ones included
     region_codes: frozenset[str] | None = None  # the current (not retired) ones
@@ -146,17 +154,47 @@ def invalidate() -> None:
         _cache = _Cache()
 
 
+def _versions() -> tuple[Any, ...]:
+    from node.config import service as config
+
+    return (*config.stamp("catalog"), config.version("settings"))
+
+
+def _work_hours() -> tuple[dt.time, dt.time]:
+    """Working hours in force (run-time settings over node.toml); the defaults without a node."""
+    from node.config import service as config
+
+    try:
+        return dt.time.fromisoformat(config.value("work_start")), dt.time.fromisoformat(
+            config.value("work_end")
+        )
+    except RuntimeError:  # settings not configured (a bare script): the calendar's defaults
+        return WorkCalendar.work_start, WorkCalendar.work_end
+
+
 def _fresh() -> _Cache:
+    """The cached tables, rebuilt when an administrator changed them (in any process of the node:
+    the version counters) and at least every CACHE_SECONDS."""
     global _cache
+    versions = _versions()
     with _lock:
-        if _cache.types is None or time.monotonic() - _cache.loaded_at > CACHE_SECONDS:
-            c = _Cache(loaded_at=time.monotonic())
+        if (
+            _cache.types is None
+            or _cache.versions != versions
+            or time.monotonic() - _cache.loaded_at > CACHE_SECONDS
+        ):
+            c = _Cache(loaded_at=time.monotonic(), versions=versions)
             c.types = {b.code: b.name for b in BusinessType.select()}
             c.channels = {ch.code: ch.name for ch in Channel.select()}
-            c.domains = {d.code: d for d in Domain.select()}
-            c.subs = {s.code: s for s in SubBusiness.select()}
-            c.reasons = {(r.kind, r.code): r.name for r in ReasonCode.select()}
-            c.calendar = WorkCalendar(overrides={o.day: o.is_workday for o in CalendarOverride.select()})
+            c.domains = {d.code: d for d in Domain.select().order_by(Domain.code)}
+            c.subs = {s.code: s for s in SubBusiness.select().order_by(SubBusiness.code)}
+            c.reasons = {(r.kind, r.code): r for r in ReasonCode.select().order_by(ReasonCode.code)}
+            start, end = _work_hours()
+            c.calendar = WorkCalendar(
+                overrides={o.day: o.is_workday for o in CalendarOverride.select()},
+                work_start=start,
+                work_end=end,
+            )
             c.policies = list(SlaPolicy.select().where(SlaPolicy.active == True))  # noqa: E712
             regions = list(Region.select(Region.code, Region.name, Region.retired).tuples())
             c.region_names = {code: name for code, name, _ in regions}
@@ -173,23 +211,31 @@ def channels() -> dict[str, str]:
     return dict(_fresh().channels or {})
 
 
-def domains() -> dict[str, Domain]:
-    return dict(_fresh().domains or {})
+def domains(include_inactive: bool = False) -> dict[str, Domain]:
+    """Domains offered for new orders (all of them, for names and validation, with include_inactive)."""
+    return {c: d for c, d in (_fresh().domains or {}).items() if include_inactive or d.active}
 
 
-def sub_businesses() -> dict[str, SubBusiness]:
-    return dict(_fresh().subs or {})
+def sub_businesses(include_inactive: bool = False) -> dict[str, SubBusiness]:
+    cache = _fresh()
+    doms = cache.domains or {}
+    return {
+        c: s
+        for c, s in (cache.subs or {}).items()
+        if include_inactive or (s.active and doms[s.domain_id].active)
+    }
 
 
 def reason_name(kind: str, code: str) -> str:
-    name = (_fresh().reasons or {}).get((kind, code))
-    if name is None:
+    row = (_fresh().reasons or {}).get((kind, code))
+    if row is None:
         raise ValidationError(f"未知的原因代码：{code}", details={"field": "reason_code"})
-    return name
+    return row.name
 
 
 def reasons(kind: str) -> dict[str, str]:
-    return {code: name for (k, code), name in (_fresh().reasons or {}).items() if k == kind}
+    """The active codes of one list, for pickers (names of inactive ones: reason_name)."""
+    return {code: r.name for (k, code), r in (_fresh().reasons or {}).items() if k == kind and r.active}
 
 
 def calendar() -> WorkCalendar:
@@ -203,12 +249,12 @@ def type_name(code: str) -> str:
 
 
 def domain_name(code: str) -> str:
-    d = domains().get(code)
+    d = domains(include_inactive=True).get(code)
     return d.name if d else code
 
 
 def sub_name(code: str) -> str:
-    s = sub_businesses().get(code)
+    s = sub_businesses(include_inactive=True).get(code)
     return s.name if s else code
 
 
@@ -225,10 +271,11 @@ def check_codes(
         errors["business_type"] = f"未知的业务类型代码：{business_type}"
     if channel is not None and channel not in channels():
         errors["channel"] = f"未知的受理渠道代码：{channel}"
-    if domain and domain not in domains():
+    # Codes deactivated here stay valid (old orders, orders from other nodes); pickers hide them.
+    if domain and domain not in domains(include_inactive=True):
         errors["domain"] = f"未知的业务领域代码：{domain}"
     if sub_business:
-        sub = sub_businesses().get(sub_business)
+        sub = sub_businesses(include_inactive=True).get(sub_business)
         if sub is None:
             errors["sub_business"] = f"未知的子业务代码：{sub_business}"
         elif domain and sub.domain_id != domain:

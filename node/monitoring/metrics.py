@@ -1,13 +1,27 @@
-"""Prometheus metrics of the web process, multiprocess-safe under gunicorn."""
+"""Prometheus metrics of the web process, multiprocess-safe under gunicorn, plus the node's state
+read at scrape time (orders open and overdue, last backup, free disk, certificate expiry).
+
+`/metrics` answers only clients in `[metrics] allow` (addresses or networks; default the local
+machine) or holding a bearer token of a user with `monitor.view` (e.g. a `prometheus` account).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
+import shutil
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from node.errors import PermissionDenied
 
 REQUESTS = Counter("hotline_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -50,10 +64,94 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Any:
+        _allow_scrape()
         body = generate_latest(registry())
-        if EXTRA_COLLECTORS:
-            extra = CollectorRegistry()
-            for collector in EXTRA_COLLECTORS:
-                extra.register(collector)
-            body += generate_latest(extra)
+        extra = CollectorRegistry()
+        for collector in [*EXTRA_COLLECTORS, NodeCollector(current_app.config["NODE"])]:
+            extra.register(collector)
+        body += generate_latest(extra)
         return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+DEFAULT_ALLOW = ("127.0.0.1/32", "::1/128")
+
+
+def _allow_scrape() -> None:
+    from node.auth import web
+
+    actor = web.optional_actor()
+    if actor is not None and actor.can("monitor.view"):
+        return
+    settings = current_app.config["NODE"]
+    allow = settings.section("metrics").get("allow", list(DEFAULT_ALLOW))
+    try:
+        address = ipaddress.ip_address(web.client_address())
+    except ValueError:
+        address = None
+    if address is not None and any(address in ipaddress.ip_network(str(n), strict=False) for n in allow):
+        return
+    raise PermissionDenied("监控指标仅对允许的地址或持有监控令牌的账号开放")
+
+
+class NodeCollector(Collector):
+    """The node's state for alerting (deploy/prometheus/node.rules.yml), read at scrape time."""
+
+    def __init__(self, settings: Any):
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from node import clock
+        from node.backup import service as backup
+        from node.db import connection
+        from node.workflow import states
+        from node.workflow.models import WorkOrder
+
+        now = clock.now()
+        unfinished = states.states_in(states.OPEN) + states.states_in(states.PENDING)
+        with connection():
+            base = WorkOrder.select().where(WorkOrder.state.in_(unfinished))
+            open_count = base.count()
+            overdue = base.where(WorkOrder.due_at < now).count()
+        yield GaugeMetricFamily(
+            "hotline_orders_open", "Orders not finished (open or in handling)", value=open_count
+        )
+        yield GaugeMetricFamily(
+            "hotline_orders_overdue", "Unfinished orders past their due time", value=overdue
+        )
+        last = backup.list_backups(self.settings)
+        if last:  # absent before the first backup: the alert on its age fires
+            yield GaugeMetricFamily(
+                "hotline_backup_last_timestamp_seconds",
+                "When the newest backup was taken",
+                value=last[0].created_at.replace(tzinfo=clock.TZ).timestamp(),
+            )
+        free = GaugeMetricFamily("hotline_disk_free_bytes", "Free bytes on the node's disks", labels=["path"])
+        total = GaugeMetricFamily("hotline_disk_total_bytes", "Size of the node's disks", labels=["path"])
+        for name, path in (("home", self.settings.home), ("backups", backup.backup_dir(self.settings))):
+            target = path if path.exists() else self.settings.home
+            usage = shutil.disk_usage(target)
+            free.add_metric([name], usage.free)
+            total.add_metric([name], usage.total)
+        yield free
+        yield total
+        certs = GaugeMetricFamily(
+            "hotline_certificate_expiry_seconds",
+            "Seconds until a configured certificate expires",
+            labels=["path"],
+        )
+        for raw in self.settings.section("metrics").get("certificates", []):
+            seconds = certificate_seconds_left(Path(str(raw)))
+            if seconds is not None:
+                certs.add_metric([str(raw)], seconds)
+        yield certs
+
+
+def certificate_seconds_left(path: Path) -> float | None:
+    """Seconds until the first certificate in a PEM file expires (None if unreadable)."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds()

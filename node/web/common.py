@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
+import math
+from typing import Any
 
 from flask import request, session
 
 from node.auth import web as auth_web
 from node.auth.web import client_address as client_address  # the one definition, re-exported
-from node.errors import PermissionDenied
+from node.errors import PermissionDenied, ValidationError
 
 CSRF_FIELD = "csrf_token"
 
@@ -33,3 +36,33 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
+
+
+def page_arg() -> int:
+    """The `page` query argument (1 when missing or malformed)."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        return 1
+    return min(int(raw), 100_000)
+
+
+def pages(page: int, total: int, size: int) -> dict[str, Any]:
+    """What partials/pager.html shows: the current page, the last, and a window of page links."""
+    last = max(1, math.ceil(total / size))
+    window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
+    return {"page": page, "last": last, "window": window, "total": total, "size": size}
+
+
+def date_arg(name: str, end: bool = False) -> dt.datetime | None:
+    """A `YYYY-MM-DD` query argument as the start of that day (the next day's start with `end`)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(
+            f"日期格式有误：{raw}（应为 2026-01-31）", details={name: "日期格式有误"}
+        ) from None
+    start = dt.datetime(day.year, day.month, day.day)
+    return start + dt.timedelta(days=1) if end else start

@@ -7,8 +7,6 @@ the session expired); every POST carries the form's CSRF token.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import time
 from typing import Any
 
@@ -30,6 +28,8 @@ from node.auth import service as auth
 from node.auth import web as auth_web
 from node.catalog import service as catalog
 from node.catalog.models import Unit
+from node.config import service as config
+from node.config.views import first_admin_screen
 from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimited, ValidationError
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
@@ -38,7 +38,10 @@ from node.text import service as text_service
 from node.web import actions as action_forms
 from node.web import duplicates, pickers
 from node.web import format as fmt
+from node.web.common import date_arg as _date_arg
 from node.web.common import is_htmx, require_form_csrf, safe_next
+from node.web.common import page_arg as _page_arg
+from node.web.common import pages as _pages
 from node.web.intake import OUTCOMES, take_contact
 from node.workflow import present, service, states
 from node.workflow.deadlines import deadline_state
@@ -52,6 +55,8 @@ bp = Blueprint("web", __name__)
 SCREEN_POP_URL = "/telephony/screen-pop"
 
 OPEN_ENDPOINTS = {"web.login"}
+# The knowledge editor's home: the knowledge screens (node/knowledge, issue #11) once routed.
+KNOWLEDGE_URL = "/knowledge"
 PAGE_SIZE = 20
 
 # Queues each role works from (tab order). Roles not listed see every queue but the personal ones.
@@ -124,7 +129,7 @@ def render_error(status: int, body: dict[str, Any]) -> Any:
     ), status
 
 
-def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str]]:
+def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str | tuple[str, ...]]]:
     """(label, url, endpoint prefix) of the screens this actor may use."""
     if actor is None:
         return []
@@ -137,6 +142,15 @@ def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str]]:
         items.append(("承办单位工作台", url_for("web.unit_desk"), "web.unit"))
     if actor.can("catalog.manage"):
         items.append(("自动归类", url_for("text_web.lexicon_screen"), "text_web"))
+    if actor.can("order.view_own") and not actor.can("order.view_all"):
+        items.append(("我的工单", url_for("web.queues", queue="mine"), "web.queue"))
+    if actor.can("monitor.view"):
+        items.append(("监控概览", url_for("monitor.overview"), "monitor."))
+    if actor.can("audit.view"):
+        items.append(("审计日志", url_for("audit_screens.log"), "audit_screens."))
+    admin_home = first_admin_screen(actor)
+    if admin_home:
+        items.append(("运行管理", admin_home, ("users.", "catalog_admin.", "admin_home.", "ivr_admin.")))
     return items
 
 
@@ -149,9 +163,17 @@ def _globals() -> dict[str, Any]:
         "actor": actor,
         "nav": nav_items(actor) if actor else [],
         "node_name": settings.name if settings else "",
-        "session_minutes": current_app.config.get("SESSION_MINUTES", 30),
+        "session_minutes": _session_minutes(),
         "now": clock.now(),
     }
+
+
+def _session_minutes() -> int:
+    """The idle timeout in force (run-time setting) for the page's countdown."""
+    try:
+        return int(config.value("session_minutes"))
+    except Exception:  # an error page rendered without a database: the configured value
+        return int(current_app.config.get("SESSION_MINUTES", 30))
 
 
 def _home_for(actor: auth.Actor) -> str:
@@ -162,8 +184,22 @@ def _home_for(actor: auth.Actor) -> str:
     for role in actor.roles:
         if role in ROLE_QUEUES:
             return url_for("web.queues", queue=ROLE_QUEUES[role][0])
+    # the roles without an order queue of their own land on their own screen
+    admin_home = first_admin_screen(actor)
+    if admin_home:
+        return admin_home
+    if "auditor" in actor.roles:
+        return url_for("audit_screens.log")
+    if "supervisor" in actor.roles:
+        return url_for("monitor.overview")
+    if "knowledge_editor" in actor.roles and any(
+        r.rule == KNOWLEDGE_URL for r in current_app.url_map.iter_rules()
+    ):
+        return KNOWLEDGE_URL
     if actor.can("order.view_all"):
         return url_for("web.queues")
+    if actor.can("order.view_own"):
+        return url_for("web.queues", queue="mine")
     return url_for("web.no_screen")
 
 
@@ -313,27 +349,6 @@ def queue_tabs(actor: auth.Actor) -> list[str]:
     return [q for q in service.QUEUES if q not in ("mine", "unit_inbox")]
 
 
-def _date_arg(name: str, end: bool = False) -> dt.datetime | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(
-            f"日期格式有误：{raw}（应为 2026-01-31）", details={name: "日期格式有误"}
-        ) from None
-    start = dt.datetime(day.year, day.month, day.day)
-    return start + dt.timedelta(days=1) if end else start
-
-
-def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        return 1
-    return min(int(raw), 100_000)
-
-
 def build_filter(args: Any, queue: str | None) -> service.OrderFilter:
     q = (args.get("q") or "").strip()[:100]
     phone = None
@@ -354,16 +369,11 @@ def build_filter(args: Any, queue: str | None) -> service.OrderFilter:
     )
 
 
-def _pages(page: int, total: int, size: int) -> dict[str, Any]:
-    last = max(1, math.ceil(total / size))
-    window = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
-    return {"page": page, "last": last, "window": window, "total": total, "size": size}
-
-
 @bp.get("/queues")
 def queues() -> Any:
     actor = auth_web.current_actor()
-    actor.require("order.view_all")
+    if not actor.can("order.view_own"):  # an own-orders scope sees the queues filtered to its orders
+        actor.require("order.view_all")
     tabs = queue_tabs(actor)
     queue = request.args.get("queue", "")
     page = _page_arg()

@@ -127,6 +127,7 @@ def assignment(a: Assignment) -> dict[str, Any]:
 
 ACTION_LABELS = {t.action: t.label for t in states.TRANSITIONS.values()} | {
     "create": "受理",
+    "reassign": "承办单位调整",
     "merge_in": "合并入重复件",
     "split_from": "由拆分生成",
     "receive_transfer": "外地转来",

@@ -85,6 +85,8 @@ def _visible_query(actor: Actor) -> pw.ModelSelect:
             Assignment.unit == actor.unit_id, Assignment.status != "withdrawn"
         )
         return query.where(WorkOrder.id.in_(assigned))
+    if actor.can("order.view_own") and actor.user_id is not None:  # data scope of an admin-defined role
+        return query.where(WorkOrder.agent == actor.user_id)
     raise PermissionDenied("当前角色无权查看工单")
 
 
@@ -542,6 +544,63 @@ def _simple(action: str) -> Callable[[WorkOrder, Actor, Any], None]:
         _change(order, actor, action, states.TRANSITIONS[action].target, reason)
 
     return handler
+
+
+def reassign_unit(actor: Actor, old_unit: Unit, new_unit: Unit, reason: str) -> list[str]:
+    """Move a handling unit's part in every unfinished order to another unit (the old one is being
+    closed down). Parts not yet replied restart at sign-for with the new unit (a lead that had
+    signed puts the order back to 已分派); where the new unit already takes part, the old part
+    ends. One history row per order. Returns the order numbers."""
+    actor.require("catalog.manage")
+    if not new_unit.active:
+        raise ValidationError(f"单位已停用：{new_unit.name}")
+    unfinished = states.states_in(states.OPEN) + states.states_in(states.PENDING)
+    now = clock.now()
+    moved: list[str] = []
+    with write_tx():
+        parts = list(
+            Assignment.select()
+            .join(WorkOrder)
+            .where(Assignment.unit == old_unit, Assignment.active == True, WorkOrder.state.in_(unfinished))  # noqa: E712
+            .order_by(Assignment.order)
+        )
+        for part in parts:
+            order = locked(WorkOrder.select().where(WorkOrder.id == part.order_id)).first()
+            from_state = order.state
+            other = Assignment.get_or_none(
+                Assignment.order == order,
+                Assignment.unit == new_unit,
+                Assignment.active == True,  # noqa: E712
+            )
+            if other is not None:
+                part.active, part.status = False, "withdrawn"
+                part.save()
+                if part.role == "lead":
+                    other.role = "lead"
+                    other.save()
+            else:
+                part.unit = new_unit
+                if part.status in ("dispatched", "signed"):
+                    policy = catalog.policy_for(
+                        order.business_type, order.domain or None, current_settings().region
+                    )
+                    part.status, part.signed_at, part.signed_by = "dispatched", None, None
+                    part.dispatched_at, part.dispatched_by = now, actor.user_id
+                    part.sign_due_at = catalog.calendar().add_work_minutes(now, policy.sign_minutes)
+                    if part.role == "lead" and order.state == "handling":
+                        order.state = "dispatched"
+                        _save(order)
+                part.save()
+            _record(
+                order,
+                actor,
+                "reassign",
+                from_state,
+                reason,
+                {"from_unit": old_unit.code, "to_unit": new_unit.code, "role": part.role},
+            )
+            moved.append(order.number)
+    return moved
 
 
 def _dispatch(order: WorkOrder, actor: Actor, p: schemas.Dispatch) -> None:

@@ -262,6 +262,12 @@
     setupDialogs(root);
     setupWorkstation(root);
   }
+  // Forms that change something irreversible ask first (data-confirm; no inline script under the CSP).
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { init(document); setupSessionTimer(); setupScreenPop(); });
   document.addEventListener("htmx:load", function (ev) { init(ev.detail.elt.parentNode || document); });
 })();

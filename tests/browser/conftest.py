@@ -1,6 +1,7 @@
 """Browser tests: Debian's Chromium driven by Playwright against a live server thread.
 
-The server runs create_app() on 127.0.0.1 port 0 over a throwaway SQLite file, migrated with the
+The server runs the node's ASGI app (create_app() behind node.push.asgi, as gunicorn serves it:
+pages in a thread pool, the push stream on the event loop) under uvicorn on 127.0.0.1 port 0 over a throwaway SQLite file, migrated with the
 real migrations and seeded with the code tables and the demo units and users (password demo12328).
 Every test gets fresh browser contexts at 1366×768; screenshots go to tests/artifacts/.
 """
@@ -8,14 +9,15 @@ Every test gets fresh browser contexts at 1366×768; screenshots go to tests/art
 from __future__ import annotations
 
 import shutil
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from node import db as node_db
 from node import pii
@@ -72,14 +74,26 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
         catalog.seed()
         load_demo(settings, orders=0)
     database.close()
-    app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    import uvicorn
+
+    from node.push.asgi import NodeAsgi
+
+    asgi = NodeAsgi(create_app(settings))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(asgi, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    node = LiveNode(f"http://127.0.0.1:{server.server_port}", settings, database)
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    node = LiveNode(f"http://127.0.0.1:{sock.getsockname()[1]}", settings, database)
     yield node
-    server.shutdown()
-    thread.join(timeout=5)
+    asgi.stop_streams()
+    server.should_exit = True
+    thread.join(timeout=10)
     database.close()
 
 

@@ -129,7 +129,8 @@ def _settings(tmp_path: Path, **tel: object) -> node_settings.Settings:
 
 def test_config_defaults_and_errors(tmp_path: Path) -> None:
     cfg = tconfig.load(_settings(tmp_path))
-    assert (cfg.engines, cfg.callers_per_engine, cfg.sip_port) == (2, 2, 5060)
+    assert (cfg.engines, cfg.callers_per_engine, cfg.sip_port) == (20, 2, 5060)
+    assert cfg.capacity == 40 and cfg.processes == 21 and cfg.engine_name(20) == "announcer"
     assert cfg.recordings_dir == tmp_path / "recordings"
     with pytest.raises(ValidationError) as err:
         tconfig.load(

@@ -735,6 +735,41 @@ def sip_accounts() -> list[tuple[str, str]]:
     ]
 
 
+def has_seat(actor: Actor) -> bool:
+    return actor.user_id is not None and Agent.select().where(Agent.user == actor.user_id).exists()
+
+
+def check_call_control(actor: Actor, call_uuid: str) -> Call:
+    """Hang-up / hold from the phone bar: the agent on the call, or a shift leader."""
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None:
+        raise NotFound("通话不存在")
+    own = call.agent_id is not None and call.agent.user_id == actor.user_id
+    if not (own or actor.can("monitor.view")):
+        raise PermissionDenied("只能操作自己正在接听的来电")
+    if call.state != "talking":
+        raise InvalidTransition("该来电不在通话中")
+    return call
+
+
+def monitor_seat(actor: Actor, call_uuid: str, mode: str) -> Agent:
+    """Who listens in: a `monitor.view` role with their own extension, on a talking call."""
+    actor.require("monitor.view")
+    if mode not in ("listen", "whisper", "barge"):
+        raise ValidationError("监听方式须为监听、耳语或强插", details={"mode": "取值错误"})
+    seat = Agent.get_or_none(Agent.user == actor.user_id) if actor.user_id else None
+    if seat is None:
+        raise Conflict("监听需要班长本人的坐席分机（由管理员分配）")
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None:
+        raise NotFound("通话不存在")
+    if call.state != "talking":
+        raise InvalidTransition("只能监听通话中的来电")
+    if call.agent_id == seat.id:
+        raise Conflict("不能监听自己的通话")
+    return seat
+
+
 def agent_for_user(user_id: int | None) -> Agent:
     agent = Agent.get_or_none(Agent.user == user_id) if user_id else None
     if agent is None:
@@ -865,19 +900,38 @@ def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
 
 
 def recording_file(actor: Actor, call_uuid: str, recordings_dir: Path) -> tuple[Recording, Path]:
-    """The recording of a call, for roles allowed to hear recordings (and the agent who took it)."""
+    """The recording of a call, for roles with `recording.listen` (班长、审核员、派单员、监控员、
+    审计员) and for the agent who took the call (`recording.listen_own`)."""
     rec = Recording.select().join(Call).where(Call.uuid == call_uuid).first()
     if rec is None:
         raise NotFound("该通话没有录音")
     own = rec.call.agent_id is not None and rec.call.agent.user_id == actor.user_id
-    if not (actor.can("recording.listen") or own):
-        raise PermissionDenied("无权收听录音")
+    if not (actor.can("recording.listen") or (own and actor.can("recording.listen_own"))):
+        raise PermissionDenied("无权收听该录音")
     if rec.status == "purged":
         raise NotFound("录音已超过保留期限被清除")
     path = (recordings_dir / rec.path).resolve()
     if recordings_dir.resolve() not in path.parents or not path.exists():
         raise NotFound("录音文件不存在")
     return rec, path
+
+
+def audit_listen(actor: Actor, rec: Recording) -> None:
+    """收听录音留痕: the one place a recording listen is written to the node's audit log.
+
+    AUDIT SEAM (issue #18): node.audit is built in parallel; until it is merged the listen is
+    logged by the `hotline.audit` logger only. The lead wires `audit.record` here at merge."""
+    details = {"order_number": rec.order_number, "recording": rec.path}
+    try:
+        from node.audit import service as audit  # type: ignore[import-not-found]
+    except ImportError:
+        import logging
+
+        logging.getLogger("hotline.audit").info(
+            "recording.listen actor=%s call=%s %s", actor.username, rec.call.uuid, details
+        )
+        return
+    audit.record(actor, "recording.listen", target=f"call:{rec.call.uuid}", details=details)
 
 
 def purge_expired_recordings(recordings_dir: Path, today: dt.date | None = None) -> int:
@@ -1024,40 +1078,6 @@ def caller_history(call: Call, limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
-def screen_pops(actor: Actor, after_id: int) -> list[dict[str, Any]]:
-    """Calls bridged to this actor's seat since event `after_id`."""
-    agent = Agent.get_or_none(Agent.user == actor.user_id)
-    if agent is None:
-        return []
-    events = (
-        CallEvent.select(CallEvent, Call)
-        .join(Call)
-        .where(CallEvent.id > after_id, CallEvent.kind == "bridged", CallEvent.agent == agent)
-        .order_by(CallEvent.id)
-    )
-    out = []
-    for ev in events:
-        call = ev.call
-        caller = call.caller_masked
-        if actor.can("pii.view") and call.caller_cipher:
-            caller = pii.codec().reveal(call.caller_cipher)
-        out.append(
-            {
-                "event_id": ev.id,
-                "call_id": call.uuid,
-                "caller": caller,
-                "caller_masked": call.caller_masked,
-                "channel": PHONE_CHANNEL,
-                "business": call.business,
-                "business_label": ivr.BUSINESS.get(call.business, ""),
-                "bridged_at": ev.at.isoformat(timespec="seconds"),
-                "recording_ref": f"/telephony/recordings/{call.uuid}",
-                "history": caller_history(call),
-            }
-        )
-    return out
-
-
 def begin_callback(task_id: int) -> tuple[str, str]:
     """Mark a callback task as being dialled; returns (number, business) for the engine."""
     with write_tx():
@@ -1069,7 +1089,3 @@ def begin_callback(task_id: int) -> tuple[str, str]:
         task.status, task.attempts, task.last_attempt_at = "dialing", task.attempts + 1, clock.now()
         task.save()
         return pii.codec().reveal(task.number_cipher), task.business
-
-
-def last_event_id() -> int:
-    return int(CallEvent.select(pw.fn.MAX(CallEvent.id)).scalar() or 0)

@@ -125,6 +125,10 @@ def event(call: Call, kind: str) -> CallEvent | None:
     )
 
 
+def offer_started(call: Call) -> bool:
+    return any((e.data or {}).get("action") == "callback_offer" for e in q(lambda: list(call.events)))
+
+
 def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack: Stack) -> None:
     all_offline()
     agent = make_agent(stack, "8001")
@@ -285,7 +289,7 @@ def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Sta
     all_offline()
     caller, call = dial_in(stack, "caller5", "c5", "13800138005")
     caller.send(op="dtmf", id="c5", digits="2")
-    time.sleep(4.5)  # callback offered after 3 s in queue
+    wait_until(lambda: offer_started(call), 20, "callback offer")  # after 3 s in the queue
     caller.send(op="dtmf", id="c5", digits="1")
     time.sleep(1.0)
     caller.send(op="dtmf", id="c5", digits="13912345678#")

@@ -52,7 +52,7 @@ PJ_MAX_CALLS = tconfig.WHEEL_MAX_CALLS
 IDLE_POLL_MS = 50
 # A position announcement is not started when the callback offer is due within this many seconds.
 POSITION_ROOM_S = 8.0
-REGISTRATION_POLL_S = 5.0
+REGISTRATION_POLL_S = 3.0
 # How long a closed recorder may take to write its WAV header before the file is inspected anyway.
 RECORDING_CLOSE_S = 3.0
 MONITOR_MODES = ("listen", "whisper", "barge")

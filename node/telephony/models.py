@@ -27,10 +27,10 @@ CALL_STATES: dict[str, str] = {
 AGENT_STATES: dict[str, str] = {
     "offline": "离线",
     "ready": "就绪",
-    "not_ready": "未就绪",
+    "not_ready": "示忙",
     "ringing": "振铃",
     "talking": "通话中",
-    "wrapup": "话后处理",
+    "wrapup": "话后整理",
 }
 
 EVENT_KINDS: dict[str, str] = {

@@ -490,6 +490,7 @@ def claim_next(engine: str) -> Offer | None:
     no free agent or no queued call of this engine means no write transaction."""
     now = clock.now()
     free = (Agent.state == "ready") | ((Agent.state == "wrapup") & (Agent.wrapup_until <= now))
+    free &= Agent.sip_registered.is_null() | (Agent.sip_registered == True)  # noqa: E712
     if not Agent.select().where(free).exists():
         return None
     if not Call.select().where(Call.state == "queued", Call.engine == engine).exists():
@@ -815,8 +816,9 @@ def set_agent_state(
 
 def update_registrations(registered: set[str], now: dt.datetime | None = None) -> list[str]:
     """Record which extensions Kamailio holds a registration for (engine-1 asks every few
-    seconds). A ready agent whose softphone is gone is set offline, with the reason, so the queue
-    does not ring a dead phone. Returns the extensions whose registration changed."""
+    seconds) and tell the agent's phone bar and the wallboards when it changes. The state stays
+    as the agent set it; the queue just does not ring a softphone known to be unregistered
+    (`claim_next`). Returns the extensions whose registration changed."""
     now = now or clock.now()
     changed = []
     with write_tx():
@@ -826,14 +828,9 @@ def update_registrations(registered: set[str], now: dt.datetime | None = None) -
             if agent.sip_registered is not is_reg:
                 changed.append(agent.extension)
                 agent.sip_registered = is_reg
-                if not is_reg and agent.state == "ready":
-                    agent.save()
-                    _set_agent(agent, "offline", now, reason="软电话未注册")
-                    continue
-                push.publish(
-                    push.user_topic(agent.user_id), PHONE, {"agent_id": agent.id, "registered": is_reg}
-                )
-                push.publish(WALLBOARD_TOPIC, FLOOR, {"what": "agent", "agent_id": agent.id})
+                data = {"agent_id": agent.id, "registered": is_reg}
+                push.publish(push.user_topic(agent.user_id), PHONE, data)
+                push.publish(WALLBOARD_TOPIC, FLOOR, {"what": "agent", **data})
             agent.save()
     return changed
 

@@ -58,6 +58,10 @@
   }
   function tick() {
     if (!me || !me.enrolled) return;
+    if (me.state === "wrapup" && me.wrapup_until && parse(me.wrapup_until) <= Date.now()) {
+      me.wrapup_until = null;  // wrap-up ran out: the node counts the agent ready again
+      refresh();
+    }
     $("state-time").textContent = clock((Date.now() - stateSince) / 1000);
     if (me.call) $("call-time").textContent = clock((Date.now() - callSince) / 1000);
   }

@@ -145,7 +145,7 @@ def test_callback_offer_is_heard_in_full_and_an_info_burst_after_it_leaves_the_n
     offset = (offered.at - rec.started_at).total_seconds()
     offer = prompt_samples(stack, "callback_offer")
     length = len(offer) / rate
-    score, at = best_match(window(samples, rate, offset - 1.0, offset + length + 1.0), offer)
+    score, _ = best_match(window(samples, rate, offset - 1.0, offset + length + 1.0), offer)
     assert score > 0.85, f"callback offer cut or overlaid (match {score:.2f})"
     # the queue prompt before it also played to its end (it used to be cut by the first position)
     queue_prompt = prompt_samples(stack, "queue")

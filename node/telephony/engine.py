@@ -578,6 +578,7 @@ class CallEngine:
         limit = PJ_MAX_CALLS if self.announcer else self.cfg.callers_per_engine
         if self.stopping or self.callers() >= limit:
             op.statusCode = 486 if not self.stopping else 503
+            log.info("拒绝来电（%s）：来电 %s/%s，会话 %s", op.statusCode, self.callers(), limit, list(self.sessions))
             leg.answer(op)
             return
         ci = leg.getInfo()

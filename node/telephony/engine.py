@@ -140,6 +140,9 @@ class Session:
         self.monitor_leg: Leg | None = None
         self.monitor_mode = ""
         self.monitor_agent_id: int | None = None
+        self.consult_leg: Leg | None = None
+        self.consult_agent_id: int | None = None
+        self.consult_talking = False
 
     @property
     def am(self) -> pj.AudioMedia | None:
@@ -563,6 +566,9 @@ class CallEngine:
         elif leg.role == "monitor":
             if s is not None:
                 self._monitor_event(s, leg, kind, a)
+        elif leg.role == "consult":
+            if s is not None:
+                self._consult_event(s, leg, kind, a, b)
         elif s is not None:
             self._agent_event(s, leg, kind, a, b)
         if leg.gone:
@@ -578,7 +584,13 @@ class CallEngine:
         limit = PJ_MAX_CALLS if self.announcer else self.cfg.callers_per_engine
         if self.stopping or self.callers() >= limit:
             op.statusCode = 486 if not self.stopping else 503
-            log.info("拒绝来电（%s）：来电 %s/%s，会话 %s", op.statusCode, self.callers(), limit, list(self.sessions))
+            log.info(
+                "拒绝来电（%s）：来电 %s/%s，会话 %s",
+                op.statusCode,
+                self.callers(),
+                limit,
+                list(self.sessions),
+            )
             leg.answer(op)
             return
         ci = leg.getInfo()
@@ -863,13 +875,13 @@ class CallEngine:
         ring_timeout = self._ring_timeout(s, leg)
         self.after(self.cfg.ring_timeout_s, ring_timeout)
 
-    def _ring_timeout(self, s: Session, leg: Leg) -> Callable[[], None]:
-        """Hang up `leg` if it still rings for `s`; holds the leg weakly (see `dead`)."""
+    def _ring_timeout(self, s: Session, leg: Leg, attr: str = "agent_leg") -> Callable[[], None]:
+        """Hang up `leg` if it still rings for `s` (as its `attr`); holds the leg weakly (see `dead`)."""
         ref = weakref.ref(leg)
 
         def fire() -> None:
             leg = ref()
-            if leg is not None and s.agent_leg is leg and not leg.confirmed and not leg.gone:
+            if leg is not None and getattr(s, attr) is leg and not leg.confirmed and not leg.gone:
                 self._hangup(leg)
 
         return fire
@@ -879,6 +891,7 @@ class CallEngine:
         self.emit("agent_hangup", s, agent_id=s.agent_id, wrapup_s=self.cfg.wrapup_s)
         s.agent_leg = None
         self._hangup(s.monitor_leg)
+        self._drop_consult(s)
         s.on_hold, s.hold = False, None
         if s.leg is None or s.leg.gone:
             return
@@ -934,6 +947,7 @@ class CallEngine:
             s.agent_leg.cancelled_by_us = True
             self._hangup(s.agent_leg)
         self._hangup(s.monitor_leg)
+        self._drop_consult(s)
         s.player = None
         s.hold = None
         had_rec = s.rec is not None
@@ -947,7 +961,7 @@ class CallEngine:
             self._when_written(path, lambda: self._recording_done(s, rel))
         self.sessions.pop(s.uuid, None)
         # Timers and DB replies may still hold the session; they must not keep its legs alive.
-        s.leg = s.agent_leg = s.monitor_leg = None
+        s.leg = s.agent_leg = s.monitor_leg = s.consult_leg = None
 
     def _when_written(self, path: Path, fn: Callable[[], None], deadline: float = 0.0) -> None:
         deadline = deadline or time.monotonic() + RECORDING_CLOSE_S
@@ -1052,6 +1066,8 @@ class CallEngine:
             self._transfer(cmd, reply)
         elif name in ("agent_hangup", "hold", "unhold"):
             self._agent_command(name, cmd, reply)
+        elif name in ("consult", "consult_transfer", "consult_cancel"):
+            self._consult_command(name, cmd, reply)
         elif name == "monitor":
             self._monitor(cmd, reply)
         elif name == "callback":
@@ -1076,31 +1092,166 @@ class CallEngine:
         assert agent is not None
         if name == "agent_hangup":
             self._hangup(agent)
+        elif s.consult_leg is not None:
+            reply({"ok": False, "error": "正在咨询，请先结束咨询或转给咨询方"})
+            return
         elif name == "hold":
             if s.on_hold:
                 reply({"ok": False, "error": "来电已在保持中"})
                 return
-            if s.am is not None and agent.am is not None:
-                s.am.stopTransmit(agent.am)
-                agent.am.stopTransmit(s.am)
-            s.on_hold = True
-            hold = pj.AudioMediaPlayer()
-            hold.createPlayer(str(self.prompts.hold_music()), 0)
-            if s.am is not None:
-                hold.startTransmit(s.am)
-            s.hold = hold
-            self.emit("hold", s, agent_id=s.agent_id)
+            self._hold(s)
         else:
             if not s.on_hold:
                 reply({"ok": False, "error": "来电未处于保持"})
                 return
-            s.hold = None
-            s.on_hold = False
-            if s.am is not None and agent.am is not None:
-                s.am.startTransmit(agent.am)
-                agent.am.startTransmit(s.am)
-            self.emit("unhold", s, agent_id=s.agent_id)
+            self._unhold(s)
         reply({"ok": True})
+
+    def _hold(self, s: Session) -> None:
+        """The caller hears hold music and nothing of the agent; the recording goes on."""
+        agent = s.agent_leg
+        if s.am is not None and agent is not None and agent.am is not None:
+            s.am.stopTransmit(agent.am)
+            agent.am.stopTransmit(s.am)
+        s.on_hold = True
+        hold = pj.AudioMediaPlayer()
+        hold.createPlayer(str(self.prompts.hold_music()), 0)
+        if s.am is not None:
+            hold.startTransmit(s.am)
+        s.hold = hold
+        self.emit("hold", s, agent_id=s.agent_id)
+
+    def _unhold(self, s: Session) -> None:
+        agent = s.agent_leg
+        s.hold = None
+        s.on_hold = False
+        if s.am is not None and agent is not None and agent.am is not None:
+            s.am.startTransmit(agent.am)
+            agent.am.startTransmit(s.am)
+        self.emit("unhold", s, agent_id=s.agent_id)
+
+    def _consult_command(
+        self, name: str, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """咨询: the agent puts the caller on hold and rings a colleague (`consult`); then hands the
+        caller over (`consult_transfer`, an attended transfer) or ends the consultation and takes
+        the caller back (`consult_cancel`)."""
+        s = self._talking(cmd, reply)
+        if s is None:
+            return
+        if name == "consult":
+            extension = str(cmd.get("extension", ""))
+            if s.consult_leg is not None:
+                reply({"ok": False, "error": "已在咨询中"})
+            elif not (extension.isdigit() and 3 <= len(extension) <= 8):
+                reply({"ok": False, "error": "坐席分机号须为3到8位数字"})
+            elif self.free_legs() <= 0:
+                reply({"ok": False, "error": "本引擎线路已满，暂不能咨询"})
+            else:
+                self._start_consult(s, extension, reply)
+            return
+        c = s.consult_leg
+        if c is None:
+            reply({"ok": False, "error": "当前没有咨询"})
+            return
+        if name == "consult_cancel":
+            c.owner = None
+            self._end_consult(s, c, 0)
+            self._hangup(c)
+            self._unhold(s)
+            reply({"ok": True})
+            return
+        if not s.consult_talking or c.am is None or s.am is None:
+            reply({"ok": False, "error": "咨询方尚未接听"})
+            return
+        old, old_agent = s.agent_leg, s.agent_id
+        self.emit(
+            "transferred",
+            s,
+            from_agent_id=old_agent,
+            wrapup_s=self.cfg.wrapup_s,
+            target="agent",
+            agent_id=s.consult_agent_id,
+        )
+        self._hangup(s.monitor_leg)
+        c.role = "agent"
+        s.agent_leg, s.agent_id = c, s.consult_agent_id
+        s.consult_leg, s.consult_agent_id, s.consult_talking = None, None, False
+        if old is not None:
+            old.owner = None
+            self._hangup(old)
+        s.hold, s.on_hold = None, False
+        s.am.startTransmit(c.am)
+        c.am.startTransmit(s.am)
+        if s.rec is not None:
+            c.am.startTransmit(s.rec)
+        self.emit("answered", s, agent_id=s.agent_id)
+        self.emit("bridged", s, agent_id=s.agent_id, recording=s.rec_rel)
+        reply({"ok": True})
+
+    def _start_consult(self, s: Session, extension: str, reply: Callable[[dict[str, Any]], None]) -> None:
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                reply({"ok": False, "error": getattr(error, "message", str(error))})
+                return
+            if s.state != "talking" or s.consult_leg is not None or self.acc is None:
+                self.emit("offer_failed", s, agent_id=result.agent_id)
+                reply({"ok": False, "error": "通话已变化，未发起咨询"})
+                return
+            leg = Leg(self, self.acc, "consult")
+            leg.owner = s
+            try:
+                leg.makeCall(f"sip:{result.extension}@{self.kamailio}", pj.CallOpParam(True))
+            except pj.Error as exc:
+                self.emit("offer_failed", s, agent_id=result.agent_id)
+                reply({"ok": False, "error": f"呼叫咨询方失败：{exc.reason}"})
+                return
+            self.legs.add(leg)
+            if not s.on_hold:
+                self._hold(s)
+            s.consult_leg, s.consult_agent_id, s.consult_talking = leg, result.agent_id, False
+            self.emit(
+                "consult",
+                s,
+                agent_id=s.agent_id,
+                phase="ringing",
+                to_agent_id=result.agent_id,
+                extension=result.extension,
+            )
+            self.after(self.cfg.ring_timeout_s, self._ring_timeout(s, leg, attr="consult_leg"))
+            reply({"ok": True})
+
+        name, uuid = self.name, s.uuid
+        self.db_worker.request(lambda: service.claim_agent(name, uuid, extension), done)
+
+    def _consult_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if leg is not s.consult_leg or s.state == "ended":
+            return
+        if kind in ("state", "media") and leg.confirmed and leg.am is not None and not s.consult_talking:
+            agent = s.agent_leg
+            if agent is not None and agent.am is not None:
+                agent.am.startTransmit(leg.am)
+                leg.am.startTransmit(agent.am)
+            s.consult_talking = True
+            self.emit("consult", s, agent_id=s.agent_id, phase="talking", to_agent_id=s.consult_agent_id)
+        elif kind == "state" and a == DISCONNECTED:
+            self._end_consult(s, leg, int(b or 0))
+
+    def _drop_consult(self, s: Session) -> None:
+        c = s.consult_leg
+        if c is not None:
+            self._end_consult(s, c, 0)
+            c.owner = None
+            self._hangup(c)
+
+    def _end_consult(self, s: Session, leg: Leg, status: int) -> None:
+        """The consulted colleague left (or was never reached): the caller stays on hold."""
+        if s.consult_leg is not leg:
+            return
+        self.emit(
+            "consult", s, agent_id=s.agent_id, phase="ended", to_agent_id=s.consult_agent_id, status=status
+        )
+        s.consult_leg, s.consult_agent_id, s.consult_talking = None, None, False
 
     def _monitor(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
         """班长监听/耳语/强插: ring the supervisor's extension and mix them into a talking call.
@@ -1214,6 +1365,7 @@ class CallEngine:
     def _drop_agent(self, s: Session, **transfer: Any) -> Leg | None:
         """Log the transfer, release the current agent (wrap-up) and hang up their leg."""
         old_leg, old_agent = s.agent_leg, s.agent_id
+        self._drop_consult(s)
         self.emit("transferred", s, from_agent_id=old_agent, wrapup_s=self.cfg.wrapup_s, **transfer)
         self._hangup(s.monitor_leg)
         s.on_hold = False

@@ -27,6 +27,7 @@ from node.telephony.models import (
     AgentStateLog,
     Call,
     CallbackTask,
+    CallEvent,
     CallLeg,
     PhoneRating,
     Recording,
@@ -73,11 +74,18 @@ def phone_bar(actor: Actor, cfg: TelephonyConfig) -> dict[str, Any]:
     row = Call.get_or_none(Call.uuid == current) if current else None
     if row is not None and (row.state != "ended" or state == "wrapup"):
         held = (
-            service.CallEvent.select(service.CallEvent.kind)
-            .where(service.CallEvent.call == row, service.CallEvent.kind.in_(("hold", "unhold")))
-            .order_by(service.CallEvent.seq.desc())
+            CallEvent.select(CallEvent.kind)
+            .where(CallEvent.call == row, CallEvent.kind.in_(("hold", "unhold")))
+            .order_by(CallEvent.seq.desc())
             .scalar()
         )
+        consult = (
+            CallEvent.select()
+            .where(CallEvent.call == row, CallEvent.kind == "consult")
+            .order_by(CallEvent.seq.desc())
+            .first()
+        )
+        phase = (consult.data or {}).get("phase") if consult is not None else None
         call = {
             "call_id": row.uuid,
             "state": row.state,
@@ -86,6 +94,9 @@ def phone_bar(actor: Actor, cfg: TelephonyConfig) -> dict[str, Any]:
             "since": _iso(row.bridged_at or row.offered_at),
             "on_hold": held == "hold" and row.state == "talking",
             "order_number": row.order_number,
+            # the agent's own consultation of a colleague (咨询): ringing / talking
+            "consult": phase if phase in ("ringing", "talking") and row.agent_id == agent.id else None,
+            "consulted": row.agent_id != agent.id,
         }
     return {
         "enrolled": True,

@@ -321,7 +321,16 @@ def record_event(ev: dict[str, Any]) -> None:
                     push.publish(push.user_topic(user_id), SCREEN_POP, {"call": uuid, "event_id": event.id})
         elif kind == "transferred":
             _transferred(call, ev)
-        elif kind in ("hold", "unhold", "consult", "monitor"):
+        elif kind in ("hold", "unhold", "monitor"):
+            data = {k: v for k, v in ev.items() if k not in ("kind", "call", "at", "agent_id")}
+            _log(call, kind, at, agent_id, **data)
+        elif kind == "consult":
+            # 咨询: the consulted colleague is talking to the agent, then free again
+            consulted = _agent_for_call(ev.get("to_agent_id"), uuid)
+            if consulted is not None and ev.get("phase") == "talking":
+                _set_agent(consulted, "talking", at, reason="咨询", call_uuid=uuid)
+            elif consulted is not None and ev.get("phase") == "ended":
+                _set_agent(consulted, "ready", at, call_uuid=uuid)
             data = {k: v for k, v in ev.items() if k not in ("kind", "call", "at", "agent_id")}
             _log(call, kind, at, agent_id, **data)
         elif kind == "agent_hangup":

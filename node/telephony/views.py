@@ -106,16 +106,32 @@ def call_pop(call_id: str) -> Any:
     return jsonify(floor.call_pop(web.current_actor(), call_id))
 
 
+CALL_COMMANDS = {
+    "hangup": "agent_hangup",
+    "hold": "hold",
+    "unhold": "unhold",
+    "consult": "consult",
+    "consult_transfer": "consult_transfer",
+    "consult_cancel": "consult_cancel",
+}
+
+
 @bp.post("/calls/<call_id>/<command>")
 def call_command(call_id: str, command: str) -> Any:
     """The phone bar on a talking call: `hangup` (the agent's side; the caller goes on to the
-    rating), `hold`, `unhold`."""
-    if command not in ("hangup", "hold", "unhold"):
+    rating), `hold`, `unhold`, `consult` {"extension"} (caller on hold, a colleague rung),
+    `consult_transfer` (hand the caller to that colleague), `consult_cancel`."""
+    if command not in CALL_COMMANDS:
         raise ValidationError("未知的通话操作", details={"command": "取值错误"})
     actor = web.current_actor()
     service.check_call_control(actor, call_id)
-    name = "agent_hangup" if command == "hangup" else command
-    return jsonify(control.engine_command(call_id, {"cmd": name}))
+    cmd: dict[str, Any] = {"cmd": CALL_COMMANDS[command]}
+    if command == "consult":
+        body = json_body()
+        extension = str(body.get("extension", "")).strip() if isinstance(body, dict) else ""
+        key, value = service.parse_transfer({"extension": extension})
+        cmd[key] = value
+    return jsonify(control.engine_command(call_id, cmd))
 
 
 @bp.post("/calls/<call_id>/monitor")

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from node import clock
+from node import clock, pii
 from node import db as node_db
-from node import pii
 from node import settings as node_settings
 from node.auth import service as auth
 from node.push import service as push
@@ -27,7 +26,9 @@ def test_publish_topics_and_purge(db: str) -> None:
     agent = auth.actor_for(factories.make_user("agent"))
     leader = auth.actor_for(factories.make_user("shift_leader"))
     assert f"user:{agent.user_id}" in push.topics_for(agent) and "role:agent" in push.topics_for(agent)
-    assert "perm:monitor.view" in push.topics_for(leader) and "perm:monitor.view" not in push.topics_for(agent)
+    assert "perm:monitor.view" in push.topics_for(leader) and "perm:monitor.view" not in push.topics_for(
+        agent
+    )
     start = push.last_id()
     now = clock.now()
     with clock.frozen(now - dt.timedelta(hours=2)):
@@ -66,7 +67,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     asgi = NodeAsgi(create_app(settings))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
+    srv = uvicorn.Server(
+        uvicorn.Config(asgi, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    )
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from node import pii
-from node.auth.service import actor_for
+from node.auth.service import SYSTEM, actor_for
 from node.telephony import audio, control, floor, ivr, service
 from node.telephony.models import Agent, Call, CallbackTask, CallEvent, CallLeg
 from node.telephony.prompts import PromptLibrary
@@ -64,9 +64,35 @@ def best_match(heard: np.ndarray, template: np.ndarray) -> tuple[float, int]:
         heard = np.concatenate([heard, np.zeros(len(template) - len(heard))])
     num = correlate(heard, template, mode="valid", method="fft")
     energy = np.sqrt(np.convolve(heard**2, np.ones(len(template)), mode="valid"))
-    score = num / (energy * np.linalg.norm(template) + 1e-9)
+    norm = float(np.linalg.norm(template))
+    # a (near) silent stretch of `heard` matches nothing: no division by ~0
+    score = np.where(energy > 0.05 * norm, num / (np.maximum(energy, 1e-9) * norm), 0.0)
     i = int(np.argmax(score))
     return float(score[i]), i
+
+
+def coverage(heard: np.ndarray, template: np.ndarray, rate: int = 8000, chunk_s: float = 0.5) -> float:
+    """Share of the template's half-second pieces found, in order, in `heard` (each matched with a
+    normalised correlation above 0.8 near where the previous one was). A prompt cut short or
+    played over loses its pieces; a media frame dropped under CPU load only shifts the next."""
+    n = int(chunk_s * rate)
+    pieces = [template[i : i + n] for i in range(0, len(template) - n + 1, n)]
+    pieces = [p for p in pieces if np.linalg.norm(p) > 1e-3 * n]  # skip silent pieces
+    if not pieces:
+        return 0.0
+    found, at = 0, None
+    for k, piece in enumerate(pieces):
+        expect = (at + n) if at is not None else None
+        lo = 0 if expect is None else max(0, expect - rate // 2)
+        hi = len(heard) if expect is None else min(len(heard), expect + n + rate // 2)
+        if hi - lo < n:
+            continue
+        score, where = best_match(heard[lo:hi], piece)
+        if score > 0.8:
+            found, at = found + 1, lo + where
+        elif at is not None:
+            at += n
+    return found / len(pieces)
 
 
 def window(samples: np.ndarray, rate: int, start: float, end: float) -> np.ndarray:
@@ -76,6 +102,15 @@ def window(samples: np.ndarray, rate: int, start: float, end: float) -> np.ndarr
 def test_all_lines_busy_plays_the_busy_prompt_then_hangs_up(stack: Stack, tmp_path: Path) -> None:
     all_offline()
     holder, first = dial_in(stack, "busy-holder", "b1", "13800139001")  # takes the only line
+    try:
+        _busy_caller_hears_the_prompt(stack, tmp_path)
+    finally:
+        holder.send(op="hangup", id="b1")
+        ended(first.uuid)
+        holder.close()
+
+
+def _busy_caller_hears_the_prompt(stack: Stack, tmp_path: Path) -> None:
     second = stack.ua("busy-second")
     heard_at = tmp_path / "second.wav"
     second.send(op="call", id="b2", uri=stack.uri, record=str(heard_at), **{"from": "13800139002"})
@@ -104,11 +139,9 @@ def test_all_lines_busy_plays_the_busy_prompt_then_hangs_up(stack: Stack, tmp_pa
     freqs = np.fft.rfftfreq(len(spoken), 1 / rate)
     assert spectrum[(freqs >= 200) & (freqs <= 3400)].sum() / spectrum.sum() > 0.8
     # and it is the busy prompt itself, heard to (almost) its end
-    score, _ = best_match(window(heard, rate, 0, length + 1.0), prompt[: int((length - 0.5) * rate)])
-    assert score > 0.8, score
-    holder.send(op="hangup", id="b1")
-    ended(first.uuid)
-    assert second.close() == 0 and holder.close() == 0
+    share = coverage(window(heard, rate, 0, length + 1.0), prompt[: int((length - 0.5) * rate)])
+    assert share > 0.8, f"busy prompt not heard in full ({share:.0%} of it)"
+    assert second.close() == 0
 
 
 def test_callback_offer_is_heard_in_full_and_an_info_burst_after_it_leaves_the_number(stack: Stack) -> None:
@@ -145,16 +178,16 @@ def test_callback_offer_is_heard_in_full_and_an_info_burst_after_it_leaves_the_n
     offset = (offered.at - rec.started_at).total_seconds()
     offer = prompt_samples(stack, "callback_offer")
     length = len(offer) / rate
-    score, _ = best_match(window(samples, rate, offset - 1.0, offset + length + 1.0), offer)
-    assert score > 0.85, f"callback offer cut or overlaid (match {score:.2f})"
+    share = coverage(window(samples, rate, offset - 1.0, offset + length + 1.0), offer)
+    assert share > 0.85, f"callback offer cut or overlaid ({share:.0%} of it heard)"
     # the queue prompt before it also played to its end (it used to be cut by the first position)
     queue_prompt = prompt_samples(stack, "queue")
     queued = event(done, "queued")
     q_offset = (queued.at - rec.started_at).total_seconds()
-    q_score, _ = best_match(
+    q_share = coverage(
         window(samples, rate, q_offset - 1.0, q_offset + len(queue_prompt) / rate + 1.0), queue_prompt
     )
-    assert q_score > 0.85, f"'正在为您转接人工服务' cut (match {q_score:.2f})"
+    assert q_share > 0.85, f"'正在为您转接人工服务' cut ({q_share:.0%} of it heard)"
     assert caller.close() == 0
 
 
@@ -221,3 +254,72 @@ def test_shift_leader_listens_then_whispers_to_the_agent(stack: Stack, tmp_path:
     assert q(lambda: Agent.get_by_id(agent.id)).state in ("wrapup", "ready")
     for ua in (caller, agents, leader):
         assert ua.close() == 0
+
+
+def test_agent_consults_a_colleague_then_hands_the_caller_over(stack: Stack, tmp_path: Path) -> None:
+    all_offline()
+    first = make_agent(stack, "8611")
+    second = make_agent(stack, "8612", ready=False)
+    seats = stack.agent_ua(
+        {
+            "8611": {"answer_after": 0.3, "tone": 1400, "record": str(tmp_path / "first")},
+            "8612": {"answer_after": 0.3, "tone": 1800, "record": str(tmp_path / "second")},
+        },
+        "consult-seats",
+    )
+    caller, call = dial_in(
+        stack, "consult-c", "k1", "13800139031", tone=1000, record=str(tmp_path / "caller.wav")
+    )
+    caller.send(op="dtmf", id="k1", digits="1")
+    wait_until(lambda: event(call, "bridged"), 20, "bridged to 8611")
+    owner = actor_for(q(lambda: Agent.get_by_id(first.id).user))
+
+    def command(cmd: dict[str, str]) -> dict[str, object]:
+        q(lambda: service.check_call_control(owner, call.uuid))
+        return q(lambda: control.engine_command(call.uuid, cmd))  # type: ignore[no-any-return]
+
+    with pytest.raises(Exception, match="不能转接"):  # the colleague must be ready
+        command({"cmd": "consult", "extension": "8612"})
+    q(lambda: service.set_agent_state(SYSTEM, second.id, "ready"))
+    assert command({"cmd": "consult", "extension": "8612"})["ok"]
+    wait_until(lambda: q(lambda: Agent.get_by_id(second.id)).state == "talking", 20, "colleague answers")
+    bar = q(lambda: floor.phone_bar(owner, stack.cfg))
+    assert bar["call"]["consult"] == "talking" and bar["call"]["on_hold"]
+    t_consult = time.time() + 0.5
+    time.sleep(2.0)
+    assert command({"cmd": "consult_transfer"})["ok"]
+    t_handed = time.time() + 0.5
+    wait_until(
+        lambda: q(lambda: Call.get(Call.uuid == call.uuid)).agent_id == second.id, 10, "caller handed over"
+    )
+    time.sleep(2.0)
+    t_end = time.time()
+    caller.send(op="hangup", id="k1")
+    done = ended(call.uuid)
+    legs = q(lambda: list(CallLeg.select().where(CallLeg.call == done).order_by(CallLeg.seq)))
+    assert [(leg.outcome, leg.agent_id) for leg in legs] == [
+        ("transferred", first.id),
+        ("answered", second.id),
+    ]
+    assert legs[0].transferred_to == "agent:8612" and legs[1].origin == "transfer"
+    assert q(lambda: Agent.get_by_id(first.id)).state == "wrapup"
+    phases = [e.data["phase"] for e in q(lambda: list(done.events)) if e.kind == "consult"]
+    assert phases[:2] == ["ringing", "talking"]
+
+    def heard(name: str, t0: float, t1: float) -> np.ndarray:
+        ua = caller if name == "caller" else seats
+        rec = ua.wait(lambda e: e["ev"] == "recording" and (name == "caller" or name in e["path"]), 1)
+        rate, samples = audio.read_samples(Path(rec["path"]))
+        return window(samples, rate, t0 - rec["t"], t1 - rec["t"])
+
+    rate = 8000
+    assert audio.band_level(heard("first", t_consult, t_handed - 0.5), rate, 1800) > 0.05, (
+        "8611 did not hear 8612"
+    )
+    assert audio.band_level(heard("caller", t_consult, t_handed - 0.5), rate, 1800) < 0.02, (
+        "the caller heard the consultation"
+    )
+    assert audio.band_level(heard("caller", t_handed, t_end), rate, 1800) > 0.05, (
+        "the caller was not handed to 8612"
+    )
+    assert caller.close() == 0 and seats.close() == 0

@@ -51,6 +51,9 @@
       $("caller").textContent = call.caller;
       $("business").textContent = call.business;
       $("hold").hidden = !call.on_hold;
+      $("consulting").hidden = !call.consult;
+      $("consult-state").textContent = call.consult === "ringing" ? "咨询振铃中" : "咨询中";
+      bar.querySelector('[data-pb-action="consult"]').hidden = !!call.consult || call.consulted;
       bar.querySelector('[data-pb-action="hold"]').firstChild.textContent = call.on_hold ? "取回 " : "保持 ";
       callSince = parse(call.since);
     }
@@ -82,11 +85,16 @@
       say(res.body.message || "切换失败");
     });
   }
-  function callCommand(command) {
+  function callCommand(command, body) {
     if (!me || !me.call) { say("当前没有通话"); return; }
-    post("/telephony/calls/" + me.call.call_id + "/" + command).then(function (res) {
+    post("/telephony/calls/" + me.call.call_id + "/" + command, body).then(function (res) {
       if (!res.ok) say(res.body.message || "操作失败"); else { say(""); refresh(); }
     });
+  }
+  function consult() {
+    if (!me || !me.call) { say("当前没有通话"); return; }
+    var ext = window.prompt("咨询哪位坐席？请输入分机号（来电将被保持）", "");
+    if (ext) callCommand("consult", { extension: ext.trim() });
   }
   function openTransfer() {
     if (!me || !me.call) { say("当前没有通话"); return; }
@@ -127,6 +135,7 @@
     else if (e.key === "F9") { e.preventDefault(); callCommand(me.call && me.call.on_hold ? "unhold" : "hold"); }
     else if (e.altKey && e.shiftKey && e.key.toLowerCase() === "t") { e.preventDefault(); openTransfer(); }
     else if (e.altKey && e.shiftKey && e.key.toLowerCase() === "x") { e.preventDefault(); callCommand("hangup"); }
+    else if (e.altKey && e.shiftKey && e.key.toLowerCase() === "c") { e.preventDefault(); consult(); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -142,6 +151,8 @@
       else if (a === "hangup") callCommand("hangup");
       else if (a === "transfer") openTransfer();
       else if (a === "transfer-cancel") { $("transfer-form").hidden = true; }
+      else if (a === "consult") consult();
+      else if (a === "consult_transfer" || a === "consult_cancel") callCommand(a);
     });
     $("reasons").addEventListener("change", function (e) { if (e.target.value) setState("not_ready", e.target.value); });
     $("transfer-form").addEventListener("submit", transfer);

@@ -714,7 +714,7 @@ def enroll_agent(actor: Actor, user_id: int, extension: str, password: str = "",
         if agent is None:
             agent = Agent(user=user_id, extension=extension, state="offline", state_since=clock.now())
         elif agent.extension != extension:
-            agent.extension, agent.sip_ha1 = extension, ""
+            agent.extension, agent.sip_ha1, agent.sip_registered = extension, "", None
         if password:
             agent.sip_ha1 = ha1(extension, realm, password)
         agent.save()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from node import db, pii
 from node.auth.models import User
@@ -78,10 +78,19 @@ def test_agent_goes_ready_takes_holds_and_hangs_up_a_call_from_the_phone_bar(
     # engine-1 reports the missing registration; going ready asks first (refused here)
     expect(bar.locator('[data-pb="registered"]')).to_have_text("软电话未注册", timeout=20_000)
     asked: list[str] = []
-    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+
+    def refuse(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     page.keyboard.press("F4")
-    wait_until(lambda: asked, 10, "confirm dialog")
-    assert "软电话未注册" in asked[0]
+    for _ in range(50):  # Playwright delivers the dialog while the page is being waited on
+        if asked:
+            break
+        page.wait_for_timeout(200)
+    page.remove_listener("dialog", refuse)
+    assert asked and "软电话未注册" in asked[0]
     expect(bar.locator('[data-pb="state"]')).to_have_text("离线")
 
     softphone = phone_stack.agent_ua({"8501": {"answer_after": 0.5, "tone": 1400}}, "softphone")

@@ -80,7 +80,7 @@ def test_wallboard_follows_a_call_queued_abandoned_and_answered(
         agent = service.enroll_agent(
             SYSTEM, user.id, "8702", password=agent_password("8702"), realm=floor_stack.cfg.sip_realm
         )
-        service.set_agent_state(SYSTEM, agent.id, "ready")
+        service.set_agent_state(SYSTEM, agent.id, "ready", confirm_unregistered=True)
     floor_stack.sync_credentials()
     softphone = floor_stack.agent_ua({"8702": {"answer_after": 0.3, "tone": 1400}}, "wb-softphone")
     tile = page.locator('.wb-agent[data-extension="8702"]')

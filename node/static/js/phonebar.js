@@ -10,7 +10,7 @@
   function post(path, body) {
     return fetch(path, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf() },
       body: JSON.stringify(body || {})
     }).then(function (r) { return r.json().then(function (j) { return { ok: r.ok, status: r.status, body: j }; }); });
   }
@@ -35,8 +35,11 @@
     st.textContent = data.state_label + (data.state === "not_ready" && data.reason ? "（" + data.reason + "）" : "");
     stateSince = parse(data.since);
     var why = $("why");
-    why.textContent = data.changed_by ? (data.by_system ? "系统切换" + (data.reason ? "：" + data.reason : "") : "由" + data.changed_by + "设置") : "";
-    why.classList.toggle("system", !!data.by_system && data.state !== "talking" && data.state !== "ringing");
+    // why the state is what it is: the node's own changes (no answer, softphone gone) in red
+    var idle = data.state === "not_ready" || data.state === "offline" || data.state === "ready";
+    why.textContent = !idle || !data.changed_by ? "" :
+      (data.by_system ? (data.reason ? "系统切换：" + data.reason : "") : "由" + data.changed_by + "设置");
+    why.classList.toggle("system", !!data.by_system);
     var reg = $("registered");
     reg.textContent = data.registered === false ? "软电话未注册" : (data.registered ? "软电话已注册" : "");
     reg.classList.toggle("off", data.registered === false);
@@ -69,7 +72,7 @@
     if (me.call) $("call-time").textContent = clock((Date.now() - callSince) / 1000);
   }
   function refresh() {
-    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) { if (d) render(d); }).catch(function () { /* the next push retries */ });
   }
 
@@ -114,7 +117,7 @@
 
   // a call bridged to this seat: fill the workstation form, or offer to open the workstation
   function screenPop(data) {
-    fetch("/telephony/calls/" + encodeURIComponent(data.call) + "/pop", { credentials: "same-origin" })
+    fetch("/telephony/calls/" + encodeURIComponent(data.call) + "/pop", { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (pop) {
         if (!pop) return;

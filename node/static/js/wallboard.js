@@ -83,7 +83,7 @@
   }
   function load() {
     pending = null; lastLoad = Date.now();
-    fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; })
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) { if (d) render(d); }).catch(function () { /* next push or timer */ });
   }
   function soon() {  // at most one reload per second however many events arrive
@@ -91,7 +91,7 @@
     pending = setTimeout(load, Math.max(150, 1000 - (Date.now() - lastLoad)));
   }
   function post(path, body) {
-    return fetch(path, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() }, body: JSON.stringify(body) })
+    return fetch(path, { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf() }, body: JSON.stringify(body) })
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) window.alert(j.message || "操作失败"); return j; }); });
   }
 

@@ -81,7 +81,7 @@ def coverage(heard: np.ndarray, template: np.ndarray, rate: int = 8000, chunk_s:
     if not pieces:
         return 0.0
     found, at = 0, None
-    for k, piece in enumerate(pieces):
+    for piece in pieces:
         expect = (at + n) if at is not None else None
         lo = 0 if expect is None else max(0, expect - rate // 2)
         hi = len(heard) if expect is None else min(len(heard), expect + n + rate // 2)

@@ -23,6 +23,14 @@ def prepare_metrics_dir(settings: Settings, process: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    # prometheus_client picks its value class when first imported; the CLI may have loaded it
+    # already (federation.metrics via federation.cli), and every metric made from now on (the
+    # web's request counters, the push stream gauge) must write to the multiprocess files
+    import sys
+
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None:
+        values.ValueClass = values.get_value_class()  # type: ignore[attr-defined]
 
 
 class WebApplication(BaseApplication):  # type: ignore[misc]

@@ -577,14 +577,7 @@ def transfer_target(actor: Actor, call_uuid: str, body: dict[str, Any] | None) -
     if body is None:
         raise ValidationError("请求体须为对象")
     key, value = parse_transfer(body)
-    call = Call.get_or_none(Call.uuid == call_uuid)
-    if call is None:
-        raise NotFound("通话不存在")
-    own = call.agent_id is not None and call.agent.user_id == actor.user_id
-    if not (own or actor.can("monitor.view")):
-        raise PermissionDenied("只能转接自己正在接听的来电")
-    if call.state != "talking":
-        raise InvalidTransition("只有通话中的来电可以转接")
+    check_call_control(actor, call_uuid)
     return {key: value}
 
 
@@ -750,7 +743,8 @@ def has_seat(actor: Actor) -> bool:
 
 
 def check_call_control(actor: Actor, call_uuid: str) -> Call:
-    """Hang-up / hold from the phone bar: the agent on the call, or a shift leader."""
+    """Hang-up, hold, transfer, consult from the phone bar: the agent on the call, or a shift
+    leader or supervisor (`monitor.view`), and only while it is talking."""
     call = Call.get_or_none(Call.uuid == call_uuid)
     if call is None:
         raise NotFound("通话不存在")

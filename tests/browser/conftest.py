@@ -9,9 +9,6 @@ Every test gets fresh browser contexts at 1366×768; screenshots go to tests/art
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from node import pii
 from node import settings as node_settings
 from node.catalog import service as catalog
 from node.demo import DEMO_PASSWORD
+from tests import asgi_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -74,26 +72,8 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
         catalog.seed()
         load_demo(settings, orders=0)
     database.close()
-    import uvicorn
-
-    from node.push.asgi import NodeAsgi
-
-    asgi = NodeAsgi(create_app(settings))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(asgi, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    node = LiveNode(f"http://127.0.0.1:{sock.getsockname()[1]}", settings, database)
-    yield node
-    asgi.stop_streams()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with asgi_server.serve(create_app(settings)) as (port, _asgi):
+        yield LiveNode(f"http://127.0.0.1:{port}", settings, database)
     database.close()
 
 
@@ -147,3 +127,27 @@ def shot(page: Page, name: str, full_page: bool = False) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+@pytest.fixture
+def phone_stack(live_node: LiveNode, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """phone_stack(**telephony) starts Kamailio and one engine (+ the busy announcer) writing into
+    the live node's database; stopped after the test."""
+    from tests.telephony.harness import Stack
+
+    started: list[Stack] = []
+
+    def start(**telephony: Any) -> Stack:
+        st = Stack(
+            tmp_path / f"sip{len(started)}",
+            engines=1,
+            database_url=live_node.settings.database_url,
+            data_key=live_node.settings.data_key,
+            **telephony,
+        )
+        started.append(st)
+        return st.start()
+
+    yield start
+    for st in started:
+        st.stop()

@@ -6,7 +6,6 @@ engine; the bridged call fills the intake form (screen-pop over the push channel
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from node.telephony import service
 from node.telephony.models import Agent, Call, CallEvent
 from tests.browser.conftest import LiveNode, login, shot
 from tests.telephony.harness import Stack, agent_password, wait_until
+from tests.telephony.test_sip import all_offline
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,24 +32,6 @@ pytestmark = [
 CALLER = "13800138555"
 
 
-@pytest.fixture
-def phone_stack(live_node: LiveNode, tmp_path: Path) -> Iterator[Stack]:
-    """Kamailio and one engine writing into the live node's database."""
-    st = Stack(
-        tmp_path / "sip",
-        engines=1,
-        database_url=live_node.settings.database_url,
-        data_key=live_node.settings.data_key,
-        ring_timeout_s=10,
-        wrapup_s=60,
-    )
-    try:
-        st.start()
-        yield st
-    finally:
-        st.stop()
-
-
 def _kinds(call_uuid: str) -> list[str]:
     with db.connection():
         call = Call.get(Call.uuid == call_uuid)
@@ -57,17 +39,16 @@ def _kinds(call_uuid: str) -> list[str]:
 
 
 def test_agent_goes_ready_takes_holds_and_hangs_up_a_call_from_the_phone_bar(
-    new_page, live_node: LiveNode, phone_stack: Stack
+    new_page, live_node: LiveNode, phone_stack
 ) -> None:  # type: ignore[no-untyped-def]
+    stack: Stack = phone_stack(ring_timeout_s=10, wrapup_s=60)
+    all_offline()
     with db.connection():
-        for a in Agent.select():
-            if a.state not in ("ringing", "talking"):
-                service.set_agent_state(SYSTEM, a.id, "offline")
         user = User.get(User.username == "agent1")
         agent = service.enroll_agent(
-            SYSTEM, user.id, "8501", password=agent_password("8501"), realm=phone_stack.cfg.sip_realm
+            SYSTEM, user.id, "8501", password=agent_password("8501"), realm=stack.cfg.sip_realm
         )
-    phone_stack.sync_credentials()
+    stack.sync_credentials()
 
     page: Page = new_page()
     login(page, "agent1")
@@ -93,14 +74,14 @@ def test_agent_goes_ready_takes_holds_and_hangs_up_a_call_from_the_phone_bar(
     assert asked and "软电话未注册" in asked[0]
     expect(bar.locator('[data-pb="state"]')).to_have_text("离线")
 
-    softphone = phone_stack.agent_ua({"8501": {"answer_after": 0.5, "tone": 1400}}, "softphone")
+    softphone = stack.agent_ua({"8501": {"answer_after": 0.5, "tone": 1400}}, "softphone")
     expect(bar.locator('[data-pb="registered"]')).to_have_text("软电话已注册", timeout=20_000)
     page.keyboard.press("F4")
     expect(bar.locator('[data-pb="state"]')).to_have_text("就绪")
     expect(page.locator("#caller_phone")).to_have_value("")
 
-    caller = phone_stack.ua("citizen")
-    caller.send(op="call", id="c1", uri=phone_stack.uri, tone=1000, **{"from": CALLER})
+    caller = stack.ua("citizen")
+    caller.send(op="call", id="c1", uri=stack.uri, tone=1000, **{"from": CALLER})
     caller.wait(lambda e: e["ev"] == "confirmed", 15)
     wait_until(lambda: _call_uuid() is not None, 10, "call row")
     caller.send(op="dtmf", id="c1", digits="1")  # 投诉举报 → queue → agent 8501

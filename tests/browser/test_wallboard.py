@@ -4,7 +4,6 @@ calls are queued, abandoned and answered (PJSUA2 caller and softphone, Kamailio,
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,9 @@ from node import db
 from node.auth.models import User
 from node.auth.service import SYSTEM
 from node.telephony import service
-from node.telephony.models import Agent
 from tests.browser.conftest import LiveNode, login, shot
 from tests.telephony.harness import Stack, agent_password
+from tests.telephony.test_sip import all_offline
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,34 +28,15 @@ pytestmark = [
 LIVE = 6_000  # well under the page's own 10 s reload: only a push can make it in time
 
 
-@pytest.fixture
-def floor_stack(live_node: LiveNode, tmp_path: Path) -> Iterator[Stack]:
-    st = Stack(
-        tmp_path / "sip",
-        engines=1,
-        database_url=live_node.settings.database_url,
-        data_key=live_node.settings.data_key,
-        ring_timeout_s=10,
-        wrapup_s=30,
-    )
-    try:
-        st.start()
-        yield st
-    finally:
-        st.stop()
-
-
 def _count(page: Page, col: str) -> int:
     return int(page.locator(f'tr[data-queue="3"] td[data-col="{col}"]').inner_text())
 
 
 def test_wallboard_follows_a_call_queued_abandoned_and_answered(
-    new_page, live_node: LiveNode, floor_stack: Stack
+    new_page, live_node: LiveNode, phone_stack
 ) -> None:  # type: ignore[no-untyped-def]
-    with db.connection():
-        for a in Agent.select():
-            if a.state not in ("ringing", "talking"):
-                service.set_agent_state(SYSTEM, a.id, "offline")
+    floor_stack: Stack = phone_stack(ring_timeout_s=10, wrapup_s=30)
+    all_offline()
     page: Page = new_page()
     login(page, "monitor")
     page.goto("/telephony/wallboard", wait_until="domcontentloaded")

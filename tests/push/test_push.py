@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +17,7 @@ from node import settings as node_settings
 from node.auth import service as auth
 from node.push import service as push
 from node.push.models import PushEvent
-from tests import factories
+from tests import asgi_server, factories
 
 
 def test_publish_topics_and_purge(db: str) -> None:
@@ -48,11 +46,8 @@ def test_publish_topics_and_purge(db: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    import uvicorn
-
     from node.app import create_app
     from node.migrate import upgrade
-    from node.push.asgi import NodeAsgi
 
     home = tmp_path_factory.mktemp("push")
     settings = node_settings.for_tests(home, f"sqlite:///{home / 'node.db'}")
@@ -64,21 +59,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         agent = factories.make_user("agent")
         other = factories.make_user("agent")
         tokens = {"agent": auth.issue_token(agent, "t"), "other": auth.issue_token(other, "t")}
-    asgi = NodeAsgi(create_app(settings))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(
-        uvicorn.Config(asgi, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    )
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield {"port": sock.getsockname()[1], "asgi": asgi, "tokens": tokens, "agent": agent, "db": database}
-    asgi.stop_streams()
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with asgi_server.serve(create_app(settings)) as (port, asgi):
+        yield {"port": port, "asgi": asgi, "tokens": tokens, "agent": agent, "db": database}
     database.close()
 
 

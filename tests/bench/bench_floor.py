@@ -71,6 +71,7 @@ def _publish(n: int) -> list[tuple[int, float]]:
 
 def part_push(home: Path, port: int, streams: int) -> None:
     print(f"A. 推送通道：{streams} 个打开的推送流", flush=True)
+    _bind(home)
     cookies = [web_login(port, u, "demo12328") for u in ("agent1", "agent2")]
     leader = web_login(port, "leader", "demo12328")
     page_times(port, cookies[0], STAFF_PAGES, 5)  # warm-up

@@ -21,13 +21,14 @@ from tests import factories
 from tests.telephony.test_service import T0, _alaw_wav, _talking, agent, engines, ev, new_call  # noqa: F401
 
 S = dt.timedelta(seconds=1)
+pytestmark = pytest.mark.usefixtures("engines")  # two live engines, on both databases
 
 
 def legs(uid: str) -> list[CallLeg]:
     return list(CallLeg.select().join(Call).where(Call.uuid == uid).order_by(CallLeg.seq))
 
 
-def test_a_call_answered_after_a_no_answer_is_one_leg_with_its_waits(engines: None) -> None:
+def test_a_call_answered_after_a_no_answer_is_one_leg_with_its_waits() -> None:
     lazy = agent("8001", T0 - 600 * S)
     good = agent("8002", T0 - 300 * S)
     uid = new_call(T0)
@@ -57,7 +58,7 @@ def test_a_call_answered_after_a_no_answer_is_one_leg_with_its_waits(engines: No
     assert log.by == service.SYSTEM_BY
 
 
-def test_abandon_callback_overflow_transfer_and_dropped_legs(engines: None, tmp_path: Path) -> None:
+def test_abandon_callback_overflow_transfer_and_dropped_legs(tmp_path: Path) -> None:
     gone = new_call(T0)
     ev("queued", gone, T0, business="2")
     ev("abandoned", gone, T0 + 40 * S)
@@ -114,7 +115,7 @@ def test_abandon_callback_overflow_transfer_and_dropped_legs(engines: None, tmp_
     assert totals["2"]["abandoned"] == 2 and totals["3"]["callback"] == 1 and totals[""]["overflow"] == 1
 
 
-def test_keyed_digits_of_a_number_are_masked(engines: None) -> None:
+def test_keyed_digits_of_a_number_are_masked() -> None:
     uid = new_call(T0)
     ev("ivr_key", uid, T0, digit="2", menu="ivr:main")
     for d in "13912345678":
@@ -125,7 +126,7 @@ def test_keyed_digits_of_a_number_are_masked(engines: None) -> None:
     assert all("139" not in str(e.data) for e in call.events)
 
 
-def test_going_ready_asks_when_the_softphone_is_unregistered_and_the_queue_skips_it(engines: None) -> None:
+def test_going_ready_asks_when_the_softphone_is_unregistered_and_the_queue_skips_it() -> None:
     user = factories.make_user("agent")
     a = service.enroll_agent(SYSTEM, user.id, "8001", password="sip-8001-secret", realm="hotline12328")
     agent_actor = actor_for(user)
@@ -161,7 +162,7 @@ def test_going_ready_asks_when_the_softphone_is_unregistered_and_the_queue_skips
         service.set_agent_state(leader, b.id, "not_ready", "")
 
 
-def test_phone_bar_and_call_controls(engines: None, tmp_path: Path) -> None:
+def test_phone_bar_and_call_controls(tmp_path: Path) -> None:
     cfg = tconfig.load(factories_settings(tmp_path))
     a = agent("8001", T0 - 60 * S)
     bar = floor.phone_bar(actor_for(a.user), cfg)
@@ -197,7 +198,7 @@ def factories_settings(home: Path) -> Any:
     return node_settings.for_tests(home, "sqlite:///unused.db")
 
 
-def test_wallboard_figures_and_thresholds(engines: None, tmp_path: Path) -> None:
+def test_wallboard_figures_and_thresholds(tmp_path: Path) -> None:
     settings = factories_settings(tmp_path)
     cfg = tconfig.load(settings)
     supervisor = actor_for(factories.make_user("supervisor"))
@@ -234,7 +235,7 @@ def test_wallboard_figures_and_thresholds(engines: None, tmp_path: Path) -> None
     assert 0 <= board["system"]["cpu_percent"] <= 100
 
 
-def test_order_calls_and_who_may_listen(engines: None, tmp_path: Path) -> None:
+def test_order_calls_and_who_may_listen(tmp_path: Path) -> None:
     a = agent("8001", T0 - 60 * S)
     uid = _talking(a, T0)
     ev("recording", uid, T0, action="started", path=f"2026/03/02/{uid}.wav")
@@ -263,7 +264,7 @@ def test_order_calls_and_who_may_listen(engines: None, tmp_path: Path) -> None:
     assert floor.order_calls(actor_for(a.user), "000") == []
 
 
-def test_floor_routes_refuse_bad_requests(engines: None, app: Any) -> None:
+def test_floor_routes_refuse_bad_requests(app: Any) -> None:
     a = agent("8001", T0 - 60 * S)
     uid = _talking(a, clock.now())
     client = app.test_client()
@@ -299,7 +300,7 @@ def test_floor_routes_refuse_bad_requests(engines: None, app: Any) -> None:
 
 
 def test_order_page_lists_its_calls_and_every_listen_is_audited(
-    engines: None, app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import logging
 

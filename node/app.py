@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from node import db, pii
 from node import settings as node_settings
@@ -21,6 +22,7 @@ VIEW_MODULES = [
     "node.auth.web",
     "node.api.views",
     "node.api.openapi",
+    "node.audit.views",
     "node.monitoring.metrics",
     "node.web.views",
     "node.portal.views",
@@ -51,12 +53,19 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
         db.bind(settings.database_url)
 
     app = Flask(__name__)
+    if settings.trusted_proxies:  # believe X-Forwarded-For/-Proto/-Host from that many proxies only
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxies,
+            x_proto=settings.trusted_proxies,
+            x_host=settings.trusted_proxies,
+        )
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="hotline_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
         SESSION_MINUTES=settings.session_minutes,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         JSON_AS_ASCII=False,

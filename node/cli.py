@@ -16,6 +16,7 @@ from node.registry import optional_modules
 
 # Subsystems that add their own command groups: module path → function `register_cli(group)`.
 CLI_EXTENSIONS = [
+    "node.audit.cli",
     "node.text.cli",
     "federation.cli",
     "node.telephony.cli",
@@ -88,6 +89,9 @@ host = "127.0.0.1"
 port = {web_port}
 workers = 2
 session_minutes = 30       # 无操作超时退出登录
+session_max_hours = 12     # 登录后最长有效时间（到时须重新登录）
+token_max_days = 365       # 访问令牌最长有效天数
+trusted_proxies = 0        # 前置反向代理层数（nginx 终结 HTTPS 时设为 1，据此识别客户端地址和 HTTPS）
 
 [federation]
 host = "127.0.0.1"
@@ -298,9 +302,9 @@ def create_user(
 @cli.command("issue-token")
 @click.argument("username")
 @click.option("--name", default="cli", help="令牌用途")
-@click.option("--days", default=365, type=int, help="有效天数")
+@click.option("--days", default=None, type=int, help="有效天数（默认并至多为 token_max_days）")
 @pass_ctx
-def issue_token(ctx: NodeContext, username: str, name: str, days: int) -> None:
+def issue_token(ctx: NodeContext, username: str, name: str, days: int | None) -> None:
     """为用户签发 API 访问令牌（只显示一次）。"""
     from node import db
     from node.auth import service as auth
@@ -311,6 +315,51 @@ def issue_token(ctx: NodeContext, username: str, name: str, days: int) -> None:
         if user is None:
             raise click.ClickException(f"用户不存在：{username}")
         click.echo(auth.issue_token(user, name, days))
+
+
+@cli.command("revoke-token")
+@click.argument("prefix", required=False)
+@click.option("--user", "username", default=None, help="吊销该用户的全部令牌")
+@pass_ctx
+def revoke_token(ctx: NodeContext, prefix: str | None, username: str | None) -> None:
+    """吊销访问令牌（按令牌前 10 位，或 --user 吊销某用户的全部令牌）。"""
+    from node import db
+    from node.auth import service as auth
+
+    if bool(prefix) == bool(username):
+        raise click.UsageError("请给出令牌前缀或 --user 之一")
+    ctx.bind()
+    with db.connection():
+        query = auth.ApiToken.select().join(auth.User).where(auth.ApiToken.revoked == False)  # noqa: E712
+        query = (
+            query.where(auth.ApiToken.prefix == prefix)
+            if prefix
+            else query.where(auth.User.username == username)
+        )
+        tokens = list(query)
+        if not tokens:
+            raise click.ClickException("没有找到有效的令牌")
+        for t in tokens:
+            auth.revoke_token(auth.SYSTEM, t.id)
+    click.echo(f"已吊销令牌 {len(tokens)} 个")
+
+
+@cli.command("sign-out")
+@click.argument("username")
+@click.option("--revoke-tokens", is_flag=True, help="同时吊销该用户的全部访问令牌")
+@pass_ctx
+def sign_out(ctx: NodeContext, username: str, revoke_tokens: bool) -> None:
+    """强制用户下线：立即结束其全部登录会话。"""
+    from node import db
+    from node.auth import service as auth
+
+    ctx.bind()
+    with db.connection():
+        user = auth.User.get_or_none(auth.User.username == username)
+        if user is None:
+            raise click.ClickException(f"用户不存在：{username}")
+        ended = auth.force_sign_out(auth.SYSTEM, user.id, "cli", revoke_tokens=revoke_tokens)
+    click.echo(f"已结束 {username} 的会话 {ended} 个")
 
 
 @cli.command("demo-data")

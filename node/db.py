@@ -145,6 +145,13 @@ def locked(query: Q) -> Q:
     return query.for_update()  # type: ignore[attr-defined, no-any-return]
 
 
+def lock_named(name: str) -> None:
+    """Inside `write_tx()`: serialise every writer that names the same lock until the transaction
+    ends (SQLite's writers are serialised already; PostgreSQL takes a transaction advisory lock)."""
+    if not is_sqlite():
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
 @contextmanager
 def connection() -> Iterator[None]:
     """Open (or reuse) a connection for a unit of work outside a web request."""

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 MODEL_MODULES = [
     "node.catalog.models",
     "node.auth.models",
+    "node.audit.models",
     "node.push.models",
     "node.intake.models",
     "node.telephony.models",

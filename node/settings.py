@@ -49,6 +49,9 @@ class Settings:
     work_start: str = "08:30"
     work_end: str = "17:30"
     session_minutes: int = 30
+    session_max_hours: int = 12
+    token_max_days: int = 365
+    trusted_proxies: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -133,6 +136,9 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         web_port=int(web.get("port", 8328)),
         web_workers=int(web.get("workers", 2)),
         session_minutes=int(web.get("session_minutes", 30)),
+        session_max_hours=int(web.get("session_max_hours", 12)),
+        token_max_days=int(web.get("token_max_days", 365)),
+        trusted_proxies=int(web.get("trusted_proxies", 0)),
         federation_host=str(fed.get("host", "127.0.0.1")),
         federation_port=int(fed.get("port", 50328)),
         metrics_port=int(fed.get("metrics_port", 9328)),

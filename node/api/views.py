@@ -51,7 +51,9 @@ class Login(Input):
 
 class TokenRequest(Login):
     name: Annotated[str, Field(min_length=1, max_length=60)] = "api"
-    days: Annotated[int, Field(ge=1, le=3650)] = 365
+    days: Annotated[
+        int | None, Field(ge=1, le=365, description="有效天数，默认并至多为节点的 token_max_days")
+    ] = None
 
 
 def _me(actor: auth.Actor) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def _me(actor: auth.Actor) -> dict[str, Any]:
 @route(bp, "/auth/login", "POST", "登录（浏览器会话）", "认证", body=Login, auth=False)
 def login() -> Any:
     data = parse(Login, json_body())
-    user = auth.authenticate(data.username, data.password, request.remote_addr or "")
+    user = web.authenticate(data.username, data.password)
     web.login(user)
     return jsonify({"user": _me(auth.actor_for(user)), "csrf_token": web.csrf_token()})
 
@@ -78,14 +80,45 @@ def login() -> Any:
 )
 def token() -> Any:
     data = parse(TokenRequest, json_body())
-    user = auth.authenticate(data.username, data.password, request.remote_addr or "")
+    user = web.authenticate(data.username, data.password)
     return jsonify({"token": auth.issue_token(user, data.name, data.days), "token_type": "Bearer"}), 201
 
 
-@route(bp, "/auth/logout", "POST", "退出登录", "认证")
+@route(bp, "/auth/logout", "POST", "退出登录（会话在服务器端结束）", "认证")
 def logout() -> Any:
     web.logout()
     return jsonify({"ok": True})
+
+
+def _token(t: auth.ApiToken) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "username": t.user.username,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": present.iso(t.created_at),
+        "expires_at": present.iso(t.expires_at),
+        "last_used_at": present.iso(t.last_used_at),
+        "revoked": t.revoked,
+    }
+
+
+@route(
+    bp,
+    "/auth/tokens",
+    "GET",
+    "访问令牌列表（本人的；管理员可查他人，user=* 为全部）",
+    "认证",
+    query={"user": "用户名（需要 user.manage）"},
+)
+def list_tokens() -> Any:
+    actor = web.current_actor()
+    return jsonify([_token(t) for t in auth.list_tokens(actor, request.args.get("user") or None)])
+
+
+@route(bp, "/auth/tokens/<int:token_id>", "DELETE", "吊销访问令牌（本人或管理员）", "认证")
+def revoke_token(token_id: int) -> Any:
+    return jsonify(_token(auth.revoke_token(web.current_actor(), token_id)))
 
 
 @route(bp, "/me", "GET", "当前用户", "认证")
@@ -318,10 +351,12 @@ def list_users() -> Any:
 
 @route(bp, "/users", "POST", "新增用户", "用户与权限", body=UserCreate, status=201)
 def create_user() -> Any:
-    web.current_actor().require("user.manage")
+    actor = web.current_actor()
+    actor.require("user.manage")
     data = parse(UserCreate, json_body())
     unit_id = catalog.unit_by_code(data.unit_code).id if data.unit_code else None
     user = auth.create_user(
+        actor=actor,
         username=data.username,
         display_name=data.display_name,
         password=data.password,
@@ -330,6 +365,24 @@ def create_user() -> Any:
         seat=data.seat,
     )
     return jsonify(_user(user)), 201
+
+
+class SignOut(Input):
+    revoke_tokens: bool = False
+
+
+@route(
+    bp,
+    "/users/<int:user_id>/sign-out",
+    "POST",
+    "强制下线（结束全部会话，可同时吊销令牌）",
+    "用户与权限",
+    body=SignOut,
+)
+def sign_out_user(user_id: int) -> Any:
+    data = parse(SignOut, json_body())
+    ended = auth.force_sign_out(web.current_actor(), user_id, "admin", revoke_tokens=data.revoke_tokens)
+    return jsonify({"sessions_ended": ended})
 
 
 # ---- contacts -----------------------------------------------------------------------------------

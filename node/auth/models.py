@@ -1,4 +1,4 @@
-"""Users, API tokens and the audit trail of sign-ins."""
+"""Users, browser sessions, API tokens and sign-in attempts (for throttling)."""
 
 from __future__ import annotations
 
@@ -42,13 +42,33 @@ class ApiToken(BaseModel):
     revoked = pw.BooleanField(default=False)
 
 
+class UserSession(BaseModel):
+    """A signed-in browser. The cookie carries only the secret whose SHA-256 is stored here, so the
+    server can end a session (logout, idle or absolute timeout, force sign-out) and a saved cookie
+    is worthless afterwards."""
+
+    key_hash = pw.CharField(unique=True, max_length=64)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = pw.DateTimeField()
+    last_seen_at = pw.DateTimeField()
+    expires_at = pw.DateTimeField()
+    ended_at = pw.DateTimeField(null=True, index=True)
+    end_reason = pw.CharField(max_length=20, default="")
+    address = pw.CharField(max_length=64, default="")
+    user_agent = pw.CharField(max_length=200, default="")
+
+
 class LoginAttempt(BaseModel):
-    """Sign-in attempts per user name and address, for throttling and the audit."""
+    """Sign-in attempts, for throttling. `client` is the signed device cookie the owner got at an
+    earlier successful sign-in (`d:…`, `trusted`) or else the address (`a:…`). An attempt is stored
+    as failed before the password is checked and turned into a success afterwards."""
 
     username = pw.CharField(max_length=40, index=True)
     address = pw.CharField(max_length=64, index=True)
+    client = pw.CharField(max_length=80, default="", index=True)
+    trusted = pw.BooleanField(default=False)
     at = pw.DateTimeField(index=True)
     success = pw.BooleanField()
 
 
-MODELS = [User, ApiToken, LoginAttempt]
+MODELS = [User, UserSession, ApiToken, LoginAttempt]

@@ -7,6 +7,7 @@ import hmac
 from flask import request, session
 
 from node.auth import web as auth_web
+from node.auth.web import client_address as client_address  # the one definition, re-exported
 from node.errors import PermissionDenied
 
 CSRF_FIELD = "csrf_token"
@@ -32,7 +33,3 @@ def safe_next(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return default
-
-
-def client_address() -> str:
-    return (request.remote_addr or "")[:64]

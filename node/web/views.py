@@ -37,7 +37,7 @@ from node.pii import valid_phone
 from node.web import actions as action_forms
 from node.web import duplicates, pickers
 from node.web import format as fmt
-from node.web.common import client_address, is_htmx, require_form_csrf, safe_next
+from node.web.common import is_htmx, require_form_csrf, safe_next
 from node.web.intake import OUTCOMES, take_contact
 from node.workflow import present, service, states
 from node.workflow.deadlines import deadline_state
@@ -178,7 +178,7 @@ def login() -> Any:
             error, status = "请输入用户名和密码", 422
         else:
             try:
-                user = auth.authenticate(username, password[:200], client_address())
+                user = auth_web.authenticate(username, password[:200])
             except RateLimited as exc:
                 error, status = exc.message, 429
             except AuthenticationRequired as exc:

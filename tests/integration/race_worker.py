@@ -2,6 +2,7 @@
 
 python -m tests.integration.race_worker URL create COUNT
 python -m tests.integration.race_worker URL review NUMBER[,NUMBER...]
+python -m tests.integration.race_worker URL audit COUNT
 Prints one JSON line with what it did.
 """
 
@@ -47,6 +48,14 @@ def main() -> None:
                 except Conflict:  # InvalidTransition is a Conflict: somebody else got there first
                     refused += 1
             print(json.dumps({"ok": ok, "refused": refused}))
+        elif mode == "audit":
+            from node.audit import service as audit
+
+            seqs = [
+                audit.record(None, "auth.login_failed", actor_name=f"p{os.getpid()}", details={"i": i}).seq
+                for i in range(int(arg))
+            ]
+            print(json.dumps({"seqs": seqs}))
 
 
 if __name__ == "__main__":

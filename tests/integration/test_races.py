@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,9 @@ from cryptography.fernet import Fernet
 
 from node import db, pii
 from node import settings as node_settings
+from node.audit import service as audit
+from node.audit.models import AuditEntry
+from node.auth import service as auth
 from node.catalog import service as catalog
 from node.migrate import upgrade
 from node.workflow import service
@@ -91,3 +97,49 @@ def test_no_double_transition_when_processes_race(race_db):
         assert reviews == len(numbers), "exactly one review event per order"
         assert {o.state for o in WorkOrder.select()} == {"pending_dispatch"}
         assert {o.version for o in WorkOrder.select()} == {2}, "one write at creation, one per review"
+
+
+def test_audit_chain_does_not_fork_under_racing_writers(race_db):
+    per_process = 40
+    results = collect([spawn(race_db, "audit", str(per_process)) for _ in range(PROCESSES)])
+    seqs = sorted(s for r in results for s in r["seqs"])
+    assert seqs == list(range(1, PROCESSES * per_process + 1)), "one chain, no gaps, no reuse"
+    with db.connection():
+        verdict = audit.verify()
+        assert verdict.ok, verdict.reason
+        assert verdict.count == PROCESSES * per_process
+        assert AuditEntry.select(AuditEntry.prev_hash).distinct().count() == PROCESSES * per_process
+
+
+def test_parallel_sign_in_guesses_get_at_most_the_allowed_password_checks(race_db, monkeypatch):
+    if race_db.startswith("postgresql"):
+        db.bind(race_db + "?max_connections=24")  # one connection per thread
+    with db.connection():
+        user = factories.make_user("agent")
+    checks: list[int] = []
+    real = auth.check_password_hash
+
+    def slow_check(pwhash: str, password: str) -> bool:
+        checks.append(1)
+        time.sleep(0.05)  # a real hash takes this long: long enough for every thread to get here
+        return real(pwhash, password)
+
+    monkeypatch.setattr(auth, "check_password_hash", slow_check)
+    start = threading.Barrier(20)
+
+    def guess(i: int) -> str:
+        start.wait()
+        with db.connection():
+            try:
+                auth.authenticate(user.username, f"guess-{i}", "10.0.0.1")
+            except Exception as exc:
+                return type(exc).__name__
+        return "ok"
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(guess, range(20)))
+    if hasattr(db.database.obj, "close_all"):
+        db.database.obj.close_all()
+    assert len(checks) == auth.MAX_CLIENT_FAILURES
+    assert results.count("AuthenticationRequired") == auth.MAX_CLIENT_FAILURES
+    assert results.count("RateLimited") == 20 - auth.MAX_CLIENT_FAILURES

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
-from flask import Flask, g
+from flask import Flask
 
 from node.auth.service import Actor
 from node.push.stream import Receive, Scope, Send, StreamEndpoint
@@ -19,14 +19,15 @@ STREAM_PATH = "/push/stream"
 
 
 def authenticator(app: Flask) -> Any:
-    """The actor of a request, decided by the Flask app's own before-request hooks (session
-    cookie, idle timeout, bearer token). The session is not saved: an open stream does not keep
-    an idle session alive."""
+    """The actor of a request, read with the web app's own session and token rules
+    (`node.auth.web.passive_actor`) but without counting it as activity: an open stream does
+    not keep an idle session alive."""
+    from node import db
+    from node.auth import web
 
     def authenticate(environ: dict[str, Any]) -> Actor | None:
-        with app.request_context(environ):
-            app.preprocess_request()
-            return getattr(g, "actor", None)
+        with app.request_context(environ), db.connection():
+            return web.passive_actor()
 
     return authenticate
 

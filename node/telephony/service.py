@@ -917,21 +917,15 @@ def recording_file(actor: Actor, call_uuid: str, recordings_dir: Path) -> tuple[
 
 
 def audit_listen(actor: Actor, rec: Recording) -> None:
-    """收听录音留痕: the one place a recording listen is written to the node's audit log.
+    """收听录音留痕: every listen of a recording goes to the node's audit log."""
+    from node.audit import service as audit
 
-    AUDIT SEAM (issue #18): node.audit is built in parallel; until it is merged the listen is
-    logged by the `hotline.audit` logger only. The lead wires `audit.record` here at merge."""
-    details = {"order_number": rec.order_number, "recording": rec.path}
-    try:
-        from node.audit import service as audit  # type: ignore[import-not-found]
-    except ImportError:
-        import logging
-
-        logging.getLogger("hotline.audit").info(
-            "recording.listen actor=%s call=%s %s", actor.username, rec.call.uuid, details
-        )
-        return
-    audit.record(actor, "recording.listen", target=f"call:{rec.call.uuid}", details=details)
+    audit.record(
+        actor,
+        "recording.listen",
+        target=f"call:{rec.call.uuid}",
+        details={"order_number": rec.order_number, "recording": rec.path},
+    )
 
 
 def purge_expired_recordings(recordings_dir: Path, today: dt.date | None = None) -> int:

@@ -20,7 +20,7 @@ def web_login(port: int, username: str, password: str) -> str:
     conn.request("GET", "/login")
     resp = conn.getresponse()
     page = resp.read().decode()
-    cookie = (resp.getheader("Set-Cookie") or "").split(";", 1)[0]
+    cookie = _session_cookie(resp, "")
     m = CSRF.search(page)
     token = m.group(1) if m else ""
     body = f"username={username}&password={password}&csrf_token={token}"
@@ -34,9 +34,16 @@ def web_login(port: int, username: str, password: str) -> str:
     resp.read()
     if resp.status != 302:
         raise RuntimeError(f"登录失败：{username} {resp.status}")
-    cookie = (resp.getheader("Set-Cookie") or cookie).split(";", 1)[0]
+    cookie = _session_cookie(resp, cookie)
     conn.close()
     return cookie
+
+
+def _session_cookie(resp: http.client.HTTPResponse, default: str) -> str:
+    for raw in resp.headers.get_all("Set-Cookie") or []:
+        if raw.startswith("hotline_session="):
+            return raw.split(";", 1)[0]
+    return default
 
 
 class Streams:

@@ -117,6 +117,43 @@ def test_stream_needs_a_session_or_token(server: dict[str, Any]) -> None:
     assert resp.status == 405
 
 
+def test_an_open_stream_does_not_keep_an_idle_session_alive(server: dict[str, Any]) -> None:
+    import json
+
+    from node.auth.models import UserSession
+
+    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+    body = json.dumps({"username": server["agent"].username, "password": factories.PASSWORD})
+    conn.request("POST", "/api/v1/auth/login", body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 200
+    cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []]
+    cookie = "; ".join(c for c in cookies if c.startswith("hotline_session="))
+    idle_since = clock.now() - dt.timedelta(minutes=5)
+    with node_db.connection():
+        session = UserSession.select().order_by(UserSession.id.desc()).first()
+        UserSession.update(last_seen_at=idle_since).where(UserSession.id == session.id).execute()
+
+    def stream_status() -> int:
+        c = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+        c.request("GET", "/push/stream", headers={"Cookie": cookie})
+        r = c.getresponse()
+        status = r.status
+        r.close()
+        c.close()
+        return status
+
+    assert stream_status() == 200
+    with node_db.connection():
+        assert UserSession.get_by_id(session.id).last_seen_at == idle_since  # not counted as activity
+        UserSession.update(last_seen_at=clock.now() - dt.timedelta(minutes=31)).where(
+            UserSession.id == session.id
+        ).execute()
+    assert stream_status() == 401  # the idle timeout ends the stream's right too
+
+
 def test_stream_delivers_only_the_users_topics_and_replays_after_reconnect(server: dict[str, Any]) -> None:
     agent = server["agent"]
     mine = Stream(server["port"], server["tokens"]["agent"])

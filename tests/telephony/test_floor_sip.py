@@ -139,7 +139,8 @@ def _busy_caller_hears_the_prompt(stack: Stack, tmp_path: Path) -> None:
     freqs = np.fft.rfftfreq(len(spoken), 1 / rate)
     assert spectrum[(freqs >= 200) & (freqs <= 3400)].sum() / spectrum.sum() > 0.8
     # and it is the busy prompt itself, heard to (almost) its end
-    share = coverage(window(heard, rate, 0, length + 1.0), prompt[: int((length - 0.5) * rate)])
+    # (the whole recording: under CPU load the prompt may start a while after the UA's recorder)
+    share = coverage(heard, prompt[: int((length - 0.5) * rate)])
     assert share > 0.8, f"busy prompt not heard in full ({share:.0%} of it)"
     assert second.close() == 0
 

@@ -110,7 +110,7 @@ class EngineAccount(pj.Account):
 class Session:
     """One citizen's call through IVR, queue, agent and rating (or an outbound callback)."""
 
-    def __init__(self, uuid: str, leg: Leg, direction: str):
+    def __init__(self, uuid: str, leg: Leg | None, direction: str):
         self.uuid = uuid
         self.leg: Leg | None = leg
         self.direction = direction
@@ -852,23 +852,30 @@ class CallEngine:
         self.waiting.discard(s.uuid)
         self._ring_agent(s, offer)
 
-    def _ring_agent(self, s: Session, offer: service.Offer) -> None:
+    def _dial(self, s: Session, role: str, target: str, *, internal: bool = True) -> Leg:
+        """A new outgoing leg of `s` to `target` (user@host); raises pj.Error when PJSIP refuses.
+        Calls to the node's own softphones carry the call id; outside numbers do not."""
         assert self.acc is not None
-        leg = Leg(self, self.acc, "agent")
+        leg = Leg(self, self.acc, role)
         leg.owner = s
         prm = pj.CallOpParam(True)
-        h = pj.SipHeader()
-        h.hName, h.hValue = "X-Hotline-Call", s.uuid
-        prm.txOption.headers.append(h)
+        if internal:
+            h = pj.SipHeader()
+            h.hName, h.hValue = "X-Hotline-Call", s.uuid
+            prm.txOption.headers.append(h)
+        leg.makeCall(f"sip:{target}", prm)
+        self.legs.add(leg)
+        return leg
+
+    def _ring_agent(self, s: Session, offer: service.Offer) -> None:
         try:
-            leg.makeCall(f"sip:{offer.extension}@{self.kamailio}", prm)
+            leg = self._dial(s, "agent", f"{offer.extension}@{self.kamailio}")
         except pj.Error as exc:
             log.error("呼叫坐席 %s 失败：%s", offer.extension, exc.info())
             self.emit("offer_failed", s, agent_id=offer.agent_id)
             s.state = "queued"
             self.waiting.add(s.uuid)
             return
-        self.legs.add(leg)
         s.state, s.agent_leg, s.agent_id, s.bridged = "offered", leg, offer.agent_id, False
         self._start_hold(s)
 
@@ -1007,18 +1014,14 @@ class CallEngine:
         if self.callers() >= self.cfg.callers_per_engine or self.free_legs() < 2:
             reply({"ok": False, "error": "引擎线路已满"})
             return
-        assert self.acc is not None
-        leg = Leg(self, self.acc, "caller")
-        s = Session(uuidlib.uuid4().hex, leg, "outbound")
+        s = Session(uuidlib.uuid4().hex, None, "outbound")
         s.callback_task, s.business, s.state = task_id, business, "dialing"
-        leg.owner = s
         target = number if "@" in number else f"{number}@{self.cfg.pstn_gateway or self.kamailio}"
         try:
-            leg.makeCall(f"sip:{target}", pj.CallOpParam(True))
+            s.leg = self._dial(s, "caller", target, internal=False)
         except pj.Error as exc:
             reply({"ok": False, "error": f"外呼失败：{exc.reason}"})
             return
-        self.legs.add(leg)
         self.sessions[s.uuid] = s
         self.emit(
             "incoming",
@@ -1198,15 +1201,12 @@ class CallEngine:
                 self.emit("offer_failed", s, agent_id=result.agent_id)
                 reply({"ok": False, "error": "通话已变化，未发起咨询"})
                 return
-            leg = Leg(self, self.acc, "consult")
-            leg.owner = s
             try:
-                leg.makeCall(f"sip:{result.extension}@{self.kamailio}", pj.CallOpParam(True))
+                leg = self._dial(s, "consult", f"{result.extension}@{self.kamailio}")
             except pj.Error as exc:
                 self.emit("offer_failed", s, agent_id=result.agent_id)
                 reply({"ok": False, "error": f"呼叫咨询方失败：{exc.reason}"})
                 return
-            self.legs.add(leg)
             if not s.on_hold:
                 self._hold(s)
             s.consult_leg, s.consult_agent_id, s.consult_talking = leg, result.agent_id, False
@@ -1279,15 +1279,11 @@ class CallEngine:
                 }
             )
             return
-        assert self.acc is not None
-        leg = Leg(self, self.acc, "monitor")
-        leg.owner = s
         try:
-            leg.makeCall(f"sip:{extension}@{self.kamailio}", pj.CallOpParam(True))
+            leg = self._dial(s, "monitor", f"{extension}@{self.kamailio}")
         except pj.Error as exc:
             reply({"ok": False, "error": f"呼叫班长分机失败：{exc.reason}"})
             return
-        self.legs.add(leg)
         s.monitor_leg, s.monitor_mode = leg, mode
         s.monitor_agent_id = cmd.get("agent_id") if isinstance(cmd.get("agent_id"), int) else None
         self.emit("monitor", s, agent_id=s.monitor_agent_id, mode=mode, extension=extension)
@@ -1407,19 +1403,15 @@ class CallEngine:
         """Ring an outside number for a transferred caller and bridge it like an agent leg."""
         if s.state != "offered":
             return
-        assert self.acc is not None
-        leg = Leg(self, self.acc, "agent")
-        leg.owner = s
         target = f"{number}@{self.cfg.pstn_gateway or self.kamailio}"
         try:
-            leg.makeCall(f"sip:{target}", pj.CallOpParam(True))
+            leg = self._dial(s, "agent", target, internal=False)
         except pj.Error as exc:
             log.error("转接外部号码失败：%s", exc.info())
             self.emit("unreachable", s, status=0)
             s.state = "queued"
             self.waiting.add(s.uuid)
             return
-        self.legs.add(leg)
         s.agent_leg = leg
 
         ring_timeout = self._ring_timeout(s, leg)

@@ -204,10 +204,11 @@ def _plan_wrapup(agent: Agent, call: Call, wrapup_s: float) -> None:
 
 
 def _announce_call(call: Call, kind: str, agent_id: int | None) -> None:
-    """Tell the wallboards, and the agent's phone bar, that a call moved on."""
-    push.publish(
-        WALLBOARD_TOPIC, FLOOR, {"what": "call", "call": call.uuid, "kind": kind, "state": call.state}
-    )
+    """Tell the wallboards, and the agent's phone bar, that a call moved on (key presses, menu
+    steps and recording notes change nothing a wallboard shows)."""
+    if kind not in ("ivr_key", "ivr", "recording", "rated", "callback_result"):
+        data = {"what": "call", "call": call.uuid, "kind": kind, "state": call.state}
+        push.publish(WALLBOARD_TOPIC, FLOOR, data)
     if kind in PHONE_KINDS and agent_id:
         user_id = Agent.select(Agent.user).where(Agent.id == agent_id).scalar()
         if user_id:

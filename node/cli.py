@@ -109,6 +109,31 @@ metrics_port = {metrics_port}
 [work_hours]
 start = "08:30"
 end = "17:30"
+
+[telephony]
+# 电话系统（Kamailio + 呼叫引擎）。默认按 30 个坐席的中心配置；修改后重启节点生效。
+enabled = true
+sip_host = "127.0.0.1"     # 坐席软电话和中继网关连接的地址（对外服务时改为本机局域网地址）
+sip_port = 5060            # Kamailio 端口：软电话注册、来电入口
+service_number = "12328"   # 服务号码：拨打此号码进入语音导航
+sip_realm = "hotline12328" # 软电话认证域；修改后所有坐席须重设 SIP 密码
+engines = 20               # 呼叫引擎进程数；每个引擎同时接待 callers_per_engine 位来电（约 35 MB 内存）
+callers_per_engine = 2     # 每个引擎的来电数（1–4）；转坐席的来电还需一条坐席线路，故默认为 2
+busy_announcer = true      # 全部线路占满时，由忙音引擎播放“线路忙，请稍后再拨”后挂机，并计入溢出统计
+ring_timeout_s = 20        # 坐席振铃超时（秒），超时转下一位坐席，该坐席置为示忙
+wrapup_s = 15              # 话后整理时长（秒），坐席可提前就绪
+announce_every_s = 30      # 排队位置播报间隔（秒）
+callback_offer_s = 60      # 排队多久后提示“按1留号回电”（秒）
+rating_timeout_s = 8       # 满意度评价等待按键（秒）
+retention_days = 180       # 录音保留天数
+pstn_gateway = ""          # 中继网关，如 "10.0.0.5:5060"；外线号码经此网关呼出（转外线、留号回电）
+not_ready_reasons = ["小休", "就餐", "会议", "培训", "整理工单"]  # 示忙原因
+# 监控大屏阈值：达到或超过时该项变红
+alert_wait_s = 60          # 最长等待（秒）
+alert_queue = 5            # 排队人数
+service_level_s = 20       # 服务水平：多少秒内接通计为达标
+alert_service_level = 0.8  # 服务水平低于此值
+alert_abandon_rate = 0.1   # 放弃率高于此值
 """
 
 

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "node.config.models",
     "node.auth.models",
     "node.audit.models",
+    "node.push.models",
     "node.intake.models",
     "node.telephony.models",
     "node.workflow.models",

@@ -1,14 +1,20 @@
-"""The web process: gunicorn serving the Flask app, fork-safe (no DB connection before fork)."""
+"""The web process: gunicorn's asyncio (`asgi`) worker serving the node's ASGI app, fork-safe (no
+DB connection before fork). Page requests run the Flask app in each worker's thread pool; the
+push stream (`/push/stream`) is a coroutine per open page (node/push/asgi.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from node.settings import Settings
+
+# Page requests per worker run in this many threads (node.push.asgi.NodeAsgi); gthread had 4.
+PAGE_THREADS = 8
 
 
 def prepare_metrics_dir(settings: Settings, process: str) -> None:
@@ -17,6 +23,14 @@ def prepare_metrics_dir(settings: Settings, process: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    # prometheus_client picks its value class when first imported; the CLI may have loaded it
+    # already (federation.metrics via federation.cli), and every metric made from now on (the
+    # web's request counters, the push stream gauge) must write to the multiprocess files
+    import sys
+
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None:
+        values.ValueClass = values.get_value_class()  # type: ignore[attr-defined]
 
 
 class WebApplication(BaseApplication):  # type: ignore[misc]
@@ -31,8 +45,9 @@ class WebApplication(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from node.app import create_app
+        from node.push.asgi import NodeAsgi
 
-        return create_app(self.settings)
+        return NodeAsgi(create_app(self.settings), threads=PAGE_THREADS)
 
 
 def _pre_fork(server: Any, worker: Any) -> None:
@@ -43,6 +58,20 @@ def _pre_fork(server: Any, worker: Any) -> None:
         close_all = getattr(db.database.obj, "close_all", None)
         if close_all:
             close_all()
+
+
+def _post_worker_init(worker: Any) -> None:
+    """On SIGTERM end the open push streams first, so the worker's graceful stop does not wait
+    for pages that never close their stream."""
+    app, loop = getattr(worker, "asgi", None), getattr(worker, "loop", None)
+    if app is None or loop is None or not hasattr(app, "stop_streams"):
+        return
+
+    def on_term() -> None:
+        app.stop_streams()
+        worker.handle_exit_signal()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
 
 
 def _child_exit(server: Any, worker: Any) -> None:
@@ -56,8 +85,9 @@ def gunicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bind": f"{settings.web_host}:{settings.web_port}",
         "workers": settings.web_workers,
-        "worker_class": "gthread",
-        "threads": 4,
+        "worker_class": "asgi",
+        "worker_connections": 1000,
+        "asgi_loop": "asyncio",
         "timeout": 60,
         "graceful_timeout": 10,
         "preload_app": True,
@@ -68,6 +98,7 @@ def gunicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "loglevel": "warning",
         "proc_name": f"hotline-web-{settings.region}",
         "pre_fork": _pre_fork,
+        "post_worker_init": _post_worker_init,
         "child_exit": _child_exit,
     }
     options.update(overrides)

@@ -27,6 +27,14 @@ def test_init_migrate_users_and_demo(tmp_path: Path) -> None:
     assert "苏州市交通运输服务监督热线" in out
     config = tomllib.loads((home / "node.toml").read_text())
     assert config["node"] == {"region": "320500", "level": "city", "name": "苏州市交通运输服务监督热线"}
+    # the telephony section is written out, commented, sized for a 30-seat centre
+    tel = config["telephony"]
+    assert (tel["engines"], tel["callers_per_engine"], tel["busy_announcer"]) == (20, 2, True)
+    assert "# 呼叫引擎进程数" in (home / "node.toml").read_text()
+    from node import settings as node_settings
+    from node.telephony import config as tconfig
+
+    assert tconfig.load(node_settings.load(home)).capacity == 40
     assert (home / "keys" / "data.key").stat().st_mode & 0o077 == 0
     migrated = hotline("-c", str(home), "migrate").stdout
     assert "已应用迁移" in migrated and "lexicon_entries" in migrated

@@ -27,6 +27,7 @@ _AGENT = {
     "order.callback",
     "pii.view",
     "knowledge.view",
+    "recording.listen_own",
 }
 _REVIEWER = {
     "contact.view",
@@ -42,6 +43,7 @@ _REVIEWER = {
     "order.urge",
     "order.callback",
     "knowledge.view",
+    "recording.listen",
 }
 _DISPATCHER = {
     "contact.view",
@@ -58,6 +60,7 @@ _DISPATCHER = {
     "order.reject",
     "order.close",
     "knowledge.view",
+    "recording.listen",
 }
 _UNIT = {
     "order.view_unit",

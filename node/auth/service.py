@@ -258,8 +258,10 @@ def start_session(user: User, address: str = "", user_agent: str = "") -> str:
 SESSION_TOUCH = dt.timedelta(minutes=1)
 
 
-def session_user(secret: str) -> User:
-    """The user of a live session. Ends the session (and says why) when it has timed out."""
+def session_user(secret: str, *, touch: bool = True) -> User:
+    """The user of a live session. Ends the session (and says why) when it has timed out.
+    `touch=False` checks it without counting the request as activity (the push stream: an open
+    page is not a user at work, so it must not keep an idle session alive)."""
     settings = _live()
     row = (
         UserSession.select(UserSession, User)
@@ -281,7 +283,7 @@ def session_user(secret: str) -> User:
     if not row.user.active:
         _end(row, "disabled")
         raise AuthenticationRequired("账号已停用")
-    if now - row.last_seen_at > SESSION_TOUCH:
+    if touch and now - row.last_seen_at > SESSION_TOUCH:
         with write_tx():
             UserSession.update(last_seen_at=now).where(UserSession.id == row.id).execute()
     return row.user  # type: ignore[no-any-return]

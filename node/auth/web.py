@@ -65,6 +65,21 @@ def _load_actor() -> None:
     g.actor, g.auth_via = service.actor_for(user), "session"
 
 
+def passive_actor() -> Actor | None:
+    """The actor of this request (bearer token or session) without touching the session: for
+    the push stream, which a page holds open whether or not anyone works in it."""
+    header = request.headers.get("Authorization", "")
+    try:
+        if header.startswith("Bearer "):
+            return service.actor_for(service.user_for_token(header[7:].strip()))
+        sid = session.get("sid")
+        if not isinstance(sid, str):
+            return None
+        return service.actor_for(service.session_user(sid, touch=False))
+    except AuthenticationRequired:
+        return None
+
+
 def client_address() -> str:
     """The caller's address (the real client's behind `trusted_proxies` reverse proxies)."""
     return (request.remote_addr or "")[:64]

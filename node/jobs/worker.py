@@ -39,7 +39,13 @@ JOBS: list[Job] = [
 ]
 
 # module path → function `jobs(settings) -> list[Job]` adding subsystem jobs (federation, text, telephony)
-JOB_EXTENSIONS = ["federation.jobs", "node.text.jobs", "node.telephony.jobs", "node.backup.jobs"]
+JOB_EXTENSIONS = [
+    "federation.jobs",
+    "node.text.jobs",
+    "node.telephony.jobs",
+    "node.backup.jobs",
+    "node.push.jobs",
+]
 
 
 def all_jobs(settings: Settings) -> list[Job]:

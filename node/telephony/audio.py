@@ -134,5 +134,8 @@ def repair(path: Path) -> WavInfo:
 
 
 def needs_repair(path: Path) -> bool:
-    raw = path.read_bytes()[:8]
+    """True while the RIFF size in the header does not match the file (the writer has not
+    closed it yet, or died before it could)."""
+    with path.open("rb") as fh:
+        raw = fh.read(8)
     return len(raw) < 8 or struct.unpack("<I", raw[4:8])[0] != path.stat().st_size - 8

@@ -12,6 +12,7 @@ from node.settings import Settings
 # The PyPI PJSUA2 wheel is compiled with PJSUA_MAX_CALLS = 4: one caller plus one agent leg per
 # conversation, so an engine admits at most 2 callers and keeps a slot free for each agent leg.
 WHEEL_MAX_CALLS = 4
+ANNOUNCER = "announcer"
 
 
 @dataclass(frozen=True)
@@ -20,18 +21,30 @@ class TelephonyConfig:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     service_number: str = "12328"
-    engines: int = 2
+    # Sized for a 30-seat centre: 20 engines × 2 callers = 40 simultaneous callers (30 talking to
+    # agents and 10 in the menu or the queue); each engine costs about 35 MB.
+    engines: int = 20
     engine_base_port: int = 5070
     control_base_port: int = 5170
     rtp_base_port: int = 40000
     callers_per_engine: int = 2
+    # One more engine answers the callers every engine refused ("lines busy" prompt, counted).
+    busy_announcer: bool = True
     ring_timeout_s: float = 20.0
-    wrapup_s: float = 10.0
+    wrapup_s: float = 15.0
     callback_offer_s: float = 60.0
     announce_every_s: float = 30.0
     rating_timeout_s: float = 8.0
     retention_days: int = 180
     pstn_gateway: str = ""
+    # Not-ready (示忙) reasons an agent picks from in the phone bar.
+    not_ready_reasons: tuple[str, ...] = ("小休", "就餐", "会议", "培训", "整理工单")
+    # Wallboard thresholds: a tile turns red at or beyond them.
+    alert_wait_s: float = 60.0
+    alert_queue: int = 5
+    service_level_s: float = 20.0
+    alert_service_level: float = 0.8
+    alert_abandon_rate: float = 0.1
     # Digest realm of agents' SIP accounts; their stored HA1 = MD5(extension:realm:password), so
     # changing it invalidates every agent's SIP password.
     sip_realm: str = "hotline12328"
@@ -52,7 +65,17 @@ class TelephonyConfig:
         return self.rtp_base_port + 40 * index
 
     def engine_name(self, index: int) -> str:
-        return f"engine-{index + 1}"
+        return f"engine-{index + 1}" if index < self.engines else ANNOUNCER
+
+    @property
+    def processes(self) -> int:
+        """Engine processes: the pool plus the busy announcer (index `engines`)."""
+        return self.engines + (1 if self.busy_announcer else 0)
+
+    @property
+    def capacity(self) -> int:
+        """Simultaneous callers the pool admits."""
+        return self.engines * self.callers_per_engine
 
 
 _INT_KEYS = (
@@ -63,8 +86,19 @@ _INT_KEYS = (
     "rtp_base_port",
     "callers_per_engine",
     "retention_days",
+    "alert_queue",
 )
-_FLOAT_KEYS = ("ring_timeout_s", "wrapup_s", "callback_offer_s", "announce_every_s", "rating_timeout_s")
+_FLOAT_KEYS = (
+    "ring_timeout_s",
+    "wrapup_s",
+    "callback_offer_s",
+    "announce_every_s",
+    "rating_timeout_s",
+    "alert_wait_s",
+    "service_level_s",
+    "alert_service_level",
+    "alert_abandon_rate",
+)
 
 
 def load(settings: Settings) -> TelephonyConfig:
@@ -82,7 +116,13 @@ def load(settings: Settings) -> TelephonyConfig:
     for key in ("sip_host", "service_number", "pstn_gateway", "kamailio_bin", "sip_realm"):
         if key in raw:
             values[key] = str(raw[key])
-    for key in ("enabled", "trace_setup"):
+    if "not_ready_reasons" in raw:
+        reasons = raw["not_ready_reasons"]
+        if not isinstance(reasons, list) or not all(isinstance(r, str) and 0 < len(r) <= 20 for r in reasons):
+            errors["not_ready_reasons"] = "示忙原因应为不超过20字的文字列表"
+        else:
+            values["not_ready_reasons"] = tuple(reasons)
+    for key in ("enabled", "trace_setup", "busy_announcer"):
         if key in raw:
             if not isinstance(raw[key], bool):
                 errors[key] = "必须为 true 或 false"
@@ -103,6 +143,10 @@ def load(settings: Settings) -> TelephonyConfig:
             errors[key] = "端口超出范围"
     if cfg.ring_timeout_s <= 0 or cfg.wrapup_s < 0 or cfg.callback_offer_s <= 0 or cfg.rating_timeout_s <= 0:
         errors["timers"] = "振铃、话后处理、回电提示和评价等待时间必须为正数"
+    if cfg.announce_every_s < 5 or cfg.callback_offer_s < 0:
+        errors["announce_every_s"] = "排队播报间隔至少为5秒"
+    if not 0 < cfg.alert_service_level <= 1 or not 0 < cfg.alert_abandon_rate <= 1:
+        errors["alert_service_level"] = "服务水平和放弃率阈值应在0到1之间"
     if cfg.retention_days < 1:
         errors["retention_days"] = "录音保留天数至少为1天"
     if not cfg.sip_realm or not all(c.isalnum() or c in ".-_" for c in cfg.sip_realm):

@@ -8,6 +8,7 @@ from typing import Any
 
 from node.errors import Conflict, ValidationError
 from node.telephony import service
+from node.telephony.config import ANNOUNCER
 from node.telephony.models import Call, Engine
 
 
@@ -36,6 +37,8 @@ def dial_callback(task_id: int) -> dict[str, Any]:
     """Ask a live engine with a free line to call a callback task's number."""
     errors = []
     for eng in service.live_engines():
+        if eng.name == ANNOUNCER:  # it only tells refused callers the lines are busy
+            continue
         reply = send(eng.control_port, {"cmd": "callback", "task_id": task_id})
         if reply.get("ok"):
             return reply

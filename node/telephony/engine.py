@@ -38,8 +38,8 @@ from node import clock, db, pii
 from node.errors import ValidationError
 from node.settings import Settings
 from node.settings import load as load_settings
+from node.telephony import audio, ivr, kamailio, service
 from node.telephony import config as tconfig
-from node.telephony import ivr, service
 from node.telephony.prompts import Prompt, PromptLibrary, position_text, state_text, wav_duration
 
 log = logging.getLogger("hotline.telephony.engine")
@@ -50,6 +50,12 @@ DISCONNECTED = pj.PJSIP_INV_STATE_DISCONNECTED
 UNREACHABLE_CODES = {404, 410, 480, 484, 502, 503, 604}
 PJ_MAX_CALLS = tconfig.WHEEL_MAX_CALLS
 IDLE_POLL_MS = 50
+# A position announcement is not started when the callback offer is due within this many seconds.
+POSITION_ROOM_S = 8.0
+REGISTRATION_POLL_S = 3.0
+# How long a closed recorder may take to write its WAV header before the file is inspected anyway.
+RECORDING_CLOSE_S = 3.0
+MONITOR_MODES = ("listen", "whisper", "barge")
 
 
 class Leg(pj.Call):
@@ -104,7 +110,7 @@ class EngineAccount(pj.Account):
 class Session:
     """One citizen's call through IVR, queue, agent and rating (or an outbound callback)."""
 
-    def __init__(self, uuid: str, leg: Leg, direction: str):
+    def __init__(self, uuid: str, leg: Leg | None, direction: str):
         self.uuid = uuid
         self.leg: Leg | None = leg
         self.direction = direction
@@ -125,6 +131,18 @@ class Session:
         self.rating_tries = 0
         self.callback_task: int | None = None
         self.bridged = False
+        self.on_hold = False
+        # queue announcements: one at a time, never over another prompt (monotonic times)
+        self.busy_until = 0.0
+        self.queued_mono = 0.0
+        self.next_position = 0.0
+        self.tick_token = 0
+        self.monitor_leg: Leg | None = None
+        self.monitor_mode = ""
+        self.monitor_agent_id: int | None = None
+        self.consult_leg: Leg | None = None
+        self.consult_agent_id: int | None = None
+        self.consult_talking = False
 
     @property
     def am(self) -> pj.AudioMedia | None:
@@ -140,6 +158,7 @@ class DbWorker(threading.Thread):
         self.q: queue.Queue[Any] = queue.Queue()
         self.last_claim = 0.0
         self.last_beat = 0.0
+        self.last_registrations = 0.0
 
     def event(self, ev: dict[str, Any]) -> None:
         self.q.put(("event", ev))
@@ -199,6 +218,11 @@ class DbWorker(threading.Thread):
         if now - self.last_beat >= 3.0:
             service.heartbeat(eng.name)
             self.last_beat = now
+        if eng.watch_registrations and now - self.last_registrations >= REGISTRATION_POLL_S:
+            self.last_registrations = now
+            registered = kamailio.registered_extensions(eng.cfg)
+            if registered is not None:
+                service.update_registrations(registered)
         if eng.waiting and now - self.last_claim >= 0.15 and eng.free_legs() > 0:
             self.last_claim = now
             offer = service.claim_next(eng.name)
@@ -261,6 +285,11 @@ class CallEngine:
         self.ep: pj.Endpoint | None = None
         self.acc: EngineAccount | None = None
         self.kamailio = f"{cfg.sip_host}:{cfg.sip_port}"
+        # The busy announcer answers only the callers every pool engine refused.
+        self.announcer = name == tconfig.ANNOUNCER
+        # engine-1 reports the agents' softphone registrations (Kamailio's location table)
+        self.watch_registrations = name == cfg.engine_name(0)
+        self.pending_recordings = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -391,6 +420,10 @@ class CallEngine:
         for s in list(self.sessions.values()):
             self._close(s)
         self._pump()
+        deadline = time.monotonic() + RECORDING_CLOSE_S + 0.5
+        while self.pending_recordings > 0 and time.monotonic() < deadline:
+            self.ep.libHandleEvents(10)
+            self._pump()
         self.legs.clear()
         self.dead.clear()
         self.sessions.clear()
@@ -491,6 +524,7 @@ class CallEngine:
         s.hold = None
         s.gen += 1
         dur = self._play(s, prompts)
+        s.busy_until = time.monotonic() + dur + 0.2
         self._timed(s, dur + 0.2, lambda: self._start_hold(s))
 
     def _start_recording(self, s: Session) -> None:
@@ -529,6 +563,12 @@ class CallEngine:
         if leg.role == "caller":
             if s is not None:
                 self._caller_event(s, leg, kind, a, b)
+        elif leg.role == "monitor":
+            if s is not None:
+                self._monitor_event(s, leg, kind, a)
+        elif leg.role == "consult":
+            if s is not None:
+                self._consult_event(s, leg, kind, a, b)
         elif s is not None:
             self._agent_event(s, leg, kind, a, b)
         if leg.gone:
@@ -541,8 +581,16 @@ class CallEngine:
 
     def _incoming(self, leg: Leg) -> None:
         op = pj.CallOpParam()
-        if self.stopping or self.callers() >= self.cfg.callers_per_engine:
+        limit = PJ_MAX_CALLS if self.announcer else self.cfg.callers_per_engine
+        if self.stopping or self.callers() >= limit:
             op.statusCode = 486 if not self.stopping else 503
+            log.info(
+                "拒绝来电（%s）：来电 %s/%s，会话 %s",
+                op.statusCode,
+                self.callers(),
+                limit,
+                list(self.sessions),
+            )
             leg.answer(op)
             return
         ci = leg.getInfo()
@@ -551,7 +599,10 @@ class CallEngine:
         dialed = URI_USER.search(ci.localUri)
         s = Session(uuidlib.uuid4().hex, leg, "inbound")
         leg.owner = s
-        s.ivr = ivr.IvrSession(self.menus)
+        if self.announcer:
+            s.state = "busy"
+        else:
+            s.ivr = ivr.IvrSession(self.menus)
         self.sessions[s.uuid] = s
         op.statusCode = 200
         leg.answer(op)
@@ -571,9 +622,13 @@ class CallEngine:
                 "answer_ms": answer_ms,
             }
         )
+        if self.announcer:
+            self.emit("overflow", s, engines=self.cfg.engines)
 
     def _caller_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
-        if kind == "media" and leg.am is not None and s.rec is None and s.state != "ended":
+        if kind == "media" and leg.am is not None and s.state == "busy":
+            self._goodbye(s, "lines_busy", "rejected")
+        elif kind == "media" and leg.am is not None and s.rec is None and s.state != "ended":
             self._start_recording(s)
             if s.direction == "outbound":
                 self._callback_greeting(s)
@@ -667,7 +722,13 @@ class CallEngine:
 
     def _digit(self, s: Session, d: str) -> None:
         menu = s.ivr.menu if s.ivr is not None else ""
-        self.emit("ivr_key", s, digit=d, menu=f"{s.state}:{menu}" if s.state == "ivr" else s.state)
+        # a callback number or a query code being keyed is not logged in clear
+        secret = d.isdigit() and (
+            (s.state == "queued" and s.qmode == "cb_number")
+            or (s.state == "ivr" and s.ivr is not None and s.ivr.mode == "query_code")
+        )
+        where = f"{s.state}:{menu}" if s.state == "ivr" else f"{s.state}:{s.qmode}"
+        self.emit("ivr_key", s, digit=d, menu=where, secret=secret)
         if s.state == "ivr" and s.ivr is not None:
             step = s.ivr.key(d)
             if step is not None:
@@ -688,9 +749,11 @@ class CallEngine:
         s.state, s.business = "queued", business
         self.emit("queued", s, business=business)
         self.waiting.add(s.uuid)
+        now = time.monotonic()
+        # "正在为您转接人工服务" plays to the end; the first position follows it
+        s.busy_until, s.queued_mono, s.next_position = now + delay, now, now + delay + 0.3
         self._timed_any(s, delay + 0.2, lambda: self._start_hold(s))
-        self._ask_position(s)
-        self._timed_any(s, self.cfg.callback_offer_s, lambda: self._offer_callback(s))
+        self._queue_tick(s)
 
     def _timed_any(self, s: Session, seconds: float, fn: Callable[[], None]) -> None:
         """A timer that survives prompt changes but not the end of the call."""
@@ -701,26 +764,51 @@ class CallEngine:
 
         self.after(seconds, fire)
 
+    def _queue_tick(self, s: Session, token: int = 0) -> None:
+        """What a waiting caller hears next: the callback offer once it is due, otherwise their
+        position every `announce_every_s`. One prompt at a time: nothing starts while another is
+        still playing, and a position announcement that would run into the offer waits for it."""
+        if not token:
+            s.tick_token += 1
+            token = s.tick_token
+        if token != s.tick_token or s.state not in ("queued", "offered"):
+            return
+        now = time.monotonic()
+        wait = 1.0
+        if s.state == "queued" and s.qmode == "hold":
+            offer_in = s.queued_mono + self.cfg.callback_offer_s - now if not s.cb_offered else float("inf")
+            if now < s.busy_until:
+                wait = s.busy_until - now + 0.3
+            elif offer_in <= 0:
+                self._offer_callback(s)
+                s.next_position = max(s.next_position, s.busy_until + 1.0)
+                wait = s.busy_until - now + 0.3
+            elif now >= s.next_position and offer_in > POSITION_ROOM_S:
+                s.next_position = now + self.cfg.announce_every_s
+                self._ask_position(s)
+            else:
+                wait = max(0.2, min(s.next_position - now, offer_in))
+        self.after(wait, lambda: self._queue_tick(s, token))
+
     def _ask_position(self, s: Session) -> None:
         def done(result: Any, error: BaseException | None) -> None:
-            if error is None and s.state == "queued" and s.qmode == "hold":
+            ok = s.state == "queued" and s.qmode == "hold" and time.monotonic() >= s.busy_until
+            if error is None and ok:
                 n = int(result)
                 p = Prompt("", position_text(n))
                 if not self.prompts.path_for(p).exists():
                     p = Prompt("", position_text(ivr.MAX_POSITION))
-                self._timed_any(s, 0.0, lambda: self._announce(s, [p]) if s.state == "queued" else None)
-            if s.state == "queued":
-                self._timed_any(s, self.cfg.announce_every_s, lambda: self._ask_position(s))
+                self._announce(s, [p])
 
-        if s.state == "queued":
-            uuid = s.uuid
-            self.db_worker.request(lambda: service.queue_position(uuid), done)
+        uuid = s.uuid
+        self.db_worker.request(lambda: service.queue_position(uuid), done)
 
     def _offer_callback(self, s: Session) -> None:
         if s.state != "queued" or s.cb_offered:
             return
         s.cb_offered = True
         self._announce(s, [ivr.sys_prompt("callback_offer")])
+        self.emit("ivr", s, action="callback_offer", ends_in_s=round(s.busy_until - time.monotonic(), 2))
 
     def _queue_digit(self, s: Session, d: str) -> None:
         if s.qmode == "hold":
@@ -764,36 +852,43 @@ class CallEngine:
         self.waiting.discard(s.uuid)
         self._ring_agent(s, offer)
 
-    def _ring_agent(self, s: Session, offer: service.Offer) -> None:
+    def _dial(self, s: Session, role: str, target: str, *, internal: bool = True) -> Leg:
+        """A new outgoing leg of `s` to `target` (user@host); raises pj.Error when PJSIP refuses.
+        Calls to the node's own softphones carry the call id; outside numbers do not."""
         assert self.acc is not None
-        leg = Leg(self, self.acc, "agent")
+        leg = Leg(self, self.acc, role)
         leg.owner = s
         prm = pj.CallOpParam(True)
-        h = pj.SipHeader()
-        h.hName, h.hValue = "X-Hotline-Call", s.uuid
-        prm.txOption.headers.append(h)
+        if internal:
+            h = pj.SipHeader()
+            h.hName, h.hValue = "X-Hotline-Call", s.uuid
+            prm.txOption.headers.append(h)
+        leg.makeCall(f"sip:{target}", prm)
+        self.legs.add(leg)
+        return leg
+
+    def _ring_agent(self, s: Session, offer: service.Offer) -> None:
         try:
-            leg.makeCall(f"sip:{offer.extension}@{self.kamailio}", prm)
+            leg = self._dial(s, "agent", f"{offer.extension}@{self.kamailio}")
         except pj.Error as exc:
             log.error("呼叫坐席 %s 失败：%s", offer.extension, exc.info())
             self.emit("offer_failed", s, agent_id=offer.agent_id)
             s.state = "queued"
             self.waiting.add(s.uuid)
             return
-        self.legs.add(leg)
         s.state, s.agent_leg, s.agent_id, s.bridged = "offered", leg, offer.agent_id, False
         self._start_hold(s)
 
         ring_timeout = self._ring_timeout(s, leg)
         self.after(self.cfg.ring_timeout_s, ring_timeout)
 
-    def _ring_timeout(self, s: Session, leg: Leg) -> Callable[[], None]:
-        """Hang up `leg` if it still rings for `s`; holds the leg weakly (see `dead`)."""
+    def _ring_timeout(self, s: Session, leg: Leg, attr: str = "agent_leg") -> Callable[[], None]:
+        """Hang up `leg` if it still rings for `s` (as its `attr`); holds the leg weakly (see `dead`)."""
         ref = weakref.ref(leg)
 
         def fire() -> None:
             leg = ref()
-            if leg is not None and s.agent_leg is leg and not leg.confirmed and not leg.gone:
+            if leg is not None and getattr(s, attr) is leg and not leg.confirmed and not leg.gone:
                 self._hangup(leg)
 
         return fire
@@ -802,6 +897,9 @@ class CallEngine:
     def _agent_hung_up(self, s: Session) -> None:
         self.emit("agent_hangup", s, agent_id=s.agent_id, wrapup_s=self.cfg.wrapup_s)
         s.agent_leg = None
+        self._hangup(s.monitor_leg)
+        self._drop_consult(s)
+        s.on_hold, s.hold = False, None
         if s.leg is None or s.leg.gone:
             return
         s.state = "rating"
@@ -855,16 +953,37 @@ class CallEngine:
         if s.agent_leg is not None:
             s.agent_leg.cancelled_by_us = True
             self._hangup(s.agent_leg)
+        self._hangup(s.monitor_leg)
+        self._drop_consult(s)
         s.player = None
         s.hold = None
         had_rec = s.rec is not None
-        s.rec = None  # destroying the recorder writes the WAV header
-        if had_rec:
-            self.emit("recording", s, action="finished", path=s.rec_rel)
+        s.rec = None  # destroying the recorder writes the WAV header ...
         self.emit("ended", s, reason=reason, agent_id=s.agent_id, wrapup_s=self.cfg.wrapup_s)
+        if had_rec:
+            # ... but PJSIP 2.15 removes the recorder from the conference bridge on its media
+            # clock, a tick later: the recording is reported once its header is written.
+            path, rel = self.cfg.recordings_dir / s.rec_rel, s.rec_rel
+            self.pending_recordings += 1
+            self._when_written(path, lambda: self._recording_done(s, rel))
         self.sessions.pop(s.uuid, None)
         # Timers and DB replies may still hold the session; they must not keep its legs alive.
-        s.leg = s.agent_leg = None
+        s.leg = s.agent_leg = s.monitor_leg = s.consult_leg = None
+
+    def _when_written(self, path: Path, fn: Callable[[], None], deadline: float = 0.0) -> None:
+        deadline = deadline or time.monotonic() + RECORDING_CLOSE_S
+        try:
+            written = not audio.needs_repair(path)
+        except OSError:
+            written = False
+        if written or time.monotonic() > deadline:
+            fn()
+        else:
+            self.after(0.02, lambda: self._when_written(path, fn, deadline))
+
+    def _recording_done(self, s: Session, rel: str) -> None:
+        self.pending_recordings -= 1
+        self.emit("recording", s, action="finished", path=rel)
 
     # -- outbound callbacks ----------------------------------------------------------------------
     def _callback_greeting(self, s: Session) -> None:
@@ -895,18 +1014,14 @@ class CallEngine:
         if self.callers() >= self.cfg.callers_per_engine or self.free_legs() < 2:
             reply({"ok": False, "error": "引擎线路已满"})
             return
-        assert self.acc is not None
-        leg = Leg(self, self.acc, "caller")
-        s = Session(uuidlib.uuid4().hex, leg, "outbound")
+        s = Session(uuidlib.uuid4().hex, None, "outbound")
         s.callback_task, s.business, s.state = task_id, business, "dialing"
-        leg.owner = s
         target = number if "@" in number else f"{number}@{self.cfg.pstn_gateway or self.kamailio}"
         try:
-            leg.makeCall(f"sip:{target}", pj.CallOpParam(True))
+            s.leg = self._dial(s, "caller", target, internal=False)
         except pj.Error as exc:
             reply({"ok": False, "error": f"外呼失败：{exc.reason}"})
             return
-        self.legs.add(leg)
         self.sessions[s.uuid] = s
         self.emit(
             "incoming",
@@ -952,10 +1067,263 @@ class CallEngine:
             reply({"ok": True})
         elif name == "transfer":
             self._transfer(cmd, reply)
+        elif name in ("agent_hangup", "hold", "unhold"):
+            self._agent_command(name, cmd, reply)
+        elif name in ("consult", "consult_transfer", "consult_cancel"):
+            self._consult_command(name, cmd, reply)
+        elif name == "monitor":
+            self._monitor(cmd, reply)
         elif name == "callback":
             self._callback_command(cmd, reply)
         else:
             reply({"ok": False, "error": f"未知命令：{name}"})
+
+    def _talking(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> Session | None:
+        s = self.sessions.get(str(cmd.get("call", "")))
+        if s is None or s.state != "talking" or not s.bridged or s.agent_leg is None:
+            reply({"ok": False, "error": "该来电不在通话中"})
+            return None
+        return s
+
+    def _agent_command(self, name: str, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        """The agent's phone bar: hang up their leg (the caller goes on to the rating), or hold the
+        caller (hold music, the agent hears nothing) and take them back."""
+        s = self._talking(cmd, reply)
+        if s is None:
+            return
+        agent = s.agent_leg
+        assert agent is not None
+        if name == "agent_hangup":
+            self._hangup(agent)
+        elif s.consult_leg is not None:
+            reply({"ok": False, "error": "正在咨询，请先结束咨询或转给咨询方"})
+            return
+        elif name == "hold":
+            if s.on_hold:
+                reply({"ok": False, "error": "来电已在保持中"})
+                return
+            self._hold(s)
+        else:
+            if not s.on_hold:
+                reply({"ok": False, "error": "来电未处于保持"})
+                return
+            self._unhold(s)
+        reply({"ok": True})
+
+    def _hold(self, s: Session) -> None:
+        """The caller hears hold music and nothing of the agent; the recording goes on."""
+        agent = s.agent_leg
+        if s.am is not None and agent is not None and agent.am is not None:
+            s.am.stopTransmit(agent.am)
+            agent.am.stopTransmit(s.am)
+        s.on_hold = True
+        hold = pj.AudioMediaPlayer()
+        hold.createPlayer(str(self.prompts.hold_music()), 0)
+        if s.am is not None:
+            hold.startTransmit(s.am)
+        s.hold = hold
+        self.emit("hold", s, agent_id=s.agent_id)
+
+    def _unhold(self, s: Session) -> None:
+        agent = s.agent_leg
+        s.hold = None
+        s.on_hold = False
+        if s.am is not None and agent is not None and agent.am is not None:
+            s.am.startTransmit(agent.am)
+            agent.am.startTransmit(s.am)
+        self.emit("unhold", s, agent_id=s.agent_id)
+
+    def _consult_command(
+        self, name: str, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """咨询: the agent puts the caller on hold and rings a colleague (`consult`); then hands the
+        caller over (`consult_transfer`, an attended transfer) or ends the consultation and takes
+        the caller back (`consult_cancel`)."""
+        s = self._talking(cmd, reply)
+        if s is None:
+            return
+        if name == "consult":
+            extension = str(cmd.get("extension", ""))
+            if s.consult_leg is not None:
+                reply({"ok": False, "error": "已在咨询中"})
+            elif not (extension.isdigit() and 3 <= len(extension) <= 8):
+                reply({"ok": False, "error": "坐席分机号须为3到8位数字"})
+            elif self.free_legs() <= 0:
+                reply({"ok": False, "error": "本引擎线路已满，暂不能咨询"})
+            else:
+                self._start_consult(s, extension, reply)
+            return
+        c = s.consult_leg
+        if c is None:
+            reply({"ok": False, "error": "当前没有咨询"})
+            return
+        if name == "consult_cancel":
+            c.owner = None
+            self._end_consult(s, c, 0)
+            self._hangup(c)
+            self._unhold(s)
+            reply({"ok": True})
+            return
+        if not s.consult_talking or c.am is None or s.am is None:
+            reply({"ok": False, "error": "咨询方尚未接听"})
+            return
+        old, old_agent = s.agent_leg, s.agent_id
+        self.emit(
+            "transferred",
+            s,
+            from_agent_id=old_agent,
+            wrapup_s=self.cfg.wrapup_s,
+            target="agent",
+            agent_id=s.consult_agent_id,
+        )
+        self._hangup(s.monitor_leg)
+        c.role = "agent"
+        s.agent_leg, s.agent_id = c, s.consult_agent_id
+        s.consult_leg, s.consult_agent_id, s.consult_talking = None, None, False
+        if old is not None:
+            old.owner = None
+            self._hangup(old)
+        s.hold, s.on_hold = None, False
+        s.am.startTransmit(c.am)
+        c.am.startTransmit(s.am)
+        if s.rec is not None:
+            c.am.startTransmit(s.rec)
+        self.emit("answered", s, agent_id=s.agent_id)
+        self.emit("bridged", s, agent_id=s.agent_id, recording=s.rec_rel)
+        reply({"ok": True})
+
+    def _start_consult(self, s: Session, extension: str, reply: Callable[[dict[str, Any]], None]) -> None:
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                reply({"ok": False, "error": getattr(error, "message", str(error))})
+                return
+            if s.state != "talking" or s.consult_leg is not None or self.acc is None:
+                self.emit("offer_failed", s, agent_id=result.agent_id)
+                reply({"ok": False, "error": "通话已变化，未发起咨询"})
+                return
+            try:
+                leg = self._dial(s, "consult", f"{result.extension}@{self.kamailio}")
+            except pj.Error as exc:
+                self.emit("offer_failed", s, agent_id=result.agent_id)
+                reply({"ok": False, "error": f"呼叫咨询方失败：{exc.reason}"})
+                return
+            if not s.on_hold:
+                self._hold(s)
+            s.consult_leg, s.consult_agent_id, s.consult_talking = leg, result.agent_id, False
+            self.emit(
+                "consult",
+                s,
+                agent_id=s.agent_id,
+                phase="ringing",
+                to_agent_id=result.agent_id,
+                extension=result.extension,
+            )
+            self.after(self.cfg.ring_timeout_s, self._ring_timeout(s, leg, attr="consult_leg"))
+            reply({"ok": True})
+
+        name, uuid = self.name, s.uuid
+        self.db_worker.request(lambda: service.claim_agent(name, uuid, extension), done)
+
+    def _consult_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if leg is not s.consult_leg or s.state == "ended":
+            return
+        if kind in ("state", "media") and leg.confirmed and leg.am is not None and not s.consult_talking:
+            agent = s.agent_leg
+            if agent is not None and agent.am is not None:
+                agent.am.startTransmit(leg.am)
+                leg.am.startTransmit(agent.am)
+            s.consult_talking = True
+            self.emit("consult", s, agent_id=s.agent_id, phase="talking", to_agent_id=s.consult_agent_id)
+        elif kind == "state" and a == DISCONNECTED:
+            self._end_consult(s, leg, int(b or 0))
+
+    def _drop_consult(self, s: Session) -> None:
+        c = s.consult_leg
+        if c is not None:
+            self._end_consult(s, c, 0)
+            c.owner = None
+            self._hangup(c)
+
+    def _end_consult(self, s: Session, leg: Leg, status: int) -> None:
+        """The consulted colleague left (or was never reached): the caller stays on hold."""
+        if s.consult_leg is not leg:
+            return
+        self.emit(
+            "consult", s, agent_id=s.agent_id, phase="ended", to_agent_id=s.consult_agent_id, status=status
+        )
+        s.consult_leg, s.consult_agent_id, s.consult_talking = None, None, False
+
+    def _monitor(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        """班长监听/耳语/强插: ring the supervisor's extension and mix them into a talking call.
+        listen = hears caller and agent; whisper = also speaks to the agent only; barge = speaks
+        to both (and into the recording). A second command on the same call changes the mode."""
+        s = self._talking(cmd, reply)
+        if s is None:
+            return
+        mode = str(cmd.get("mode", "listen"))
+        if mode not in MONITOR_MODES:
+            reply({"ok": False, "error": "监听方式无效"})
+            return
+        if s.monitor_leg is not None and not s.monitor_leg.gone:
+            s.monitor_mode = mode
+            self._connect_monitor(s)
+            self.emit("monitor", s, agent_id=s.monitor_agent_id, mode=mode)
+            reply({"ok": True, "mode": mode})
+            return
+        extension = str(cmd.get("extension", ""))
+        if not extension.isdigit() or self.free_legs() <= 0:
+            reply(
+                {
+                    "ok": False,
+                    "error": "本引擎线路已满，暂不能监听" if extension.isdigit() else "缺少班长分机",
+                }
+            )
+            return
+        try:
+            leg = self._dial(s, "monitor", f"{extension}@{self.kamailio}")
+        except pj.Error as exc:
+            reply({"ok": False, "error": f"呼叫班长分机失败：{exc.reason}"})
+            return
+        s.monitor_leg, s.monitor_mode = leg, mode
+        s.monitor_agent_id = cmd.get("agent_id") if isinstance(cmd.get("agent_id"), int) else None
+        self.emit("monitor", s, agent_id=s.monitor_agent_id, mode=mode, extension=extension)
+        reply({"ok": True, "mode": mode})
+
+    def _connect_monitor(self, s: Session) -> None:
+        sup, agent = s.monitor_leg, s.agent_leg
+        if (
+            sup is None
+            or sup.am is None
+            or not sup.confirmed
+            or s.am is None
+            or agent is None
+            or agent.am is None
+        ):
+            return
+        s.am.startTransmit(sup.am)
+        agent.am.startTransmit(sup.am)
+        if s.monitor_mode in ("whisper", "barge"):
+            sup.am.startTransmit(agent.am)
+        else:
+            sup.am.stopTransmit(agent.am)
+        if s.monitor_mode == "barge":
+            sup.am.startTransmit(s.am)
+            if s.rec is not None:
+                sup.am.startTransmit(s.rec)
+        else:
+            sup.am.stopTransmit(s.am)
+            if s.rec is not None:
+                sup.am.stopTransmit(s.rec)
+
+    def _monitor_event(self, s: Session, leg: Leg, kind: str, a: Any) -> None:
+        if leg is not s.monitor_leg:
+            return
+        if kind in ("media", "state") and not leg.gone:
+            self._connect_monitor(s)
+        elif kind == "state" and a == DISCONNECTED:
+            s.monitor_leg, s.monitor_mode = None, ""
+            if s.state != "ended":
+                self.emit("monitor", s, agent_id=s.monitor_agent_id, mode="ended")
 
     def _transfer(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
         """Move a talking caller away from their agent: to another agent (`extension`), back into
@@ -981,6 +1349,9 @@ class CallEngine:
             self.emit("queued", s, business=business, requeue=True)
             self.waiting.add(s.uuid)
             self._start_hold(s)
+            s.queued_mono = s.next_position = time.monotonic()
+            s.cb_offered = True  # a transferred caller is not offered a callback
+            self._queue_tick(s)
         else:
             s.state = "offered"
             self._start_hold(s)
@@ -990,7 +1361,10 @@ class CallEngine:
     def _drop_agent(self, s: Session, **transfer: Any) -> Leg | None:
         """Log the transfer, release the current agent (wrap-up) and hang up their leg."""
         old_leg, old_agent = s.agent_leg, s.agent_id
+        self._drop_consult(s)
         self.emit("transferred", s, from_agent_id=old_agent, wrapup_s=self.cfg.wrapup_s, **transfer)
+        self._hangup(s.monitor_leg)
+        s.on_hold = False
         if old_leg is not None:
             old_leg.owner = None
             self._hangup(old_leg)
@@ -1029,19 +1403,15 @@ class CallEngine:
         """Ring an outside number for a transferred caller and bridge it like an agent leg."""
         if s.state != "offered":
             return
-        assert self.acc is not None
-        leg = Leg(self, self.acc, "agent")
-        leg.owner = s
         target = f"{number}@{self.cfg.pstn_gateway or self.kamailio}"
         try:
-            leg.makeCall(f"sip:{target}", pj.CallOpParam(True))
+            leg = self._dial(s, "agent", target, internal=False)
         except pj.Error as exc:
             log.error("转接外部号码失败：%s", exc.info())
             self.emit("unreachable", s, status=0)
             s.state = "queued"
             self.waiting.add(s.uuid)
             return
-        self.legs.add(leg)
         s.agent_leg = leg
 
         ring_timeout = self._ring_timeout(s, leg)

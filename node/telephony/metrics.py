@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -39,19 +39,58 @@ class LiveStateCollector(Collector):
         )
 
 
-def render(state: dict[str, Any]) -> bytes:
+def render(state: dict[str, Any], counts: dict[str, Any]) -> bytes:
     reg = CollectorRegistry()
     reg.register(LiveStateCollector(state))
+    reg.register(LegCounters(counts))
     return generate_latest(reg)
 
 
+class LegCounters(Collector):
+    """Totals over the call legs: answered / abandoned / overflow … (see node.telephony.floor)."""
+
+    def __init__(self, counts: dict[str, Any]):
+        self.counts = counts
+
+    def collect(self) -> Any:
+        legs = CounterMetricFamily(
+            "hotline_call_legs",
+            "Call legs by outcome (answered, abandoned, overflow, ...)",
+            labels=["outcome"],
+        )
+        for outcome, n in sorted(self.counts["by_outcome"].items()):
+            legs.add_metric([outcome], n)
+        yield legs
+        yield CounterMetricFamily(
+            "hotline_calls_answered", "Call legs answered by an agent", value=self.counts["answered"]
+        )
+        yield CounterMetricFamily(
+            "hotline_calls_answered_within_10s",
+            "Call legs answered within 10 seconds of joining the queue",
+            value=self.counts["answered_within_10s"],
+        )
+        yield CounterMetricFamily(
+            "hotline_call_wait_seconds",
+            "Queue wait of answered legs, summed",
+            value=self.counts["wait_seconds_sum"],
+        )
+        yield CounterMetricFamily(
+            "hotline_call_talk_seconds",
+            "Agent handling time of legs, summed",
+            value=self.counts["talk_seconds_sum"],
+        )
+
+
 class DbLiveStateCollector(Collector):
-    """Reads the live state from the database at every scrape (register it on a /metrics registry)."""
+    """Reads the live state and the leg totals from the database at every scrape (register it
+    on a /metrics registry)."""
 
     def collect(self) -> Any:
         from node import db
-        from node.telephony import service
+        from node.telephony import floor, service
 
         with db.connection():
             state = service.live_state()
+            counts = floor.leg_counters()
         yield from LiveStateCollector(state).collect()
+        yield from LegCounters(counts).collect()

@@ -1,8 +1,10 @@
-"""Telephony tables: calls and their event log, agents and their state log, recordings, phone
-ratings, callback tasks, the editable IVR menus and the engine registry.
+"""Telephony tables: calls and their event log, call legs, agents and their state log,
+recordings, phone ratings, callback tasks, the editable IVR menus and the engine registry.
 
-`CallEvent` is the source of truth for statistics (connection rate, 10-second answer rate, waits,
-abandonment, handling time); `Call` and `Agent` are projections kept current by the engines.
+`CallEvent` is the full history of a call; `CallLeg` is its statistical summary (one row per wait
+for an agent: queued, answered or abandoned with the wait, handled and wrap-up times), the table
+the indicator engine aggregates by day, queue and agent. `Call` and `Agent` are projections kept
+current by the engines.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ CALL_STATES: dict[str, str] = {
 AGENT_STATES: dict[str, str] = {
     "offline": "离线",
     "ready": "就绪",
-    "not_ready": "未就绪",
+    "not_ready": "示忙",
     "ringing": "振铃",
     "talking": "通话中",
-    "wrapup": "话后处理",
+    "wrapup": "话后整理",
 }
 
 EVENT_KINDS: dict[str, str] = {
@@ -46,8 +48,31 @@ EVENT_KINDS: dict[str, str] = {
     "rated": "满意度评价",
     "callback_left": "留言回电",
     "abandoned": "排队放弃",
+    "overflow": "线路忙",
+    "hold": "保持",
+    "unhold": "取消保持",
+    "consult": "咨询",
+    "monitor": "班长监听",
     "recording": "录音",
     "ended": "通话结束",
+}
+
+LEG_ORIGINS: dict[str, str] = {
+    "ivr": "语音导航转人工",
+    "transfer": "转接",
+    "callback": "回电转人工",
+    "overflow": "线路忙未进入",
+}
+
+LEG_OUTCOMES: dict[str, str] = {
+    "waiting": "等待中",
+    "talking": "通话中",
+    "answered": "已接听",
+    "transferred": "已转接",
+    "abandoned": "放弃",
+    "callback": "留号回电",
+    "overflow": "线路忙",
+    "dropped": "异常中断",
 }
 
 END_REASONS: dict[str, str] = {
@@ -102,6 +127,9 @@ class Agent(BaseModel):
     idle_since = pw.DateTimeField(null=True)
     wrapup_until = pw.DateTimeField(null=True)
     current_call = pw.CharField(max_length=32, default="")
+    # Softphone registration as Kamailio last reported it (None = not checked yet).
+    sip_registered = pw.BooleanField(null=True)
+    registration_checked_at = pw.DateTimeField(null=True)
     # Digest HA1 of the softphone's SIP password (MD5 of extension:realm:password); empty = the
     # extension cannot register at Kamailio.
     sip_ha1 = pw.CharField(max_length=32, default="")
@@ -115,6 +143,9 @@ class AgentStateLog(BaseModel):
     previous = pw.CharField(max_length=12, default="")
     reason = pw.CharField(max_length=60, default="")
     call_uuid = pw.CharField(max_length=32, default="")
+    # Who changed it: the agent's own name, a shift leader's, or "系统" (no answer, softphone
+    # unregistered, calls) so the phone bar can say why.
+    by = pw.CharField(max_length=40, default="系统")
     at = pw.DateTimeField(index=True)
 
 
@@ -160,6 +191,38 @@ class CallEvent(BaseModel):
 
     class Meta:
         indexes = ((("call", "seq"), True),)
+
+
+class CallLeg(BaseModel):
+    """话务记录: one wait of a caller for an agent and that agent's handling of it.
+
+    A call that reaches the queue from the menu opens a leg (origin "ivr"); a transfer closes the
+    leg (outcome "transferred") and opens one for the new target; a callback that asks for an
+    agent opens one (origin "callback"); a caller refused because every line was busy gets one
+    with outcome "overflow". Times in seconds: `wait_s` entered → answered or given up,
+    `talk_s` answered → the agent left (handled time), `wrapup_s` the agent's wrap-up after it.
+    """
+
+    call = pw.ForeignKeyField(Call, backref="legs", on_delete="CASCADE")
+    seq = pw.IntegerField()
+    day = pw.DateField(index=True)
+    direction = pw.CharField(max_length=8, default="inbound")
+    origin = pw.CharField(max_length=10, default="ivr", index=True)
+    queue = pw.CharField(max_length=2, default="", index=True)
+    agent = pw.ForeignKeyField(Agent, null=True, backref="legs", on_delete="SET NULL")
+    user = pw.ForeignKeyField(User, null=True, backref="call_legs", on_delete="SET NULL")
+    entered_at = pw.DateTimeField(index=True)
+    answered_at = pw.DateTimeField(null=True)
+    ended_at = pw.DateTimeField(null=True)
+    wait_s = pw.FloatField(null=True)
+    talk_s = pw.FloatField(null=True)
+    wrapup_s = pw.FloatField(null=True)
+    offers = pw.IntegerField(default=0)
+    outcome = pw.CharField(max_length=12, default="waiting", index=True)
+    transferred_to = pw.CharField(max_length=40, default="")
+
+    class Meta:
+        indexes = ((("call", "seq"), True), (("day", "queue"), False), (("day", "user"), False))
 
 
 class Recording(BaseModel):
@@ -220,4 +283,15 @@ class IvrMenu(BaseModel):
     updated_at = pw.DateTimeField()
 
 
-MODELS = [Engine, Agent, AgentStateLog, Call, CallEvent, Recording, PhoneRating, CallbackTask, IvrMenu]
+MODELS = [
+    Engine,
+    Agent,
+    AgentStateLog,
+    Call,
+    CallEvent,
+    CallLeg,
+    Recording,
+    PhoneRating,
+    CallbackTask,
+    IvrMenu,
+]

@@ -12,10 +12,11 @@ from node.telephony import kamailio
 
 
 def specs(config: str, cfg: tconfig.TelephonyConfig) -> list[ProcSpec]:
-    """Writes kamailio.cfg (so the supervisor can start it) and lists Kamailio + one spec per engine."""
+    """Writes kamailio.cfg (so the supervisor can start it) and lists Kamailio + one spec per engine
+    (the pool, then the busy announcer)."""
     engine = [sys.executable, "-m", "node.telephony.engine", "--config", config, "--index"]
     return [ProcSpec("kamailio", kamailio.kamailio_argv(cfg, kamailio.write_config(cfg)))] + [
-        ProcSpec(cfg.engine_name(i), [*engine, str(i)]) for i in range(cfg.engines)
+        ProcSpec(cfg.engine_name(i), [*engine, str(i)]) for i in range(cfg.processes)
     ]
 
 

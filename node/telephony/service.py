@@ -20,6 +20,7 @@ from node.auth.models import User
 from node.auth.service import Actor
 from node.db import locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from node.push import service as push
 from node.telephony import audio, ivr
 from node.telephony.kamailio import ha1
 from node.telephony.models import (
@@ -31,6 +32,7 @@ from node.telephony.models import (
     Call,
     CallbackTask,
     CallEvent,
+    CallLeg,
     Engine,
     IvrMenu,
     PhoneRating,
@@ -40,6 +42,23 @@ from node.telephony.models import (
 ENGINE_STALE = dt.timedelta(seconds=15)
 PHONE_CHANNEL = "01"  # 受理渠道: 12328电话 (JT/T 1019.5 Table A.3)
 OPEN_STATES = ("ivr", "queued", "offered", "talking", "rating", "dialing")
+SYSTEM_BY = "系统"
+# Push event kinds: `phone` to the agent's own stream (the phone bar reloads its state),
+# `screen_pop` to the agent when a call is bridged, `floor` to every wallboard.
+PHONE, SCREEN_POP, FLOOR = "phone", "screen_pop", "floor"
+WALLBOARD_TOPIC = push.perm_topic("monitor.view")
+# Call events the agent's phone bar and the wallboards react to.
+PHONE_KINDS = {
+    "offered",
+    "answered",
+    "bridged",
+    "transferred",
+    "agent_hangup",
+    "hold",
+    "unhold",
+    "consult",
+    "ended",
+}
 
 
 @dataclass(frozen=True)
@@ -96,14 +115,104 @@ def _log(call: Call, kind: str, at: dt.datetime, agent_id: int | None = None, **
     )
 
 
-def _set_agent(agent: Agent, state: str, at: dt.datetime, reason: str = "", call_uuid: str = "") -> None:
+def _set_agent(
+    agent: Agent, state: str, at: dt.datetime, reason: str = "", call_uuid: str = "", by: str = SYSTEM_BY
+) -> None:
     previous = agent.state
+    if previous == "wrapup" and state != "wrapup":
+        _wrapup_ended(agent, at)
     agent.state, agent.reason, agent.state_since = state, reason, at
     agent.current_call = call_uuid if state in ("ringing", "talking") else ""
     agent.save()
     AgentStateLog.create(
-        agent=agent, state=state, previous=previous, reason=reason, call_uuid=call_uuid, at=at
+        agent=agent, state=state, previous=previous, reason=reason, call_uuid=call_uuid, by=by[:40], at=at
     )
+    data = {"agent_id": agent.id, "state": state, "previous": previous, "reason": reason, "by": by}
+    push.publish(push.user_topic(agent.user_id), PHONE, data)
+    push.publish(WALLBOARD_TOPIC, FLOOR, {"what": "agent", **data})
+
+
+def _wrapup_ended(agent: Agent, at: dt.datetime) -> None:
+    """An agent left wrap-up: the last handled leg's wrap-up is the time actually taken (the
+    planned length was stored when the call ended, in case the agent never leaves early)."""
+    leg = (
+        CallLeg.select()
+        .where(CallLeg.agent == agent, CallLeg.ended_at.is_null(False))
+        .order_by(CallLeg.ended_at.desc())
+        .first()
+    )
+    if leg is not None and agent.wrapup_until is not None and at < agent.wrapup_until:
+        leg.wrapup_s = max(0.0, round((at - leg.ended_at).total_seconds(), 3))
+        leg.save()
+
+
+# ---------------------------------------------------------------------------------------------
+# call legs (statistics)
+# ---------------------------------------------------------------------------------------------
+def _current_leg(call: Call) -> CallLeg | None:
+    return (
+        CallLeg.select()
+        .where(CallLeg.call == call, CallLeg.outcome.in_(("waiting", "talking")))
+        .order_by(CallLeg.seq.desc())
+        .first()
+    )
+
+
+def _open_leg(call: Call, at: dt.datetime, origin: str, queue: str = "") -> CallLeg:
+    last = CallLeg.select(pw.fn.MAX(CallLeg.seq)).where(CallLeg.call == call).scalar()
+    return CallLeg.create(
+        call=call,
+        seq=int(last or 0) + 1,
+        day=at.date(),
+        direction=call.direction,
+        origin=origin,
+        queue=queue,
+        entered_at=at,
+    )
+
+
+def _end_leg(leg: CallLeg | None, at: dt.datetime, outcome: str, transferred_to: str = "") -> None:
+    if leg is None:
+        return
+    if leg.outcome == "talking":
+        leg.talk_s = _seconds(leg.answered_at, at)
+        if outcome in ("abandoned", "dropped"):
+            outcome = "answered" if outcome == "abandoned" else outcome
+    else:
+        leg.wait_s = _seconds(leg.entered_at, at)
+    leg.ended_at, leg.outcome, leg.transferred_to = at, outcome, transferred_to[:40]
+    leg.save()
+
+
+def _leg_answered(call: Call, at: dt.datetime, agent: Agent | None) -> None:
+    leg = _current_leg(call) or _open_leg(call, at, "transfer", call.business)
+    if leg.outcome != "waiting":
+        return
+    leg.answered_at, leg.wait_s, leg.outcome = at, _seconds(leg.entered_at, at), "talking"
+    if agent is not None:
+        leg.agent, leg.user = agent.id, agent.user_id
+    leg.save()
+
+
+def _plan_wrapup(agent: Agent, call: Call, wrapup_s: float) -> None:
+    CallLeg.update(wrapup_s=wrapup_s).where(
+        CallLeg.call == call,
+        CallLeg.agent == agent,
+        CallLeg.ended_at.is_null(False),
+        CallLeg.wrapup_s.is_null(),
+    ).execute()
+
+
+def _announce_call(call: Call, kind: str, agent_id: int | None) -> None:
+    """Tell the wallboards, and the agent's phone bar, that a call moved on (key presses, menu
+    steps and recording notes change nothing a wallboard shows)."""
+    if kind not in ("ivr_key", "ivr", "recording", "rated", "callback_result"):
+        data = {"what": "call", "call": call.uuid, "kind": kind, "state": call.state}
+        push.publish(WALLBOARD_TOPIC, FLOOR, data)
+    if kind in PHONE_KINDS and agent_id:
+        user_id = Agent.select(Agent.user).where(Agent.id == agent_id).scalar()
+        if user_id:
+            push.publish(push.user_topic(user_id), PHONE, {"call": call.uuid, "kind": kind})
 
 
 def _agent_for_call(agent_id: int | None, call_uuid: str) -> Agent | None:
@@ -126,6 +235,9 @@ def _to_wrapup(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid:
         until = at + dt.timedelta(seconds=wrapup_s)
         agent.wrapup_until, agent.idle_since = until, until
         _set_agent(agent, "wrapup", at, call_uuid=call_uuid)
+        call = Call.get_or_none(Call.uuid == call_uuid)
+        if call is not None:
+            _plan_wrapup(agent, call, wrapup_s)
 
 
 def _call_over(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid: str) -> None:
@@ -137,22 +249,27 @@ def _call_over(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid:
 
 
 def record_event(ev: dict[str, Any]) -> None:
-    """Apply one engine event: append to the call's event log and update the projections.
+    """Apply one engine event: append to the call's event log, update the projections and the
+    call legs, and announce it on the push channel.
 
     `ev` has `kind`, `call` (uuid), `at` (datetime) and kind-specific keys."""
     kind, uuid, at = ev["kind"], ev["call"], ev["at"]
     with write_tx():
         if kind == "incoming":
-            _incoming(ev)
+            call = _incoming(ev)
+            _announce_call(call, kind, None)
             return
         call = locked(Call.select().where(Call.uuid == uuid)).first()
         if call is None:
             raise NotFound(f"通话不存在：{uuid}")
         agent_id = ev.get("agent_id")
         if kind == "ivr_key":
-            call.keys = (call.keys + ev["digit"])[-200:]
+            # Digits of a callback number or a query code are never stored in clear: the number
+            # itself is kept encrypted in its callback task.
+            digit = "x" if ev.get("secret") else str(ev["digit"])[:1]
+            call.keys = (call.keys + digit)[-200:]
             call.save()
-            _log(call, kind, at, digit=ev["digit"], menu=ev.get("menu", ""))
+            _log(call, kind, at, digit=digit, menu=ev.get("menu", ""))
         elif kind == "ivr":
             _log(call, kind, at, **{k: v for k, v in ev.items() if k not in ("kind", "call", "at")})
         elif kind == "queued":
@@ -165,6 +282,10 @@ def record_event(ev: dict[str, Any]) -> None:
                 call.business = ev["business"]
             call.agent = None
             call.save()
+            if _current_leg(call) is None:
+                earlier = CallLeg.select().where(CallLeg.call == call).exists()
+                origin = "transfer" if earlier else ("callback" if call.direction == "outbound" else "ivr")
+                _open_leg(call, at, origin, call.business)
             _log(call, kind, at, business=call.business, requeue=requeue)
         elif kind in ("no_answer", "unreachable", "offer_failed"):
             agent = _agent_for_call(agent_id, uuid)
@@ -172,7 +293,7 @@ def record_event(ev: dict[str, Any]) -> None:
                 if kind == "no_answer":
                     _set_agent(agent, "not_ready", at, reason="振铃未接听", call_uuid=uuid)
                 elif kind == "unreachable":
-                    _set_agent(agent, "offline", at, reason="软电话未注册", call_uuid=uuid)
+                    _set_agent(agent, "offline", at, reason="软电话未注册或不可达", call_uuid=uuid)
                 else:
                     _release_to_ready(agent, at, uuid)
             _log(call, kind, at, agent_id, status=ev.get("status", 0))
@@ -189,14 +310,32 @@ def record_event(ev: dict[str, Any]) -> None:
             if agent_id:
                 call.agent = agent_id
             call.save()
+            _leg_answered(call, at, agent or (Agent.get_or_none(Agent.id == agent_id) if agent_id else None))
             _log(call, kind, at, agent_id)
         elif kind == "bridged":
             call.bridged_at = call.bridged_at or at
             call.save()
-            _log(call, kind, at, agent_id, recording=ev.get("recording", ""))
+            event = _log(call, kind, at, agent_id, recording=ev.get("recording", ""))
+            if agent_id:
+                user_id = Agent.select(Agent.user).where(Agent.id == agent_id).scalar()
+                if user_id:
+                    push.publish(push.user_topic(user_id), SCREEN_POP, {"call": uuid, "event_id": event.id})
         elif kind == "transferred":
             _transferred(call, ev)
+        elif kind in ("hold", "unhold", "monitor"):
+            data = {k: v for k, v in ev.items() if k not in ("kind", "call", "at", "agent_id")}
+            _log(call, kind, at, agent_id, **data)
+        elif kind == "consult":
+            # 咨询: the consulted colleague is talking to the agent, then free again
+            consulted = _agent_for_call(ev.get("to_agent_id"), uuid)
+            if consulted is not None and ev.get("phase") == "talking":
+                _set_agent(consulted, "talking", at, reason="咨询", call_uuid=uuid)
+            elif consulted is not None and ev.get("phase") == "ended":
+                _set_agent(consulted, "ready", at, call_uuid=uuid)
+            data = {k: v for k, v in ev.items() if k not in ("kind", "call", "at", "agent_id")}
+            _log(call, kind, at, agent_id, **data)
         elif kind == "agent_hangup":
+            _end_leg(_current_leg(call), at, "answered")
             _to_wrapup(_agent_for_call(agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid)
             call.agent_ended_at, call.state = at, "rating"
             call.save()
@@ -210,6 +349,7 @@ def record_event(ev: dict[str, Any]) -> None:
         elif kind == "callback_left":
             call.state = "ivr"
             call.save()
+            _end_leg(_current_leg(call), at, "callback")
             p = pii.codec().protect(ev["number"])
             CallbackTask.create(
                 call=call,
@@ -226,13 +366,20 @@ def record_event(ev: dict[str, Any]) -> None:
             _release_to_ready(_agent_for_call(agent_id, uuid), at, uuid)
             call.abandoned = True
             call.save()
+            _end_leg(_current_leg(call), at, "abandoned")
             _log(call, kind, at, agent_id, waited_s=_seconds(call.queued_at, at))
+        elif kind == "overflow":
+            leg = _open_leg(call, at, "overflow")
+            _end_leg(leg, at, "overflow")
+            _log(call, kind, at, engines=ev.get("engines"))
         elif kind == "ended":
+            reason = ev.get("reason", "completed")
+            _end_leg(_current_leg(call), at, "dropped" if reason == "dropped" else "abandoned")
             _call_over(
                 _agent_for_call(agent_id or call.agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid
             )
             call.state, call.ended_at = "ended", at
-            call.end_reason = ev.get("reason", "completed")
+            call.end_reason = reason
             call.save()
             _log(call, kind, at, call.agent_id, reason=call.end_reason)
         elif kind == "callback_result":
@@ -243,6 +390,7 @@ def record_event(ev: dict[str, Any]) -> None:
             _log(call, "ivr", at, callback_task=ev["task_id"], result=ev.get("result", ""))
         else:
             raise ValidationError(f"未知的通话事件：{kind}")
+        _announce_call(call, kind, agent_id or call.agent_id)
 
 
 TRANSFER_TARGETS = ("agent", "queue", "number")
@@ -250,21 +398,31 @@ TRANSFER_TARGETS = ("agent", "queue", "number")
 
 def _transferred(call: Call, ev: dict[str, Any]) -> None:
     """The agent handed the caller on: to another agent, to a queue or to an outside number. The
-    handing agent goes to wrap-up; a queue transfer is followed by the engine's `queued` event."""
+    handing agent goes to wrap-up and their leg ends as transferred; a transfer to an agent or a
+    number opens the next leg at once, a queue transfer with the engine's `queued` event."""
     at, target = ev["at"], ev.get("target", "agent")
     if target not in TRANSFER_TARGETS:
         raise ValidationError(f"转接目标无效：{target}")
     from_agent = ev.get("from_agent_id")
-    _to_wrapup(_agent_for_call(from_agent, call.uuid), at, float(ev.get("wrapup_s", 0)), call.uuid)
     data: dict[str, Any] = {"target": target}
     if target == "agent":
-        call.state, call.agent = "offered", ev.get("agent_id")
+        to = Agent.get_or_none(Agent.id == ev.get("agent_id"))
         data["to_agent_id"] = ev.get("agent_id")
+        label = f"agent:{to.extension if to else ''}"
     elif target == "queue":
         data["queue"] = str(ev.get("queue", ""))
+        label = f"queue:{data['queue']}"
     else:
-        call.state = "offered"  # the outside party is ringing; the handing agent keeps the call
         data["number"] = pii.mask_phone(str(ev.get("number", "")))
+        label = f"number:{data['number']}"
+    _end_leg(_current_leg(call), at, "transferred", label)
+    _to_wrapup(_agent_for_call(from_agent, call.uuid), at, float(ev.get("wrapup_s", 0)), call.uuid)
+    if target == "agent":
+        call.state, call.agent = "offered", ev.get("agent_id")
+        _open_leg(call, at, "transfer", call.business)
+    elif target == "number":
+        call.state = "offered"  # the outside party is ringing
+        _open_leg(call, at, "transfer", "")
     call.save()
     _log(call, "transferred", at, from_agent, **data)
 
@@ -273,7 +431,7 @@ def _seconds(start: dt.datetime | None, end: dt.datetime) -> float | None:
     return None if start is None else round((end - start).total_seconds(), 3)
 
 
-def _incoming(ev: dict[str, Any]) -> None:
+def _incoming(ev: dict[str, Any]) -> Call:
     at = ev["at"]
     caller = str(ev.get("caller", ""))
     call = Call(
@@ -302,6 +460,7 @@ def _incoming(ev: dict[str, Any]) -> None:
         callback_task=ev.get("callback_task"),
         answer_ms=ev.get("answer_ms"),
     )
+    return call
 
 
 def _recording(call: Call, ev: dict[str, Any]) -> None:
@@ -341,6 +500,7 @@ def claim_next(engine: str) -> Offer | None:
     no free agent or no queued call of this engine means no write transaction."""
     now = clock.now()
     free = (Agent.state == "ready") | ((Agent.state == "wrapup") & (Agent.wrapup_until <= now))
+    free &= Agent.sip_registered.is_null() | (Agent.sip_registered == True)  # noqa: E712
     if not Agent.select().where(free).exists():
         return None
     if not Call.select().where(Call.state == "queued", Call.engine == engine).exists():
@@ -366,6 +526,10 @@ def claim_next(engine: str) -> Offer | None:
         _set_agent(agent, "ringing", now, call_uuid=head.uuid)
         head.state, head.offered_at, head.agent = "offered", now, agent.id
         head.save()
+        CallLeg.update(offers=CallLeg.offers + 1).where(
+            CallLeg.call == head, CallLeg.outcome == "waiting"
+        ).execute()
+        _announce_call(head, "offered", agent.id)
         _log(
             head, "offered", now, agent.id, extension=agent.extension, waited_s=_seconds(head.queued_at, now)
         )
@@ -414,14 +578,7 @@ def transfer_target(actor: Actor, call_uuid: str, body: dict[str, Any] | None) -
     if body is None:
         raise ValidationError("请求体须为对象")
     key, value = parse_transfer(body)
-    call = Call.get_or_none(Call.uuid == call_uuid)
-    if call is None:
-        raise NotFound("通话不存在")
-    own = call.agent_id is not None and call.agent.user_id == actor.user_id
-    if not (own or actor.can("monitor.view")):
-        raise PermissionDenied("只能转接自己正在接听的来电")
-    if call.state != "talking":
-        raise InvalidTransition("只有通话中的来电可以转接")
+    check_call_control(actor, call_uuid)
     return {key: value}
 
 
@@ -551,7 +708,7 @@ def enroll_agent(actor: Actor, user_id: int, extension: str, password: str = "",
         if agent is None:
             agent = Agent(user=user_id, extension=extension, state="offline", state_since=clock.now())
         elif agent.extension != extension:
-            agent.extension, agent.sip_ha1 = extension, ""
+            agent.extension, agent.sip_ha1, agent.sip_registered = extension, "", None
         if password:
             agent.sip_ha1 = ha1(extension, realm, password)
         agent.save()
@@ -582,6 +739,42 @@ def sip_accounts() -> list[tuple[str, str]]:
     ]
 
 
+def has_seat(actor: Actor) -> bool:
+    return actor.user_id is not None and Agent.select().where(Agent.user == actor.user_id).exists()
+
+
+def check_call_control(actor: Actor, call_uuid: str) -> Call:
+    """Hang-up, hold, transfer, consult from the phone bar: the agent on the call, or a shift
+    leader or supervisor (`monitor.view`), and only while it is talking."""
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None:
+        raise NotFound("通话不存在")
+    own = call.agent_id is not None and call.agent.user_id == actor.user_id
+    if not (own or actor.can("monitor.view")):
+        raise PermissionDenied("只能操作自己正在接听的来电")
+    if call.state != "talking":
+        raise InvalidTransition("该来电不在通话中")
+    return call
+
+
+def monitor_seat(actor: Actor, call_uuid: str, mode: str) -> Agent:
+    """Who listens in: a `monitor.view` role with their own extension, on a talking call."""
+    actor.require("monitor.view")
+    if mode not in ("listen", "whisper", "barge"):
+        raise ValidationError("监听方式须为监听、耳语或强插", details={"mode": "取值错误"})
+    seat = Agent.get_or_none(Agent.user == actor.user_id) if actor.user_id else None
+    if seat is None:
+        raise Conflict("监听需要班长本人的坐席分机（由管理员分配）")
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None:
+        raise NotFound("通话不存在")
+    if call.state != "talking":
+        raise InvalidTransition("只能监听通话中的来电")
+    if call.agent_id == seat.id:
+        raise Conflict("不能监听自己的通话")
+    return seat
+
+
 def agent_for_user(user_id: int | None) -> Agent:
     agent = Agent.get_or_none(Agent.user == user_id) if user_id else None
     if agent is None:
@@ -589,13 +782,16 @@ def agent_for_user(user_id: int | None) -> Agent:
     return agent
 
 
-def set_agent_state(actor: Actor, agent_id: int, state: str, reason: str = "") -> Agent:
-    """Ready / not ready (with a reason) / offline, by the agent or a shift leader."""
+def set_agent_state(
+    actor: Actor, agent_id: int, state: str, reason: str = "", *, confirm_unregistered: bool = False
+) -> Agent:
+    """就绪 / 示忙（带原因）/ 离线, by the agent or a shift leader or supervisor (`monitor.view`).
+    Going ready while the softphone is known to be unregistered needs `confirm_unregistered`."""
     if state not in ("ready", "not_ready", "offline"):
-        raise ValidationError("只能切换为就绪、未就绪或离线", details={"state": "取值错误"})
+        raise ValidationError("只能切换为就绪、示忙或离线", details={"state": "取值错误"})
     reason = reason.strip()
     if state == "not_ready" and not reason:
-        raise ValidationError("未就绪须填写原因", details={"reason": "必填"})
+        raise ValidationError("示忙须选择原因", details={"reason": "必填"})
     if len(reason) > 60:
         raise ValidationError("原因不超过60字", details={"reason": "过长"})
     now = clock.now()
@@ -603,16 +799,44 @@ def set_agent_state(actor: Actor, agent_id: int, state: str, reason: str = "") -
         agent = locked(Agent.select().where(Agent.id == agent_id)).first()
         if agent is None:
             raise NotFound("坐席不存在")
-        if agent.user_id != actor.user_id and not actor.can("monitor.view"):
+        own = agent.user_id == actor.user_id
+        if not own and not actor.can("monitor.view"):
             raise PermissionDenied("只能切换自己的坐席状态")
         if agent.state in ("ringing", "talking"):
             raise InvalidTransition(f"坐席{AGENT_STATES[agent.state]}，通话结束后再切换状态")
+        if state == "ready" and agent.sip_registered is False and not confirm_unregistered:
+            raise Conflict(
+                f"分机{agent.extension}的软电话未注册，就绪后来电将无法接通。确认仍要就绪吗？",
+                code="softphone_unregistered",
+            )
         if agent.state == state and agent.reason == reason:
             return agent
         if state == "ready" and agent.state != "wrapup":
             agent.idle_since = now
-        _set_agent(agent, state, now, reason=reason if state == "not_ready" else "")
+        by = actor.display_name if own else f"{actor.display_name}（{actor.role_names}）"
+        _set_agent(agent, state, now, reason=reason if state == "not_ready" else "", by=by)
         return agent
+
+
+def update_registrations(registered: set[str], now: dt.datetime | None = None) -> list[str]:
+    """Record which extensions Kamailio holds a registration for (engine-1 asks every few
+    seconds) and tell the agent's phone bar and the wallboards when it changes. The state stays
+    as the agent set it; the queue just does not ring a softphone known to be unregistered
+    (`claim_next`). Returns the extensions whose registration changed."""
+    now = now or clock.now()
+    changed = []
+    with write_tx():
+        for agent in locked(Agent.select().where(Agent.sip_ha1 != "")):
+            is_reg = agent.extension in registered
+            agent.registration_checked_at = now
+            if agent.sip_registered is not is_reg:
+                changed.append(agent.extension)
+                agent.sip_registered = is_reg
+                data = {"agent_id": agent.id, "registered": is_reg}
+                push.publish(push.user_topic(agent.user_id), PHONE, data)
+                push.publish(WALLBOARD_TOPIC, FLOOR, {"what": "agent", **data})
+            agent.save()
+    return changed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -656,6 +880,7 @@ def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
             call = locked(Call.select().where(Call.uuid == uuid)).first()
             if call is None or call.state not in OPEN_STATES:
                 continue
+            _end_leg(_current_leg(call), now, "dropped")
             _call_over(_agent_for_call(call.agent_id, uuid), now, 0, uuid)
             if call.state in ("queued", "offered"):
                 call.abandoned = False
@@ -676,19 +901,32 @@ def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
 
 
 def recording_file(actor: Actor, call_uuid: str, recordings_dir: Path) -> tuple[Recording, Path]:
-    """The recording of a call, for roles allowed to hear recordings (and the agent who took it)."""
+    """The recording of a call, for roles with `recording.listen` (班长、审核员、派单员、监控员、
+    审计员) and for the agent who took the call (`recording.listen_own`)."""
     rec = Recording.select().join(Call).where(Call.uuid == call_uuid).first()
     if rec is None:
         raise NotFound("该通话没有录音")
     own = rec.call.agent_id is not None and rec.call.agent.user_id == actor.user_id
-    if not (actor.can("recording.listen") or own):
-        raise PermissionDenied("无权收听录音")
+    if not (actor.can("recording.listen") or (own and actor.can("recording.listen_own"))):
+        raise PermissionDenied("无权收听该录音")
     if rec.status == "purged":
         raise NotFound("录音已超过保留期限被清除")
     path = (recordings_dir / rec.path).resolve()
     if recordings_dir.resolve() not in path.parents or not path.exists():
         raise NotFound("录音文件不存在")
     return rec, path
+
+
+def audit_listen(actor: Actor, rec: Recording) -> None:
+    """收听录音留痕: every listen of a recording goes to the node's audit log."""
+    from node.audit import service as audit
+
+    audit.record(
+        actor,
+        "recording.listen",
+        target=f"call:{rec.call.uuid}",
+        details={"order_number": rec.order_number, "recording": rec.path},
+    )
 
 
 def purge_expired_recordings(recordings_dir: Path, today: dt.date | None = None) -> int:
@@ -835,40 +1073,6 @@ def caller_history(call: Call, limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
-def screen_pops(actor: Actor, after_id: int) -> list[dict[str, Any]]:
-    """Calls bridged to this actor's seat since event `after_id`."""
-    agent = Agent.get_or_none(Agent.user == actor.user_id)
-    if agent is None:
-        return []
-    events = (
-        CallEvent.select(CallEvent, Call)
-        .join(Call)
-        .where(CallEvent.id > after_id, CallEvent.kind == "bridged", CallEvent.agent == agent)
-        .order_by(CallEvent.id)
-    )
-    out = []
-    for ev in events:
-        call = ev.call
-        caller = call.caller_masked
-        if actor.can("pii.view") and call.caller_cipher:
-            caller = pii.codec().reveal(call.caller_cipher)
-        out.append(
-            {
-                "event_id": ev.id,
-                "call_id": call.uuid,
-                "caller": caller,
-                "caller_masked": call.caller_masked,
-                "channel": PHONE_CHANNEL,
-                "business": call.business,
-                "business_label": ivr.BUSINESS.get(call.business, ""),
-                "bridged_at": ev.at.isoformat(timespec="seconds"),
-                "recording_ref": f"/telephony/recordings/{call.uuid}",
-                "history": caller_history(call),
-            }
-        )
-    return out
-
-
 def begin_callback(task_id: int) -> tuple[str, str]:
     """Mark a callback task as being dialled; returns (number, business) for the engine."""
     with write_tx():
@@ -880,7 +1084,3 @@ def begin_callback(task_id: int) -> tuple[str, str]:
         task.status, task.attempts, task.last_attempt_at = "dialing", task.attempts + 1, clock.now()
         task.save()
         return pii.codec().reveal(task.number_cipher), task.business
-
-
-def last_event_id() -> int:
-    return int(CallEvent.select(pw.fn.MAX(CallEvent.id)).scalar() or 0)

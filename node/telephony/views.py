@@ -1,27 +1,24 @@
-"""Telephony web routes: agent state, screen-pop (server-sent events), wallboard live state,
-Prometheus metrics, recordings (authenticated download), IVR menus and callbacks."""
+"""Telephony web routes: the phone bar (agent state, call controls, screen-pop data), the
+supervisor wallboard (page, data, forcing states, listening in), Prometheus metrics, recordings
+(authenticated, every listen audited), IVR menus and callbacks. Live updates reach the pages over
+the push channel (node/push), never over a stream held here."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, send_file
 
-from node import db
-from node.api.routing import arg_int, json_body
+from node.api.routing import json_body
 from node.auth import web
 from node.errors import ValidationError
 from node.telephony import config as tconfig
-from node.telephony import control, kamailio, metrics, service
+from node.telephony import control, floor, kamailio, metrics, service
 from node.telephony.models import AGENT_STATES, CALLBACK_STATES, RECORDING_STATES, CallbackTask, IvrMenu
 
 bp = Blueprint("telephony", __name__, url_prefix="/telephony")
-SSE_POLL_S = 0.5
-SSE_MAX_S = 300.0
 
 
 def init_app(app: Flask) -> None:
@@ -33,6 +30,22 @@ def init_app(app: Flask) -> None:
     service.register_hooks()
     if not any(isinstance(c, DbLiveStateCollector) for c in EXTRA_COLLECTORS):
         EXTRA_COLLECTORS.append(DbLiveStateCollector())
+    nav = app.config.setdefault("NAV_EXTRA", [])
+    if not any(item[1] == "/telephony/wallboard" for item in nav):
+        nav.append(("运行监控", "/telephony/wallboard", "telephony.wallboard", "monitor.view"))
+    app.context_processor(_floor_context)
+    app.jinja_env.globals["order_calls"] = _order_calls
+
+
+def _floor_context() -> dict[str, Any]:
+    """`phone_bar`: the signed-in user has a seat, so every screen shows the phone bar."""
+    actor = web.optional_actor()
+    return {"phone_bar": actor is not None and service.has_seat(actor)}
+
+
+def _order_calls(number: str) -> list[dict[str, Any]]:
+    """The order page's 通话与录音 panel (node/templates/telephony/order_calls.html)."""
+    return floor.order_calls(web.current_actor(), number)
 
 
 @bp.before_request
@@ -42,6 +55,10 @@ def _csrf() -> None:
 
 def _cfg() -> tconfig.TelephonyConfig:
     return tconfig.load(current_app.config["NODE"])
+
+
+def _home() -> Path:
+    return Path(current_app.config["NODE"].home)
 
 
 def _agent_json(a: Any) -> dict[str, Any]:
@@ -57,56 +74,92 @@ def _agent_json(a: Any) -> dict[str, Any]:
 
 @bp.get("/agent/me")
 def my_agent() -> Any:
-    actor = web.current_actor()
-    return jsonify(_agent_json(service.agent_for_user(actor.user_id)))
+    """The phone bar's state: seat, state and who set it, softphone registration, current call."""
+    return jsonify(floor.phone_bar(web.current_actor(), _cfg()))
 
 
 @bp.post("/agent/state")
 def set_my_state() -> Any:
-    """就绪 / 未就绪（带原因）/ 离线 for the signed-in agent (or `agent_id` for a shift leader)."""
+    """就绪 / 示忙（带原因）/ 离线 for the signed-in agent, or `agent_id` for a shift leader or
+    supervisor forcing it. `confirm: true` goes ready although the softphone is unregistered."""
     actor = web.current_actor()
     body = json_body()
     if not isinstance(body, dict):
         raise ValidationError("请求体须为对象")
     agent_id = body.get("agent_id") or service.agent_for_user(actor.user_id).id
-    if not isinstance(agent_id, int):
+    if not isinstance(agent_id, int) or isinstance(agent_id, bool):
         raise ValidationError("坐席编号须为整数", details={"agent_id": "应为整数"})
-    agent = service.set_agent_state(actor, agent_id, str(body.get("state", "")), str(body.get("reason", "")))
+    agent = service.set_agent_state(
+        actor,
+        agent_id,
+        str(body.get("state", "")),
+        str(body.get("reason", "")),
+        confirm_unregistered=body.get("confirm") is True,
+    )
     return jsonify(_agent_json(agent))
 
 
-@bp.get("/screen-pop")
-def screen_pop_stream() -> Any:
-    """Server-sent events `call`: caller number, business, history and recording of each call
-    bridged to the signed-in agent's seat (`?after=EVENT_ID` to resume, `?once=1` for one poll).
-    The agent workstation (node/static/js/app.js, setupScreenPop) subscribes here."""
+@bp.get("/calls/<call_id>/pop")
+def call_pop(call_id: str) -> Any:
+    """Screen-pop data of a call bridged to the signed-in agent (the push channel announces the
+    call; the page fetches this)."""
+    return jsonify(floor.call_pop(web.current_actor(), call_id))
+
+
+CALL_COMMANDS = {
+    "hangup": "agent_hangup",
+    "hold": "hold",
+    "unhold": "unhold",
+    "consult": "consult",
+    "consult_transfer": "consult_transfer",
+    "consult_cancel": "consult_cancel",
+}
+
+
+@bp.post("/calls/<call_id>/<command>")
+def call_command(call_id: str, command: str) -> Any:
+    """The phone bar on a talking call: `hangup` (the agent's side; the caller goes on to the
+    rating), `hold`, `unhold`, `consult` {"extension"} (caller on hold, a colleague rung),
+    `consult_transfer` (hand the caller to that colleague), `consult_cancel`."""
+    if command not in CALL_COMMANDS:
+        raise ValidationError("未知的通话操作", details={"command": "取值错误"})
     actor = web.current_actor()
-    after = arg_int("after", -1, lo=-1)
-    if after < 0:
-        after = service.last_event_id()
-    once = request.args.get("once") == "1"
+    service.check_call_control(actor, call_id)
+    cmd: dict[str, Any] = {"cmd": CALL_COMMANDS[command]}
+    if command == "consult":
+        body = json_body()
+        extension = str(body.get("extension", "")).strip() if isinstance(body, dict) else ""
+        key, value = service.parse_transfer({"extension": extension})
+        cmd[key] = value
+    return jsonify(control.engine_command(call_id, cmd))
 
-    def stream() -> Iterator[str]:
-        nonlocal after
-        started = time.monotonic()
-        yield "retry: 2000\n\n"
-        while time.monotonic() - started < SSE_MAX_S:
-            with db.connection():
-                pops = service.screen_pops(actor, after)
-            for pop in pops:
-                after = pop["event_id"]
-                yield f"id: {after}\nevent: call\ndata: {json.dumps(pop, ensure_ascii=False)}\n\n"
-            if once:
-                return
-            yield ": keepalive\n\n"
-            time.sleep(SSE_POLL_S)
 
-    if db.database.transaction_depth() == 0 and not db.database.is_closed():
-        db.database.close()  # the stream opens its own short connections
-    resp = Response(stream_with_context(stream()), mimetype="text/event-stream")
-    resp.headers["Cache-Control"] = "no-cache"
-    resp.headers["X-Accel-Buffering"] = "no"
-    return resp
+@bp.post("/calls/<call_id>/monitor")
+def monitor(call_id: str) -> Any:
+    """班长监听 {"mode": "listen" | "whisper" | "barge"}: the engine rings the shift leader's own
+    extension and mixes it into the call; the same request changes the mode of a running one."""
+    actor = web.current_actor()
+    body = json_body()
+    mode = str(body.get("mode", "listen")) if isinstance(body, dict) else ""
+    supervisor = service.monitor_seat(actor, call_id, mode)
+    reply = control.engine_command(
+        call_id,
+        {"cmd": "monitor", "mode": mode, "extension": supervisor.extension, "agent_id": supervisor.id},
+    )
+    return jsonify(reply)
+
+
+@bp.get("/wallboard")
+def wallboard_page() -> Any:
+    """运行监控大屏: agents, queues, lines, today's figures, orders and system resources."""
+    actor = web.current_actor()
+    actor.require("monitor.view")
+    return render_template("telephony/wallboard.html", board=floor.wallboard(actor, _cfg(), _home()))
+
+
+@bp.get("/wallboard/data")
+def wallboard_data() -> Any:
+    return jsonify(floor.wallboard(web.current_actor(), _cfg(), _home()))
 
 
 @bp.get("/live")
@@ -118,16 +171,20 @@ def live() -> Any:
 
 @bp.get("/metrics")
 def prometheus() -> Any:
-    """Prometheus text format: calls by state, queue length, longest wait, agents by state."""
-    return Response(metrics.render(service.live_state()), mimetype=metrics.CONTENT_TYPE)
+    """Prometheus text format: calls by state, queue length, longest wait, agents by state and
+    the call-leg counters (answered, abandoned, overflow …)."""
+    return Response(metrics.render(service.live_state(), floor.leg_counters()), mimetype=metrics.CONTENT_TYPE)
 
 
 @bp.get("/recordings/<call_id>")
 def recording(call_id: str) -> Any:
     """Play or download one call's recording (roles with recording.listen, or the agent who took it)."""
     actor = web.current_actor()
-    _rec, path = service.recording_file(actor, call_id, _cfg().recordings_dir)
+    rec, path = service.recording_file(actor, call_id, _cfg().recordings_dir)
     download = request.args.get("download") == "1"
+    # the player's first request (no range, or from byte 0) is one listen; seeks are not
+    if download or request.range is None or request.range.ranges[0][0] == 0:
+        service.audit_listen(actor, rec)
     return send_file(
         path,
         mimetype="audio/wav",

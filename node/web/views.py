@@ -49,11 +49,6 @@ from node.workflow.models import SATISFACTION, Assignment
 
 bp = Blueprint("web", __name__)
 
-# Telephony streams screen-pop events here as Server-Sent Events (event `call`, data JSON with
-# `caller`, `call_id`, `business`, `recording_ref`). The workstation subscribes only when the URL
-# is routed in the app, so nothing retries against a missing endpoint.
-SCREEN_POP_URL = "/telephony/screen-pop"
-
 OPEN_ENDPOINTS = {"web.login"}
 # The knowledge editor's home: the knowledge screens (node/knowledge, issue #11) once routed.
 KNOWLEDGE_URL = "/knowledge"
@@ -85,7 +80,6 @@ def init_app(app: Flask) -> None:
     fmt.init_app(app)
     app.register_blueprint(bp)
     app.config.setdefault("HTML_ERROR_RENDERER", render_error)
-    app.config.setdefault("SCREEN_POP_URL", SCREEN_POP_URL)
 
 
 # ---- plumbing -----------------------------------------------------------------------------------
@@ -151,6 +145,10 @@ def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str | tuple[str,
     admin_home = first_admin_screen(actor)
     if admin_home:
         items.append(("运行管理", admin_home, ("users.", "catalog_admin.", "admin_home.", "ivr_admin.")))
+    # screens other domains register at init_app: (label, url, endpoint prefix, permission)
+    for label, href, prefix, permission in current_app.config.get("NAV_EXTRA", []):
+        if actor.can(permission):
+            items.append((label, href, prefix))
     return items
 
 
@@ -257,8 +255,6 @@ def _workstation_context(
     form: Any = None, errors: dict[str, str] | None = None, result: Any = None, message: str = ""
 ) -> dict[str, Any]:
     settings = current_app.config["NODE"]
-    pop = current_app.config.get("SCREEN_POP_URL") or ""
-    routed = bool(pop) and any(rule.rule == pop for rule in current_app.url_map.iter_rules())
     return {
         "form": form or {},
         "errors": errors or {},
@@ -270,7 +266,6 @@ def _workstation_context(
         "regions": pickers.node_regions(),
         "default_region": settings.region,
         "outcomes": OUTCOMES,
-        "screen_pop_url": pop if routed else "",
     }
 
 

@@ -1,6 +1,7 @@
 """Browser tests: Debian's Chromium driven by Playwright against a live server thread.
 
-The server runs create_app() on 127.0.0.1 port 0 over a throwaway SQLite file, migrated with the
+The server runs the node's ASGI app (create_app() behind node.push.asgi, as gunicorn serves it:
+pages in a thread pool, the push stream on the event loop) under uvicorn on 127.0.0.1 port 0 over a throwaway SQLite file, migrated with the
 real migrations and seeded with the code tables and the demo units and users (password demo12328).
 Every test gets fresh browser contexts at 1366×768; screenshots go to tests/artifacts/.
 """
@@ -8,20 +9,19 @@ Every test gets fresh browser contexts at 1366×768; screenshots go to tests/art
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from node import db as node_db
 from node import pii
 from node import settings as node_settings
 from node.catalog import service as catalog
 from node.demo import DEMO_PASSWORD
+from tests import asgi_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -74,14 +74,8 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
         lexicon.seed()
         load_demo(settings, orders=0)
     database.close()
-    app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    node = LiveNode(f"http://127.0.0.1:{server.server_port}", settings, database)
-    yield node
-    server.shutdown()
-    thread.join(timeout=5)
+    with asgi_server.serve(create_app(settings)) as (port, _asgi):
+        yield LiveNode(f"http://127.0.0.1:{port}", settings, database)
     database.close()
 
 
@@ -135,3 +129,27 @@ def shot(page: Page, name: str, full_page: bool = False) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+@pytest.fixture
+def phone_stack(live_node: LiveNode, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """phone_stack(**telephony) starts Kamailio and one engine (+ the busy announcer) writing into
+    the live node's database; stopped after the test."""
+    from tests.telephony.harness import Stack
+
+    started: list[Stack] = []
+
+    def start(**telephony: Any) -> Stack:
+        st = Stack(
+            tmp_path / f"sip{len(started)}",
+            engines=1,
+            database_url=live_node.settings.database_url,
+            data_key=live_node.settings.data_key,
+            **telephony,
+        )
+        started.append(st)
+        return st.start()
+
+    yield start
+    for st in started:
+        st.stop()

@@ -145,8 +145,8 @@ class Stack:
         self.kam_port = free_udp_tcp_port()
         # Engines bind SIP and control port 0 on their first start and report what they got; a
         # restart reuses them (Kamailio's dispatcher list names them).
-        self.engine_ports = [0] * engines
-        self.control_ports = [0] * engines
+        self.engine_ports: list[int] = []
+        self.control_ports: list[int] = []
         # RTP below the ephemeral range (32768+), so no SIP/control socket can take an RTP port:
         # engines at base + 40·i, user agents from base + 2700 in steps of 20 (4 calls need 8).
         self.rtp_base = 10000 + (os.getpid() % 5) * 4000
@@ -179,6 +179,9 @@ class Stack:
         (home / "node.toml").write_text("\n".join(lines) + "\n")
         self.settings = node_settings.load(home)
         self.cfg = tconfig.load(self.settings)
+        # the pool and, unless disabled, the busy announcer (index `engines`)
+        self.engine_ports = [0] * self.cfg.processes
+        self.control_ports = [0] * self.cfg.processes
         self.engines: dict[int, subprocess.Popen[bytes]] = {}
         self.kamailio: subprocess.Popen[bytes] | None = None
         self.uas: list[UserAgent] = []

@@ -5,9 +5,13 @@ Run: python sipua.py RTP_BASE [SIP_PORT]   (SIP_PORT 0 = any free port; a fixed 
 node use this UA as its PSTN gateway: every number dialled there rings this process).
 
 Commands: {"op": "register", "user": "8001", "registrar": "sip:127.0.0.1:5060", "tone": 1400,
-           "answer_after": 1.0, "talk": 3.0, "answer": true, "password": "digest secret (optional)"}
-          {"op": "call", "id": "c1", "uri": "sip:12328@127.0.0.1:5060", "from": "13800138000", "tone": 1000}
-          {"op": "dtmf", "id": "c1", "digits": "1"}      {"op": "hangup", "id": "c1"}     {"op": "quit"}
+           "answer_after": 1.0, "talk": 3.0, "answer": true, "password": "digest secret (optional)",
+           "record": "/tmp/agent"}   (what the UA hears, to <record>-<call id>.wav)
+          {"op": "call", "id": "c1", "uri": "sip:12328@127.0.0.1:5060", "from": "13800138000", "tone": 1000,
+           "record": "/tmp/caller.wav"}
+          {"op": "dtmf", "id": "c1", "digits": "1"}   (RFC 2833; "method": "info" sends SIP INFO, one
+           request per digit, all at once)
+          {"op": "hangup", "id": "c1"}     {"op": "quit"}
 Events:   {"ev": "registered" | "incoming" | "confirmed" | "disconnected" | "error", ...}
 
 Times are taken in the PJSUA2 callbacks (when PJSIP processed the message), so `setup_ms` of a
@@ -67,6 +71,8 @@ class UaCall(pj.Call):
         pj.Call.__init__(self, acc, call_id)
         self.ua, self.cid, self.tone = ua, cid, tone
         self.player: pj.AudioMediaPlayer | None = None
+        self.recorder: pj.AudioMediaRecorder | None = None
+        self.record_to = ""
         self.am: pj.AudioMedia | None = None
         self.agent: dict[str, Any] | None = None
         self.started = time.monotonic()
@@ -100,6 +106,8 @@ class UaAccount(pj.Account):
             self.ua, self, f"{self.user}-in{self.ua.counter}", int(self.behaviour.get("tone", 0)), prm.callId
         )
         call.agent = self.behaviour
+        if self.behaviour.get("record"):
+            call.record_to = f"{self.behaviour['record']}-{call.cid}.wav"
         self.ua.calls[call.cid] = call
         self.ua.inbox.append(("incoming", call, 0, 0))
 
@@ -173,11 +181,17 @@ class Ua:
         elif op == "call":
             acc = self.account(cmd.get("from", "13800000000"))
             call = UaCall(self, acc, cmd["id"], int(cmd.get("tone", 0)))
+            call.record_to = str(cmd.get("record", ""))
             self.calls[call.cid] = call
             self._try(call.cid, lambda: self._dial(call, cmd["uri"]))
         elif op == "dtmf":
             call = self.calls.get(cmd["id"])
-            if call is not None:
+            if call is not None and cmd.get("method") == "info":
+                prm = pj.CallSendDtmfParam()
+                prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+                prm.digits = cmd["digits"]
+                self._try(call.cid, lambda: call.sendDtmf(prm))
+            elif call is not None:
                 self._try(call.cid, lambda: call.dialDtmf(cmd["digits"]))
         elif op == "hangup":
             call = self.calls.get(cmd["id"])
@@ -214,6 +228,7 @@ class Ua:
             elif a == pj.PJSIP_INV_STATE_DISCONNECTED:
                 emit(ev="disconnected", id=obj.cid, code=b)
                 obj.player = None
+                obj.recorder = None
                 obj.am = None
                 if self.calls.pop(obj.cid, None) is not None:
                     self.dead.append(obj)
@@ -228,6 +243,12 @@ class Ua:
                             p.createPlayer(tone_file(obj.tone, self.folder), 0)
                             p.startTransmit(obj.am)
                             obj.player = p
+                        if obj.record_to and obj.recorder is None:
+                            r = pj.AudioMediaRecorder()
+                            r.createRecorder(obj.record_to)
+                            obj.am.startTransmit(r)
+                            obj.recorder = r
+                            emit(ev="recording", id=obj.cid, path=obj.record_to)
                         emit(ev="media", id=obj.cid)
             except pj.Error as exc:
                 emit(ev="error", where="media", error=exc.reason)
@@ -292,6 +313,7 @@ class Ua:
         self.inbox.clear()
         for c in self.calls.values():
             c.player = None
+            c.recorder = None
         self.calls.clear()
         self.dead.clear()
         self.accounts.clear()

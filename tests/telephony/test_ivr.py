@@ -129,7 +129,8 @@ def _settings(tmp_path: Path, **tel: object) -> node_settings.Settings:
 
 def test_config_defaults_and_errors(tmp_path: Path) -> None:
     cfg = tconfig.load(_settings(tmp_path))
-    assert (cfg.engines, cfg.callers_per_engine, cfg.sip_port) == (2, 2, 5060)
+    assert (cfg.engines, cfg.callers_per_engine, cfg.sip_port) == (20, 2, 5060)
+    assert cfg.capacity == 40 and cfg.processes == 21 and cfg.engine_name(20) == "announcer"
     assert cfg.recordings_dir == tmp_path / "recordings"
     with pytest.raises(ValidationError) as err:
         tconfig.load(
@@ -173,7 +174,15 @@ def test_kamailio_config_lists_engines_and_gateway(tmp_path: Path) -> None:
     traced = kamailio.render(tconfig.load(_settings(tmp_path, trace_setup=True)), cfg.run_dir)
     assert "hotline-setup invite $ci" in traced and "onreply_route[SETUP]" in traced
     listed = (cfg.run_dir / "dispatcher.list").read_text()
-    assert all(f"sip:127.0.0.1:{p}" in listed for p in (6000, 6001, 6002))
+    assert all(f"1 sip:127.0.0.1:{p}" in listed for p in (6000, 6001, 6002))
+    # the busy announcer is set 2, tried when every engine of set 1 refused
+    assert "2 sip:127.0.0.1:6003" in listed and 'ds_select_dst("2", "0")' in text
+    # one UDP worker keeps in-dialog requests (SIP INFO digits) in order
+    assert "children=1" in text
     specs = processes.specs("/srv/node/node.toml", tconfig.load(_settings(tmp_path, engines=2)))
-    assert [s.name for s in specs] == ["kamailio", "engine-1", "engine-2"]
+    assert [s.name for s in specs] == ["kamailio", "engine-1", "engine-2", "announcer"]
     assert specs[2].argv[-4:] == ["--config", "/srv/node/node.toml", "--index", "1"]
+    assert specs[3].argv[-1] == "2"
+    quiet = tconfig.load(_settings(tmp_path, engines=2, busy_announcer=False))
+    assert [s.name for s in processes.specs("/x", quiet)][-1] == "engine-2"
+    assert 'ds_select_dst("2"' not in kamailio.render(quiet, cfg.run_dir)

@@ -14,6 +14,7 @@ import pytest
 from node import clock
 from node.auth.service import SYSTEM, actor_for
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
+from node.push import service as push
 from node.telephony import service, views
 from node.telephony.models import Agent, AgentStateLog, Call, CallbackTask, CallEvent, Recording
 from tests import factories
@@ -286,21 +287,29 @@ def test_live_state_and_views(engines: None, app: Any, tmp_path: Path) -> None:
 
     client, _ = login(factories.make_user("agent"))
     assert client.get("/telephony/live").status_code == 403
-    assert client.get("/telephony/agent/me").status_code == 404
+    assert client.get("/telephony/agent/me").get_json() == {"enrolled": False}
     client, _ = login(factories.make_user("supervisor"))
     body = client.get("/telephony/live").get_json()
     assert body["queue_length"] == 1 and body["agents"][0]["extension"] == "8001"
     metrics = client.get("/telephony/metrics").get_data(as_text=True)
     assert "hotline_queue_length 1.0" in metrics and 'hotline_agents{state="ready"} 1.0' in metrics
-    # the agent's own screen-pop stream and state switch
+    # the bridged call is announced on the agent's push topic; the page fetches the pop
     with clock.frozen(clock.now()):
         service.heartbeat("engine-1")
         service.claim_next("engine-1")
     ev("answered", uid, clock.now(), agent_id=a.id)
     ev("bridged", uid, clock.now(), agent_id=a.id)
+    pushed = [e for e in push.after(0) if e.kind == "screen_pop"]
+    assert [(e.topic, e.data["call"]) for e in pushed] == [(f"user:{a.user_id}", uid)]
     client, csrf = login(a.user)
-    stream = client.get("/telephony/screen-pop?after=0&once=1").get_data(as_text=True)
-    assert "event: call" in stream and uid in stream and "13800138000" in stream
+    pop = client.get(f"/telephony/calls/{uid}/pop").get_json()
+    assert pop["caller"] == "13800138000" and pop["call_id"] == uid and pop["channel"] == "01"
+    bar = client.get("/telephony/agent/me").get_json()
+    assert (
+        bar["state"] == "talking" and bar["call"]["call_id"] == uid and bar["call"]["caller"] == "13800138000"
+    )
+    other, _ = login(factories.make_user("agent"))
+    assert other.get(f"/telephony/calls/{uid}/pop").status_code == 403
     assert client.post("/telephony/agent/state", json={"state": "ready"}).status_code == 403  # no CSRF token
     headers = {"X-CSRF-Token": csrf}
     resp = client.post("/telephony/agent/state", json={"state": "not_ready"}, headers=headers)

@@ -15,8 +15,18 @@ from node import db
 from node.auth.service import SYSTEM, actor_for
 from node.errors import Conflict
 from node.intake import service as intake
-from node.telephony import audio, control, service
-from node.telephony.models import Agent, AgentStateLog, Call, CallbackTask, CallEvent, PhoneRating, Recording
+from node.push import service as push
+from node.telephony import audio, control, floor, service
+from node.telephony.models import (
+    Agent,
+    AgentStateLog,
+    Call,
+    CallbackTask,
+    CallEvent,
+    CallLeg,
+    PhoneRating,
+    Recording,
+)
 from tests import factories
 from tests.telephony.harness import Stack, UserAgent, agent_password, wait_until
 
@@ -44,11 +54,12 @@ def q(fn: Any) -> Any:
         return fn()
 
 
-def make_agent(stack: Stack, ext: str, ready: bool = True) -> Agent:
-    """Enrol an agent with the test SIP password and export the credentials to Kamailio."""
+def make_agent(stack: Stack, ext: str, ready: bool = True, role: str = "agent") -> Agent:
+    """Enrol an agent (or a shift leader's seat) with the test SIP password and export the
+    credentials to Kamailio."""
 
     def go() -> Agent:
-        user = factories.make_user("agent")
+        user = factories.make_user(role)
         agent = service.enroll_agent(
             SYSTEM, user.id, ext, password=agent_password(ext), realm=stack.cfg.sip_realm
         )
@@ -125,9 +136,14 @@ def event(call: Call, kind: str) -> CallEvent | None:
     )
 
 
+def offer_started(call: Call) -> bool:
+    return any((e.data or {}).get("action") == "callback_offer" for e in q(lambda: list(call.events)))
+
+
 def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack: Stack) -> None:
     all_offline()
     agent = make_agent(stack, "8001")
+    user_id = agent.user_id
     agents = stack.agent_ua({"8001": {"answer_after": 1.0, "talk": 3.0, "tone": 1400}}, "agents1")
     caller, call = dial_in(stack, "caller1", "c1", "13800138001", tone=1000)
     caller.send(op="dtmf", id="c1", digits="1")  # 投诉举报 → queue
@@ -167,6 +183,22 @@ def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack:
     rec = finalized_recording(done)
     path = stack.cfg.recordings_dir / rec.path
     assert audio.inspect(path).format_tag == audio.FORMAT_ALAW
+    # a normal hang-up: the engine's own header, not a repair, and the stored length is the file's
+    assert rec.note == "" and not audio.needs_repair(path)
+    assert (
+        rec.duration_s == round(audio.inspect(path).duration_s, 3) and rec.size_bytes == path.stat().st_size
+    )
+    # the call leg: queued, answered by this agent, handled, wrap-up planned
+    leg = q(lambda: CallLeg.get(CallLeg.call == done))
+    assert (leg.origin, leg.queue, leg.outcome, leg.agent_id, leg.user_id) == (
+        "ivr",
+        "1",
+        "answered",
+        agent.id,
+        user_id,
+    )
+    assert leg.wait_s is not None and leg.talk_s and leg.talk_s > 2 and leg.wrapup_s == stack.cfg.wrapup_s
+    assert leg.offers == 1 and leg.day == done.started_at.date()
     rate, samples = audio.read_samples(path)
     bridged = event(done, "bridged")
     started = q(lambda: Recording.get(Recording.call == done).started_at)
@@ -181,13 +213,14 @@ def test_call_walks_ivr_queue_agent_rating_and_recording_holds_both_tones(stack:
     # screen-pop for the agent who took it, and the intake record carrying the call id
     service.register_hooks()  # what the web app's init_app does
     user = q(lambda: Agent.get_by_id(agent.id).user)
-    pops = q(lambda: service.screen_pops(actor_for(user), 0))
-    assert [p["call_id"] for p in pops] == [done.uuid]
-    assert pops[0]["caller"] == "13800138001" and pops[0]["business_label"] == "投诉举报"
+    pushed = q(lambda: [e for e in push.after(0) if e.kind == "screen_pop" and e.topic == f"user:{user.id}"])
+    assert [e.data["call"] for e in pushed] == [done.uuid]
+    pop = q(lambda: floor.call_pop(actor_for(user), done.uuid))
+    assert pop["caller"] == "13800138001" and pop["business_label"] == "投诉举报"
     contact = q(
         lambda: intake.create_contact(
             actor_for(user),
-            {"caller_phone": "13800138001", "call_id": done.uuid, "recording_ref": pops[0]["recording_ref"]},
+            {"caller_phone": "13800138001", "call_id": done.uuid, "recording_ref": pop["recording_ref"]},
         )
     )
     # the hooks linked the record to the call (and its recording) inside create_contact
@@ -278,6 +311,8 @@ def test_caller_hanging_up_in_queue_is_abandoned(stack: Stack) -> None:
     done = ended(call.uuid)
     assert done.abandoned and done.end_reason == "abandoned"
     assert "abandoned" in kinds(call) and "offered" not in kinds(call)
+    leg = q(lambda: CallLeg.get(CallLeg.call == done))
+    assert (leg.outcome, leg.answered_at, leg.queue) == ("abandoned", None, "3") and leg.wait_s >= 1.0
     caller.close()
 
 
@@ -285,7 +320,7 @@ def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Sta
     all_offline()
     caller, call = dial_in(stack, "caller5", "c5", "13800138005")
     caller.send(op="dtmf", id="c5", digits="2")
-    time.sleep(4.5)  # callback offered after 3 s in queue
+    wait_until(lambda: offer_started(call), 20, "callback offer")  # after 3 s in the queue
     caller.send(op="dtmf", id="c5", digits="1")
     time.sleep(1.0)
     caller.send(op="dtmf", id="c5", digits="13912345678#")

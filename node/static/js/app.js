@@ -230,7 +230,8 @@
     submitForm(form);
   });
 
-  // Telephony screen-pop (issue 5): fill the caller number and the call id, then look the caller up.
+  // Telephony screen-pop: fill the caller number and the call id, then look the caller up
+  // (node/static/js/phonebar.js calls it when the push channel announces a bridged call).
   window.hotlineScreenPop = function (data) {
     var form = document.getElementById("intake-form");
     if (!form || !data) return;
@@ -249,13 +250,6 @@
     var content = form.querySelector("[name=content]");
     if (content) content.focus();
   };
-  function setupScreenPop() {
-    var ws = document.querySelector("[data-screen-pop]");
-    if (!ws || !ws.dataset.screenPop || !window.EventSource) return;
-    var es = new EventSource(ws.dataset.screenPop);  // the server sends named `call` events only
-    es.addEventListener("call", function (ev) { try { window.hotlineScreenPop(JSON.parse(ev.data)); } catch (err) { /* ignore malformed */ } });
-  }
-
   function init(root) {
     if (!root.querySelectorAll) root = document;
     root.querySelectorAll(".combo").forEach(setupCombo);
@@ -268,6 +262,6 @@
     if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
   }, true);
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); setupSessionTimer(); setupScreenPop(); });
+  document.addEventListener("DOMContentLoaded", function () { init(document); setupSessionTimer(); });
   document.addEventListener("htmx:load", function (ev) { init(ev.detail.elt.parentNode || document); });
 })();

@@ -112,7 +112,7 @@ end = "17:30"
 
 [telephony]
 # 电话系统（Kamailio + 呼叫引擎）。默认按 30 个坐席的中心配置；修改后重启节点生效。
-enabled = true
+enabled = {telephony_enabled}
 sip_host = "127.0.0.1"     # 坐席软电话和中继网关连接的地址（对外服务时改为本机局域网地址）
 sip_port = 5060            # Kamailio 端口：软电话注册、来电入口
 service_number = "12328"   # 服务号码：拨打此号码进入语音导航
@@ -150,6 +150,9 @@ alert_abandon_rate = 0.1   # 放弃率高于此值
 @click.option("--parent", default=None, help="上级节点，形如 320000@127.0.0.1:50329")
 @click.option("--admin", "admin_user", default=None, help="同时初始化数据库并创建此管理员账号")
 @click.option("--admin-password", default=None, help="管理员密码（省略则交互输入）")
+@click.option(
+    "--telephony/--no-telephony", default=True, show_default=True, help="是否启用电话系统（Kamailio + 呼叫引擎）"
+)
 def init(
     directory: Path,
     level: str | None,
@@ -163,6 +166,7 @@ def init(
     parent: str | None,
     admin_user: str | None,
     admin_password: str | None,
+    telephony: bool,
 ) -> None:
     """生成一个可运行的节点目录（配置、密钥、数据目录）；给出 --admin 或交互运行时还初始化数据库
     （代码表、法定节假日）并创建管理员。缺少的参数在终端上逐项询问。"""
@@ -227,6 +231,7 @@ def init(
             web_workers=web_workers,
             fed_port=federation_port,
             metrics_port=metrics_port,
+            telephony_enabled="true" if telephony else "false",
             parent=parent_block,
         ),
         encoding="utf-8",

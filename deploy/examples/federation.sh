@@ -40,12 +40,11 @@ cd "$DIR"
 
 if [ ! -f m/node.toml ]; then
 # --- set-up (docs/FEDERATION.md shows exactly these lines) ---
-hotline init m  --level ministry --region 000000 --database-url "$MINISTRY_DB" --web-port $((BASE+0)) --federation-port $((BASE+10)) --metrics-port $((BASE+20)) --web-workers 1
-hotline init js --level province --region 320000 --web-port $((BASE+1)) --federation-port $((BASE+11)) --metrics-port $((BASE+21)) --web-workers 1
-hotline init zj --level province --region 330000 --web-port $((BASE+2)) --federation-port $((BASE+12)) --metrics-port $((BASE+22)) --web-workers 1
-hotline init nj --level city     --region 320100 --web-port $((BASE+3)) --federation-port $((BASE+13)) --metrics-port $((BASE+23)) --web-workers 1
-hotline init hz --level city     --region 330100 --web-port $((BASE+4)) --federation-port $((BASE+14)) --metrics-port $((BASE+24)) --web-workers 1
-for n in m js zj nj hz; do printf '\n[telephony]\nenabled = false\n' >> $n/node.toml; done
+hotline init m  --level ministry --region 000000 --database-url "$MINISTRY_DB" --web-port $((BASE+0)) --federation-port $((BASE+10)) --metrics-port $((BASE+20)) --web-workers 1 --no-telephony
+hotline init js --level province --region 320000 --web-port $((BASE+1)) --federation-port $((BASE+11)) --metrics-port $((BASE+21)) --web-workers 1 --no-telephony
+hotline init zj --level province --region 330000 --web-port $((BASE+2)) --federation-port $((BASE+12)) --metrics-port $((BASE+22)) --web-workers 1 --no-telephony
+hotline init nj --level city     --region 320100 --web-port $((BASE+3)) --federation-port $((BASE+13)) --metrics-port $((BASE+23)) --web-workers 1 --no-telephony
+hotline init hz --level city     --region 330100 --web-port $((BASE+4)) --federation-port $((BASE+14)) --metrics-port $((BASE+24)) --web-workers 1 --no-telephony
 for n in m js zj nj hz; do hotline -c $n migrate; hotline -c $n admin keygen; done   # ministry: root CA too
 hotline -c m  admin enrol js/keys/federation/enrol-request.json -o js.json   # province: certificates, keys
 hotline -c js admin import js.json

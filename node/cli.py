@@ -151,7 +151,10 @@ alert_abandon_rate = 0.1   # 放弃率高于此值
 @click.option("--admin", "admin_user", default=None, help="同时初始化数据库并创建此管理员账号")
 @click.option("--admin-password", default=None, help="管理员密码（省略则交互输入）")
 @click.option(
-    "--telephony/--no-telephony", default=True, show_default=True, help="是否启用电话系统（Kamailio + 呼叫引擎）"
+    "--telephony/--no-telephony",
+    default=True,
+    show_default=True,
+    help="是否启用电话系统（Kamailio + 呼叫引擎）",
 )
 def init(
     directory: Path,

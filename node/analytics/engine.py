@@ -886,9 +886,9 @@ def _prepared(
     return q, conditions
 
 
-def _ctx(period: Period, options: Mapping[str, Any] | None) -> Ctx:
+def _ctx(period: Period, options: Mapping[str, Any] | None, node: str | None = None) -> Ctx:
     start, end = period.bounds()
-    return Ctx(_me(), start, end, period, check_options(options))
+    return Ctx(node or _me(), start, end, period, check_options(options))
 
 
 def measure_counts(
@@ -897,12 +897,14 @@ def measure_counts(
     group_by: Sequence[str] = (),
     filters: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    node: str | None = None,
 ) -> dict[str, dict[Key, float] | None]:
     """Each measure's count (or sum) per group key (a tuple of codes in `group_by` order; '' where
-    the source has no such dimension). None for a measure a filter does not apply to."""
+    the source has no such dimension). None for a measure a filter does not apply to. `node`
+    overrides this node's region (the federation's multi-node tests run nodes in one process)."""
     dims = check_group_by(group_by)
     flt = check_filters(filters)
-    ctx = _ctx(period, options)
+    ctx = _ctx(period, options, node)
     out: dict[str, dict[Key, float] | None] = {}
     for name in measures:
         measure = MEASURES[name]
@@ -1172,6 +1174,54 @@ def drill(
             )
         if len(out) >= limit:
             break
+    return out
+
+
+# ---- counts sent upward (federation daily reports) and indicators from summed counts -------------
+
+# Summed measures travel as integer milliseconds (the report's counts are integers).
+MS_SUFFIX = "_ms"
+REPORT_GROUPING = ("business_type", "domain", "channel")
+
+
+def report_counts(node: str, period: Period) -> list[tuple[str, str, str, str, int]]:
+    """A node's own measure counts for a period as (measure, type, domain, channel, value): every
+    measure the non-growth indicators need, at the grain the federation's daily report sends
+    (sums of seconds as `<measure>_ms`). Summed over nodes and days, `indicators_from_counts`
+    gives the same figures as `compute` over the same orders and calls."""
+    names = sorted(
+        {m for i in INDICATORS.values() if i.kind != "growth" for m in (*i.numerator, *i.denominator)}
+    )
+    counts: list[tuple[str, str, str, str, int]] = []
+    for name, values in measure_counts(names, period, REPORT_GROUPING, node=node).items():
+        summed = MEASURES[name].total is not None
+        for (btype, domain, channel), value in sorted((values or {}).items()):
+            number = round(value * 1000) if summed else int(value)
+            if number:
+                counts.append((name + (MS_SUFFIX if summed else ""), btype, domain, channel, number))
+    return counts
+
+
+def indicators_from_counts(
+    totals: Mapping[str, float], by_type: Mapping[str, Mapping[str, float]]
+) -> dict[str, dict[str, Any]]:
+    """The indicators (all but growth) from summed report counts: `totals` per metric and the same
+    per business type (for indicators whose definition fixes a type)."""
+
+    def get(source: Mapping[str, float], measure: str) -> float:
+        if MEASURES[measure].total is not None:
+            return source.get(measure + MS_SUFFIX, 0) / 1000
+        return source.get(measure, 0)
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, ind in INDICATORS.items():
+        if ind.kind == "growth":
+            continue
+        fixed = dict(ind.fixed)
+        source = by_type.get(fixed["business_type"], {}) if "business_type" in fixed else totals
+        num = sum(get(source, m) for m in ind.numerator)
+        den = sum(get(source, m) for m in ind.denominator) if ind.denominator else None
+        out[name] = {"value": _value(ind, num, den), "numerator": num, "denominator": den}
     return out
 
 

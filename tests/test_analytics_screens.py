@@ -107,7 +107,7 @@ def test_report_form_page_and_excel_agree(client: FlaskClient, login_as: Any, da
     assert cells["受理量"][1] == 3 and cells["限时办结率"][1] == 0.5
     assert "50.00%" in page
     # A.3: 合计 3, 环比 (3 − 1) ÷ 1 = 200 %
-    total = [r for r in ws.iter_rows(values_only=True) if r and r[0] == "合计"][0]
+    total = next(r for r in ws.iter_rows(values_only=True) if r and r[0] == "合计")
     assert total[1] == 3 and total[2] == 1.0 and total[4] == 2.0
     assert "200.00%" in page
 

@@ -295,6 +295,8 @@ def run(
     not yet imported rows in one transaction."""
     import time
 
+    import peewee as pw
+
     from federation import bulk
     from node.analytics.models import ImportBatch, ImportedOrder
     from node.db import write_tx
@@ -366,19 +368,17 @@ def run(
         for _, v in pending:
             for name in fields:
                 v.setdefault(name, defaults.get(name))
+        # one writer holds the transaction: the new rows are those above the highest id before it
+        before = WorkOrder.select(pw.fn.MAX(WorkOrder.id)).scalar() or 0
         for start in range(0, len(pending), CHUNK):
             chunk = pending[start : start + CHUNK]
             bulk.insert_rows(WorkOrder, fields, [tuple(v[f] for f in fields) for _, v in chunk])
-            ids = dict(
-                WorkOrder.select(WorkOrder.number, WorkOrder.id)
-                .where(WorkOrder.number.in_([v["number"] for _, v in chunk]))
-                .tuples()
-            )
-            bulk.insert_rows(
-                ImportedOrder,
-                ("order", "batch", "source_key"),
-                [(ids[v["number"]], batch.id, key) for key, v in chunk],
-            )
+        ids = dict(WorkOrder.select(WorkOrder.number, WorkOrder.id).where(WorkOrder.id > before).tuples())
+        bulk.insert_rows(
+            ImportedOrder,
+            ("order", "batch", "source_key"),
+            [(ids[v["number"]], batch.id, key) for key, v in pending],
+        )
         result.imported = len(pending)
         ImportBatch.update(rows_imported=result.imported, finished_at=clock.now()).where(
             ImportBatch.id == batch.id
@@ -389,15 +389,13 @@ def run(
 
 
 def _existing_numbers(numbers: list[str]) -> set[str]:
+    """Numbers of `numbers` already taken at this node (imported numbers all start with LS)."""
     from node.workflow.models import WorkOrder
 
-    clash: set[str] = set()
-    for start in range(0, len(numbers), 5000):
-        part = numbers[start : start + 5000]
-        clash.update(
-            n for (n,) in WorkOrder.select(WorkOrder.number).where(WorkOrder.number.in_(part)).tuples()
-        )
-    return clash
+    taken = {
+        n for (n,) in WorkOrder.select(WorkOrder.number).where(WorkOrder.number.startswith("LS")).tuples()
+    }
+    return taken.intersection(numbers)
 
 
 def report_text(result: Result, limit: int = 20) -> str:

@@ -769,6 +769,8 @@ def indicator_label(name: str, options: Mapping[str, Any] | None = None) -> str:
     if name == "service_level":
         n = int((options or {}).get("service_level_s", DEFAULT_SERVICE_LEVEL_S))
         return f"{n}秒内接通率"
+    if ind.kind == "average":
+        return f"{ind.label}（{ind.unit}）"
     return ind.label
 
 

@@ -136,7 +136,7 @@ def build(period: Period, node_name: str = "") -> dict[str, Any]:
         raise ValidationError("报表周期无效")
     kind = FORM_KINDS.get(period.kind, "统计报表")
     return {
-        "title": f"{node_name}12328交通运输服务监督电话统计{kind}（{period.label}）",
+        "title": f"{node_name or '12328热线'}统计{kind}（{period.label}）",
         "period": period.key,
         "period_label": period.label,
         "sections": [

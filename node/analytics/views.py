@@ -301,6 +301,7 @@ def dashboard() -> Any:
 
 
 PERIOD_KINDS = {"day": "日", "week": "周", "month": "月", "quarter": "季度", "year": "年"}
+DRILL_PAGE = 200
 BREAKDOWN_DEFAULT = ["volume", "closure_rate", "on_time_rate", "callback_rate", "result_satisfaction"]
 
 
@@ -431,7 +432,7 @@ def drill_page() -> Any:
     part = request.args.get("part", "numerator")
     flt = _filters()
     opts = _options()
-    items = engine.drill(name, period, flt, part, 1000, opts)
+    items = engine.drill(name, period, flt, part, DRILL_PAGE, opts)
     figure = engine.compute([name], period, filters=flt, options=opts)[0]["values"][name]
     numbers = [i["ref"] for i in items if i["kind"] == "order"]
     titles: dict[str, Any] = {}
@@ -457,6 +458,7 @@ def drill_page() -> Any:
         items=items,
         orders=titles,
         other=_drill_url(name, period, flt, "denominator" if part == "numerator" else "numerator"),
+        limit=DRILL_PAGE,
         has_denominator=bool(engine.INDICATORS[name].denominator) or engine.INDICATORS[name].kind == "growth",
     )
 

@@ -296,3 +296,57 @@ def rollup(me: str, day: str | dt.date, region: str | None = None) -> dict[str, 
             for child in sorted(expected | set(children))
         ],
     }
+
+
+def rollup_period(me: str, start: dt.date, end: dt.date, region: str | None = None) -> dict[str, Any]:
+    """The stored daily reports of `region`'s subtree summed over [start, end): the region's totals
+    and one entry per child (the region's own figures included), each with the engine's indicators
+    from its summed counts — the province/ministry screen's comparison and ranking of centres."""
+    from node.analytics import engine
+
+    region = check_node(region or me)
+    if not in_subtree(me, region):
+        raise PermissionDenied(f"本节点（{me}）无权查看 {region} 的汇总数据")
+    prefix = subtree_prefix(region)
+    query = ReportCount.select(
+        ReportCount.node, ReportCount.metric, ReportCount.business_type, pw.fn.SUM(ReportCount.value)
+    ).where(ReportCount.report_date >= start, ReportCount.report_date < end)
+    if prefix:
+        query = query.where(ReportCount.node.startswith(prefix))
+    totals: dict[str, int] = defaultdict(int)
+    by_type: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    child_totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    child_types: dict[str, dict[str, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    for node, metric, btype, value in query.group_by(
+        ReportCount.node, ReportCount.metric, ReportCount.business_type
+    ).tuples():
+        value = int(value)
+        child = _child_of(region, node)
+        totals[metric] += value
+        child_totals[child][metric] += value
+        if btype:
+            by_type[btype][metric] += value
+            child_types[child][btype][metric] += value
+    expected = {p.region for p in Peer.select().where(Peer.relation == "child")} if region == me else set()
+    children = []
+    for child in sorted(expected | set(child_totals)):
+        children.append(
+            {
+                "region": child,
+                "own": child == region,
+                "level": level_of(child) if child[4:] == "00" else "county",
+                "indicators": engine.indicators_from_counts(
+                    child_totals.get(child, {}), child_types.get(child, {})
+                ),
+            }
+        )
+    return {
+        "region": region,
+        "level": level_of(region),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "indicators": engine.indicators_from_counts(totals, by_type),
+        "children": children,
+    }

@@ -162,3 +162,47 @@ def test_screens_need_stats_view(client: FlaskClient, login_as: Any, token_for: 
         client.get("/api/v1/stats/compute?indicators=volume", headers=token_for("unit_staff")).status_code
         == 403
     )
+
+
+def test_province_rollup_equals_the_sum_of_its_cities_and_ranks_them(db: str) -> None:
+    import datetime as _dt
+
+    from federation import codec, reports
+
+    day = _dt.date(2026, 11, 3)
+
+    def send(node: str, closed_due: int, on_time: int) -> None:
+        counts = [
+            ("accepted", "1", "04", "01", closed_due + 1),
+            ("closed_due", "1", "04", "01", closed_due),
+            ("closed_on_time", "1", "04", "01", on_time),
+        ]
+        reports.apply_report("320000", node, codec.daily_report(node, day, counts, revision=1))
+
+    send("320100", 4, 3)
+    send("320200", 10, 5)
+    data = reports.rollup_period("320000", _dt.date(2026, 11, 1), _dt.date(2026, 12, 1))
+    children = {c["region"]: c["indicators"]["on_time_rate"] for c in data["children"]}
+    assert children["320100"]["value"] == 0.75 and children["320200"]["value"] == 0.5
+    total = data["indicators"]["on_time_rate"]
+    assert (total["numerator"], total["denominator"]) == (8, 14)  # summed, not averaged
+    assert data["indicators"]["complaint_on_time_rate"]["denominator"] == 14
+    assert data["indicators"]["volume"]["value"] == 16
+
+
+def test_regions_screen(client: FlaskClient, login_as: Any, db: str) -> None:
+    import datetime as _dt
+
+    from federation import reports
+
+    counts = [
+        ("accepted", "1", "04", "01", 5),
+        ("closed_due", "1", "04", "01", 4),
+        ("closed_on_time", "1", "04", "01", 3),
+    ]
+    reports.store("320100", _dt.date(2026, 11, 3), 1, 0, counts)
+    login_as("supervisor")
+    page = text(client.get("/stats/regions?period=2026-11"))
+    assert "辖区统计" in page and "75.00%" in page and "（本级）" in page
+    assert client.get("/stats/regions?period=2026-11&region=440300").status_code == 403
+    assert client.get("/stats/regions?period=2026-11&rank=nope").status_code == 422

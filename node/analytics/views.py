@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     for item in (
         ("统计分析", "/stats", "stats.", "stats.view"),
         ("统计报表", "/stats/forms", "stats.forms", "stats.view"),
+        ("辖区统计", "/stats/regions", "stats.regions", "stats.view"),
     ):
         if not any(n[1] == item[1] for n in nav):
             nav.append(item)
@@ -496,4 +497,77 @@ def forms_page() -> Any:
         quarters=sorted(quarters, key=lambda p: p.start, reverse=True),
         years=[periods.parse_period(str(today.year - i)) for i in range(1, 4)],
         print_view=request.args.get("print") == "1",
+    )
+
+
+REGION_INDICATORS = [
+    "volume",
+    "closure_rate",
+    "on_time_rate",
+    "callback_rate",
+    "result_satisfaction",
+    "phone_satisfaction",
+    "connection_rate",
+    "abandonment_rate",
+]
+
+
+@bp.get("/regions")
+def regions() -> Any:
+    """辖区统计: the period's figures per subordinate region from the daily reports received
+    (nation → province → city), ranked by one indicator; each region drills down a level."""
+    from federation import reports
+    from node.catalog import service as catalog
+
+    web.current_actor().require("stats.view")
+    period = _period()
+    me = str(current_app.config["NODE"].region)
+    region = request.args.get("region") or me
+    rank = request.args.get("rank", "on_time_rate")
+    engine.check_indicators([rank])
+    data = reports.rollup_period(me, period.start, period.end, region)
+    rows = []
+    for child in data["children"]:
+        values = child["indicators"]
+        rows.append(
+            {
+                "region": child["region"],
+                "name": catalog.region_name(child["region"]) or child["region"],
+                "own": child["own"],
+                "drill": not child["own"]
+                and child["level"] in ("province", "city")
+                and child["region"] != region,
+                "cells": [forms.fmt(n, values[n]["value"]) for n in REGION_INDICATORS],
+                "rank_value": values[rank]["value"],
+            }
+        )
+    reverse = rank not in LOWER_IS_BETTER
+    ranked = sorted(
+        (r for r in rows if r["rank_value"] is not None), key=lambda r: r["rank_value"], reverse=reverse
+    )
+    for i, r in enumerate(ranked, start=1):
+        r["rank"] = i
+    return render_template(
+        "stats/regions.html",
+        period=period,
+        region=region,
+        region_name=catalog.region_name(region) or "全国",
+        me=me,
+        rows=sorted(rows, key=lambda r: r.get("rank", 10**6)),
+        names=REGION_INDICATORS,
+        labels=[engine.indicator_label(n) for n in REGION_INDICATORS],
+        total=[forms.fmt(n, data["indicators"][n]["value"]) for n in REGION_INDICATORS],
+        rank=rank,
+        rank_label=engine.indicator_label(rank),
+        chart={
+            "type": "bar",
+            "title": f"{engine.indicator_label(rank)}（按下级区划）",
+            "categories": [r["name"] for r in ranked],
+            "series": [{"name": engine.indicator_label(rank), "data": [r["rank_value"] for r in ranked]}],
+            "percent": engine.INDICATORS[rank].unit == "%",
+            "links": [
+                f"/stats/regions?period={period.key}&region={r['region']}" if r["drill"] else ""
+                for r in ranked
+            ],
+        },
     )

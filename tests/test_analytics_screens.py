@@ -206,3 +206,17 @@ def test_regions_screen(client: FlaskClient, login_as: Any, db: str) -> None:
     assert "辖区统计" in page and "75.00%" in page and "（本级）" in page
     assert client.get("/stats/regions?period=2026-11&region=440300").status_code == 403
     assert client.get("/stats/regions?period=2026-11&rank=nope").status_code == 422
+
+
+def test_forms_generated_once_per_finished_period_and_kept(db: str, settings: Any) -> None:
+    from node.analytics import jobs
+
+    stat_order(T, "closed", dispatched_at=T, due_at=T, closed_at=T)
+    keys = [p.key for p in jobs.finished_periods(dt.date(2026, 12, 2))]
+    assert keys == ["2026-11", "2026-Q3", "2025"]
+    written = jobs.generate(settings, dt.date(2026, 12, 2))
+    assert [p.name for p in written] == [f"12328统计报表-{k}.xlsx" for k in keys]
+    ws = load_workbook(written[0]).active
+    cells = {r[0]: r for r in ws.iter_rows(values_only=True) if r and r[0]}
+    assert cells["受理量"][1] == 1
+    assert jobs.generate(settings, dt.date(2026, 12, 3)) == []  # kept, not regenerated

@@ -59,14 +59,9 @@ def init_app(app: Flask) -> None:
         if blueprint.name not in app.blueprints:
             app.register_blueprint(blueprint)
     nav = app.config.setdefault("NAV_EXTRA", [])
-    for item in (
-        ("统计分析", "/stats", "stats.", "stats.view"),
-        ("统计报表", "/stats/forms", "stats.forms", "stats.view"),
-        ("辖区统计", "/stats/regions", "stats.regions", "stats.view"),
-        ("热点分析", "/stats/topics", "stats.topics", "stats.view"),
-    ):
-        if not any(n[1] == item[1] for n in nav):
-            nav.append(item)
+    # one entry; the screens link each other (概览, 分类统计, 统计报表, 辖区统计, 热点分析)
+    if not any(n[1] == "/stats" for n in nav):
+        nav.append(("统计分析", "/stats", "stats.", "stats.view"))
     app.jinja_env.filters["stat"] = forms.fmt
 
 

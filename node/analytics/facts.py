@@ -34,24 +34,37 @@ def refresh(days: Iterable[dt.date], node: str | None = None) -> int:
 
     names = list(engine.MEASURES)
     written = 0
-    for day in sorted(set(days)):
-        counts = engine.measure_counts(names, periods.day(day), FACT_DIMS, node=node, use_facts=False)
+    for first, last in _runs(sorted(set(days))):
+        # one pass over a run of consecutive days, grouped by each measure's own day
+        span = periods.range_(first, last) if last > first else periods.day(first)
+        counts = engine.measure_counts(names, span, (*FACT_DIMS, "day"), node=node, use_facts=False)
         rows = [
-            (day, name, *key, float(value))
+            (dt.date.fromisoformat(key[3]), name, *key[:3], float(value))
             for name, values in counts.items()
             for key, value in (values or {}).items()
             if value
         ]
         with write_tx():
-            DailyFact.delete().where(DailyFact.day == day).execute()
+            DailyFact.delete().where(DailyFact.day >= first, DailyFact.day <= last).execute()
             bulk.insert_rows(
                 DailyFact, ("day", "measure", "business_type", "domain", "channel", "value"), rows
             )
-            FactDay.insert(day=day, refreshed_at=clock.now()).on_conflict(
-                conflict_target=[FactDay.day], update={FactDay.refreshed_at: clock.now()}
-            ).execute()
+            now = clock.now()
+            FactDay.delete().where(FactDay.day >= first, FactDay.day <= last).execute()
+            bulk.insert_rows(FactDay, ("day", "refreshed_at"), [(d, now) for d in span.days_list()])
         written += len(rows)
     return written
+
+
+def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days as (first, last) runs."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for d in days:
+        if runs and d == runs[-1][1] + dt.timedelta(days=1):
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
 
 
 def changed_days(since: dt.datetime) -> set[dt.date]:

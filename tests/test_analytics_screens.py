@@ -132,6 +132,8 @@ def test_stats_api(client: FlaskClient, token_for: Any, data: dict[str, Any]) ->
     assert "限时办结率" in client.get(
         "/api/v1/stats/compute.csv?indicators=on_time_rate&period=2026-11", headers=h
     ).get_data(as_text=True)
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert {"/api/v1/stats/compute", "/api/v1/stats/drill", "/api/v1/stats/indicators"} <= set(spec["paths"])
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,14 @@ EVENTS: dict[str, str] = {
     "backup.restored": "从备份恢复",
     "portal.code_locked": "查询码锁定",
     "portal.code_failed": "查询码错误",
+    "lexicon.changed": "归类词表变更",
+    "federation.key_generated": "生成联网密钥",
+    "federation.enrolled": "登记下级节点",
+    "federation.bundle_imported": "导入登记包",
+    "federation.key_rotated": "轮换签名密钥",
+    "federation.key_revoked": "吊销签名密钥",
+    "federation.directory_issued": "签发节点目录",
+    "federation.peer_changed": "联网对端变更",
 }
 
 # The web layer sets the caller's address for the request; jobs and the CLI leave it empty.

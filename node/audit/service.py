@@ -67,6 +67,9 @@ EVENTS: dict[str, str] = {
     "federation.key_revoked": "吊销签名密钥",
     "federation.directory_issued": "签发节点目录",
     "federation.peer_changed": "联网对端变更",
+    "file.uploaded": "上传附件",
+    "file.downloaded": "下载附件",
+    "file.deleted": "删除附件",
 }
 
 # The web layer sets the caller's address for the request; jobs and the CLI leave it empty.

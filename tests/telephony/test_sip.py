@@ -73,6 +73,11 @@ def make_agent(stack: Stack, ext: str, ready: bool = True, role: str = "agent") 
 
 
 def all_offline() -> None:
+    """Every agent offline, once no call of an earlier test still rings or talks to one (an agent
+    left talking would go ready after its wrap-up and take the next test's call)."""
+    busy = lambda: q(lambda: Agent.select().where(Agent.state.in_(("ringing", "talking"))).exists())  # noqa: E731
+    wait_until(lambda: not busy(), 30, "earlier calls to end")
+
     def go() -> None:
         for a in Agent.select():
             if a.state not in ("ringing", "talking"):

@@ -461,7 +461,10 @@ def caller_history(phone: str) -> Any:
     orders, _ = service.list_orders(actor, service.OrderFilter(phone=phone), 1, 20)
     contacts, _ = intake.list_contacts(actor, phone=phone, page=1, page_size=20)
     return jsonify(
-        {"orders": [present.order_summary(o) for o in orders], "contacts": [_contact(c) for c in contacts]}
+        {
+            "orders": [present.order_summary(o, actor) for o in orders],
+            "contacts": [_contact(c) for c in contacts],
+        }
     )
 
 
@@ -523,7 +526,7 @@ def list_orders() -> Any:
     )
     page, size = arg_int("page", 1), arg_int("page_size", 20, 1, 200)
     items, total = service.list_orders(actor, flt, page, size)
-    return jsonify(page_of([present.order_summary(o) for o in items], total, page, size))
+    return jsonify(page_of([present.order_summary(o, actor) for o in items], total, page, size))
 
 
 @route(bp, "/orders/<number>", "GET", "工单详情（含可执行操作）", "工单")
@@ -540,7 +543,8 @@ def edit_order(number: str) -> Any:
 
 @route(bp, "/orders/<number>/history", "GET", "工单流转记录", "工单")
 def order_history(number: str) -> Any:
-    return jsonify([present.event(e) for e in service.history(web.current_actor(), number)])
+    actor = web.current_actor()
+    return jsonify([present.event(e, actor) for e in service.history(actor, number)])
 
 
 @route(

@@ -81,8 +81,10 @@ def _visible_query(actor: Actor) -> pw.ModelSelect:
     if actor.can("order.view_all"):
         return query
     if actor.can("order.view_unit") and actor.unit_id is not None:
+        # a unit whose assignment was withdrawn, or whose return was accepted, no longer reads the
+        # order (nor the next unit's reply) and cannot add notes to it
         assigned = Assignment.select(Assignment.order).where(
-            Assignment.unit == actor.unit_id, Assignment.status != "withdrawn"
+            Assignment.unit == actor.unit_id, Assignment.status.not_in(["withdrawn", "returned"])
         )
         return query.where(WorkOrder.id.in_(assigned))
     if actor.can("order.view_own") and actor.user_id is not None:  # data scope of an admin-defined role
@@ -233,7 +235,8 @@ def list_orders(
         overdue = (WorkOrder.due_at < now) & WorkOrder.state.not_in(states.states_in(states.CLOSED))
         query = query.where(overdue if flt.overdue else ~overdue)
     if flt.phone:
-        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(flt.phone))
+        phone = pii.guard_phone_search(actor, flt.phone)
+        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(phone))
     if flt.q:
         q = flt.q.strip()
         if q.isdigit() and len(q) == 21:
@@ -929,6 +932,12 @@ def _note(order: WorkOrder, actor: Actor, p: schemas.Note) -> None:
 
 def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
     changes = p.model_dump(exclude_none=True)
+    if not actor.can("pii.view"):  # the masked text this reader was shown, sent back unchanged
+        from node.text.normalize import mask_pii
+
+        for key in ("title", "content"):
+            if key in changes and changes[key] == mask_pii(getattr(order, key) or ""):
+                del changes[key]
     if not changes:
         raise ValidationError("没有需要修改的字段")
     merged = {

@@ -19,7 +19,7 @@ from node import clock, pii
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import locked, write_tx
+from node.db import lock_named, locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.settings import current as current_settings
 from node.validation import parse
@@ -358,6 +358,18 @@ def _save(order: WorkOrder) -> None:
     order._dirty.clear()
 
 
+class DuplicateExternal(Conflict):
+    """The channel already delivered an order with this external number (a retry, or a copy)."""
+
+    code = "duplicate_external_number"
+
+    def __init__(self, number: str, external_number: str):
+        super().__init__(
+            f"该渠道的外部编号 {external_number} 已受理为工单 {number}", details={"number": number}
+        )
+        self.number = number
+
+
 def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> WorkOrder:
     """受理: create an order from an agent's (or the portal's) input."""
     actor.require("order.create")
@@ -368,11 +380,18 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         sub_business=data.sub_business or None,
         channel=data.channel,
     )
-    catalog.check_region(data.region_code)
+    catalog.check_local_region(data.region_code)
     settings = current_settings()
     policy = catalog.policy_for(data.business_type, data.domain or None, settings.region)
     now = clock.now()
     with write_tx():
+        if data.external_number:  # unique per channel: a channel retrying gets its first order
+            lock_named(f"external:{data.channel}:{data.external_number}")
+            existing = WorkOrder.get_or_none(
+                WorkOrder.channel == data.channel, WorkOrder.external_number == data.external_number
+            )
+            if existing is not None:
+                raise DuplicateExternal(existing.number, data.external_number)
         order = WorkOrder(
             number=next_number(settings.region, data.business_type, now.date()),
             origin_node=settings.region,
@@ -951,7 +970,7 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
         sub_business=merged["sub_business"] or None,
     )
     if "region_code" in changes:
-        catalog.check_region(changes["region_code"])
+        catalog.check_local_region(changes["region_code"])
     before = {k: getattr(order, k) for k in changes}
     for key, value in changes.items():
         setattr(order, key, value)

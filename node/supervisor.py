@@ -119,7 +119,7 @@ def run_node(config: str | None, demo: bool = False) -> int:
                     child.spec.argv,
                     env=env,
                     start_new_session=True,
-                    preexec_fn=lambda: die_with_parent(signal.SIGTERM, supervisor),  # noqa: PLW1509
+                    preexec_fn=lambda parent=supervisor: die_with_parent(signal.SIGTERM, parent),  # type: ignore[misc]
                 )
                 child.started_at = now
                 _say(f"进程 {child.spec.name} 已启动（pid {child.proc.pid}）")

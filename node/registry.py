@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "node.files.models",
     "node.jobs.models",
     "node.portal.models",
+    "node.api.models",
     "federation.models",
 ]
 

@@ -60,6 +60,14 @@ def _pre_fork(server: Any, worker: Any) -> None:
             close_all()
 
 
+def _post_fork(server: Any, worker: Any) -> None:
+    """In the new worker: die with the master. Without this a kill -9 of the master leaves its
+    workers serving the port, and the restarted master fails to bind until they are gone."""
+    from node.supervisor import die_with_parent
+
+    die_with_parent(signal.SIGKILL, worker.ppid)
+
+
 def _post_worker_init(worker: Any) -> None:
     """On SIGTERM end the open push streams first, so the worker's graceful stop does not wait
     for pages that never close their stream."""
@@ -98,6 +106,7 @@ def gunicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "loglevel": "warning",
         "proc_name": f"hotline-web-{settings.region}",
         "pre_fork": _pre_fork,
+        "post_fork": _post_fork,
         "post_worker_init": _post_worker_init,
         "child_exit": _child_exit,
     }

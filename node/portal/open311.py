@@ -25,6 +25,7 @@ from node.errors import DomainError, ValidationError
 from node.intake.models import Contact
 from node.portal import service
 from node.settings import current as current_settings
+from node.validation import EARLIEST, LATEST
 from node.web import pickers
 from node.web.common import client_address
 from node.workflow import states
@@ -275,6 +276,8 @@ def _parse_when(name: str) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise Open311Error(400, f"{name} 应为 W3C 日期时间，如 2026-11-01T00:00:00+08:00") from None
+    if not EARLIEST <= value.date() <= LATEST:
+        raise Open311Error(400, f"{name} 超出范围（{EARLIEST.year}-{LATEST.year} 年）")
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
     return value

@@ -6,7 +6,6 @@ Pages are anonymous; every POST carries the session CSRF token; limits per addre
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
@@ -145,8 +144,7 @@ def rate() -> Any:
     try:
         order = service.rate(client_address(), number, code, body)
     except DomainError as exc:
-        view = None
-        with contextlib.suppress(DomainError):  # a wrong number or code shows the message alone
-            view = service.public_view(service.lookup(number, code))
-        return _query_page(number, view, code, exc.message, exc.status)
+        # the message alone: showing the order here would confirm a code that was never checked
+        # against the rating's limits (a side door for guessing)
+        return _query_page(number, None, "", exc.message, exc.status)
     return _query_page(number, service.public_view(order), code, thanks="感谢您的评价！")

@@ -33,7 +33,7 @@ from node.config.views import first_admin_screen
 from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimited, ValidationError
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
-from node.pii import valid_phone
+from node.pii import is_full_number, valid_phone
 from node.text import service as text_service
 from node.web import actions as action_forms
 from node.web import duplicates, pickers
@@ -300,14 +300,14 @@ def workstation_submit() -> Any:
 def caller_history() -> Any:
     actor = auth_web.current_actor()
     phone = (request.args.get("caller_phone") or "").strip()[:24]
-    if not phone or not valid_phone(phone) or len(phone) < 5:
+    if not phone or not valid_phone(phone) or not is_full_number(phone) or not actor.can("pii.view"):
         return render_template("partials/caller.html", phone="", orders=[], contacts=[], total=0)
     orders, total = service.list_orders(actor, service.OrderFilter(phone=phone), 1, 8)
     contacts, _ = intake.list_contacts(actor, phone=phone, page=1, page_size=8)
     return render_template(
         "partials/caller.html",
         phone=phone,
-        orders=[present.order_summary(o) for o in orders],
+        orders=[present.order_summary(o, actor) for o in orders],
         total=total,
         contacts=contacts,
         outcomes=CONTACT_OUTCOMES,
@@ -344,11 +344,11 @@ def queue_tabs(actor: auth.Actor) -> list[str]:
     return [q for q in service.QUEUES if q not in ("mine", "unit_inbox")]
 
 
-def build_filter(args: Any, queue: str | None) -> service.OrderFilter:
+def build_filter(args: Any, queue: str | None, actor: auth.Actor) -> service.OrderFilter:
     q = (args.get("q") or "").strip()[:100]
     phone = None
-    if q and q.replace("-", "").isdigit() and 5 <= len(q) <= 13:
-        phone, q = q, ""
+    if q and actor.can("pii.view") and q.replace("-", "").isdigit() and is_full_number(q):
+        phone, q = q, ""  # a whole caller number, for roles that may search by it
     deadline = args.get("deadline") or ""
     return service.OrderFilter(
         queue=queue,
@@ -372,7 +372,7 @@ def queues() -> Any:
     tabs = queue_tabs(actor)
     queue = request.args.get("queue", "")
     page = _page_arg()
-    flt = build_filter(request.args, queue or None)
+    flt = build_filter(request.args, queue or None, actor)
     orders, total = service.list_orders(actor, flt, page, PAGE_SIZE)
     counts = dict(cached_queue_counts(actor, tabs))
     if queue in counts and not (set(request.args) - {"queue", "page"}):
@@ -424,7 +424,7 @@ def cached_queue_counts(actor: auth.Actor, tabs: list[str]) -> dict[str, int]:
 def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
     order = service.get_order(actor, number)
     detail = present.order_detail(order, actor)
-    events = [present.event(e) for e in service.events(order)]
+    events = [present.event(e, actor) for e in service.events(order)]
     actions = {a["action"]: a for a in detail["actions"]}
     pending_ext = service.pending_extension(order)
     pending_return = service.pending_return(order)
@@ -527,7 +527,7 @@ def unit_desk() -> Any:
     if tab not in UNIT_TABS:
         tab = "inbox"
     page = _page_arg()
-    base = build_filter(request.args, "unit_inbox" if tab == "inbox" else None)
+    base = build_filter(request.args, "unit_inbox" if tab == "inbox" else None, actor)
     if tab == "returned":
         base.state = ["return_requested"]
     elif tab == "replied":

@@ -19,7 +19,7 @@ from node import clock, pii
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import locked, write_tx
+from node.db import lock_named, locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.settings import current as current_settings
 from node.validation import parse
@@ -81,8 +81,10 @@ def _visible_query(actor: Actor) -> pw.ModelSelect:
     if actor.can("order.view_all"):
         return query
     if actor.can("order.view_unit") and actor.unit_id is not None:
+        # a unit whose assignment was withdrawn, or whose return was accepted, no longer reads the
+        # order (nor the next unit's reply) and cannot add notes to it
         assigned = Assignment.select(Assignment.order).where(
-            Assignment.unit == actor.unit_id, Assignment.status != "withdrawn"
+            Assignment.unit == actor.unit_id, Assignment.status.not_in(["withdrawn", "returned"])
         )
         return query.where(WorkOrder.id.in_(assigned))
     if actor.can("order.view_own") and actor.user_id is not None:  # data scope of an admin-defined role
@@ -233,7 +235,8 @@ def list_orders(
         overdue = (WorkOrder.due_at < now) & WorkOrder.state.not_in(states.states_in(states.CLOSED))
         query = query.where(overdue if flt.overdue else ~overdue)
     if flt.phone:
-        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(flt.phone))
+        phone = pii.guard_phone_search(actor, flt.phone)
+        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(phone))
     if flt.q:
         q = flt.q.strip()
         if q.isdigit() and len(q) == 21:
@@ -355,6 +358,18 @@ def _save(order: WorkOrder) -> None:
     order._dirty.clear()
 
 
+class DuplicateExternal(Conflict):
+    """The channel already delivered an order with this external number (a retry, or a copy)."""
+
+    code = "duplicate_external_number"
+
+    def __init__(self, number: str, external_number: str):
+        super().__init__(
+            f"该渠道的外部编号 {external_number} 已受理为工单 {number}", details={"number": number}
+        )
+        self.number = number
+
+
 def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> WorkOrder:
     """受理: create an order from an agent's (or the portal's) input."""
     actor.require("order.create")
@@ -365,11 +380,18 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         sub_business=data.sub_business or None,
         channel=data.channel,
     )
-    catalog.check_region(data.region_code)
+    catalog.check_local_region(data.region_code)
     settings = current_settings()
     policy = catalog.policy_for(data.business_type, data.domain or None, settings.region)
     now = clock.now()
     with write_tx():
+        if data.external_number:  # unique per channel: a channel retrying gets its first order
+            lock_named(f"external:{data.channel}:{data.external_number}")
+            existing = WorkOrder.get_or_none(
+                WorkOrder.channel == data.channel, WorkOrder.external_number == data.external_number
+            )
+            if existing is not None:
+                raise DuplicateExternal(existing.number, data.external_number)
         order = WorkOrder(
             number=next_number(settings.region, data.business_type, now.date()),
             origin_node=settings.region,
@@ -929,6 +951,12 @@ def _note(order: WorkOrder, actor: Actor, p: schemas.Note) -> None:
 
 def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
     changes = p.model_dump(exclude_none=True)
+    if not actor.can("pii.view"):  # the masked text this reader was shown, sent back unchanged
+        from node.text.normalize import mask_pii
+
+        for key in ("title", "content"):
+            if key in changes and changes[key] == mask_pii(getattr(order, key) or ""):
+                del changes[key]
     if not changes:
         raise ValidationError("没有需要修改的字段")
     merged = {
@@ -942,7 +970,7 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
         sub_business=merged["sub_business"] or None,
     )
     if "region_code" in changes:
-        catalog.check_region(changes["region_code"])
+        catalog.check_local_region(changes["region_code"])
     before = {k: getattr(order, k) for k in changes}
     for key, value in changes.items():
         setattr(order, key, value)

@@ -250,7 +250,7 @@ def test_order_calls_and_who_may_listen(tmp_path: Path) -> None:
     assert (
         calls[0]["agent"] == a.user.display_name
         and calls[0]["can_listen"]
-        and calls[0]["caller"] == "138****8000"
+        and calls[0]["caller"] == "*******8000"
     )
     for role in ("shift_leader", "reviewer", "dispatcher", "supervisor", "auditor"):
         actor = actor_for(factories.make_user(role))

@@ -333,7 +333,7 @@ def test_long_wait_leaves_number_then_outbound_callback_reaches_agent(stack: Sta
     done = ended(call.uuid)
     assert done.end_reason == "callback_left" and not done.abandoned
     task = q(lambda: CallbackTask.get(CallbackTask.call == done))
-    assert (task.status, task.number_masked, task.business) == ("pending", "139****5678", "2")
+    assert (task.status, task.number_masked, task.business) == ("pending", "*******5678", "2")
 
     agent = make_agent(stack, "8201")
     agents = stack.agent_ua({"8201": {"answer_after": 0.5, "talk": 1.5, "tone": 1400}}, "agents5")
@@ -474,7 +474,7 @@ def test_agent_transfers_to_agent_then_queue_then_outside_number(stack: Stack) -
         ("number", third.id),
     ]
     assert transfers()[0]["to_agent_id"] == second.id and transfers()[1]["queue"] == "2"
-    assert transfers()[2]["number"] == "137****1111"
+    assert transfers()[2]["number"] == "*******1111"
     seq = kinds(done)
     assert seq.count("bridged") == 4 and seq.count("answered") == 4
     assert done.end_reason == "completed" and done.agent_id == third.id

@@ -25,7 +25,7 @@ SUBMISSION = {
     "caller_name": "赵女士",
     "caller_phone": "13344445555",
 }
-SECRETS = ("13344445555", "133****5555", "赵女士")
+SECRETS = ("13344445555", "*******5555", "赵女士")
 
 
 def submit_form(client, **overrides):

@@ -58,7 +58,7 @@ def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 @pytest.fixture
 def settings(tmp_path: Path) -> node_settings.Settings:
-    s = node_settings.for_tests(tmp_path, "sqlite:///unused.db")
+    s = node_settings.for_tests(tmp_path, f"sqlite:///{tmp_path}/unused.db")
     node_settings.configure(s)
     pii.configure(s.data_key)
     return s

@@ -37,6 +37,7 @@ VIEW_MODULES = [
     "node.telephony.admin_views",
     "node.text.views",
     "node.files.views",
+    "node.analytics.views",
     "federation.views",
 ]
 

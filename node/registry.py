@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "node.jobs.models",
     "node.portal.models",
     "node.api.models",
+    "node.analytics.models",
     "federation.models",
 ]
 

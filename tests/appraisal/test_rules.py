@@ -96,7 +96,7 @@ def test_parse_items_accepts_every_rule_and_names_each_problem() -> None:
     )
     assert [i.label for i in items] == ["限时办结率", "平均处理时长", "被催办次数"]
     assert items[1].higher_better is False and items[2].cap == 10
-    assert "每次扣 2 分，最多扣 10 分" == items[2].describe()
+    assert items[2].describe() == "每次扣 2 分，最多扣 10 分"
     assert rules.items_from_json([i.as_dict() for i in items]) == items
 
     with pytest.raises(ValidationError) as err:

@@ -77,9 +77,7 @@ def show(code: str, value: float | None) -> str:
 
 
 def engine_period(period: periods.Period) -> Any:
-    from node.analytics import periods as ap
-
-    return ap.Period(period.start.date(), period.end.date(), period.kind)
+    return period.base
 
 
 def register_engine_indicators() -> None:

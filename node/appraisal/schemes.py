@@ -132,6 +132,8 @@ def save(
             details={"effective_from": "应为周期首日"},
         )
     parsed = rules.parse_items(items, measures.for_population(population))
+    if actor is not None:
+        ensure_defaults()  # version 1 is always the default scheme
     clean_note = str(note or "").strip()[:200].replace("\x00", "")
     with write_tx():
         last = Scheme.select(pw.fn.MAX(Scheme.version)).where(Scheme.population == population).scalar() or 0

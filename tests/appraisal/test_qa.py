@@ -48,7 +48,9 @@ def test_sampling_is_reproducible_and_takes_every_unsatisfied_call(db: str) -> N
         draws = set()
         for seed in ("s2", "s3", "s4", "s5"):
             qa.sample(leader, "2026-11", per_agent=3, seed=seed)
-            draws.add(tuple(sorted(i.call_id for i in Inspection.select().where(Inspection.reason == "random"))))
+            draws.add(
+                tuple(sorted(i.call_id for i in Inspection.select().where(Inspection.reason == "random")))
+            )
             Inspection.delete().execute()
         assert len(draws) > 1  # another seed draws other calls (8 choose 3 = 56 possible draws)
     for bad in (-1, 51, True, "3"):
@@ -119,7 +121,10 @@ def test_scoresheet_weights_are_editable(db: str) -> None:
         qa.save_sheet(leader, [{"key": "a", "label": "礼貌", "weight": 50}])
     with pytest.raises(ValidationError):
         qa.save_sheet(admin, [{"key": "a", "label": "", "weight": 0}])
-    sheet = qa.save_sheet(admin, [{"key": "polite", "label": "礼貌", "weight": 40}, {"key": "right", "label": "准确", "weight": 40}])
+    sheet = qa.save_sheet(
+        admin,
+        [{"key": "polite", "label": "礼貌", "weight": 40}, {"key": "right", "label": "准确", "weight": 40}],
+    )
     assert sheet.version == 2
     a, _, _ = _floor()
     qa.sample(leader, "2026-11", per_agent=1)

@@ -250,3 +250,16 @@ def test_scheme_versions_and_validation(db: str) -> None:
     assert schemes.in_force("unit", periods.parse("2027-Q1")).name == "季度方案"
     assert [s.version for s in schemes.versions("unit")] == [3, 2, 1]
     assert AuditEntry.select().where(AuditEntry.event == "appraisal.scheme").count() == 2
+
+
+def test_worker_scores_the_ended_month_once(db: str) -> None:
+    from node.appraisal import jobs
+
+    u = factories.make_unit()
+    helpers.unit_order(u, NOV)
+    with clock.frozen(dt.datetime(2026, 12, 1, 2, 30)):
+        assert sorted(jobs.score_ended_periods(clock.now(), "city")) == ["agent:2026-11", "unit:2026-11"]
+        assert jobs.score_ended_periods(clock.now(), "city") == []
+    run = runs.get_run("unit", "2026-11")
+    assert run is not None and run.created_by == "系统" and run.status == "draft"
+    assert Result.select().where(Result.run == run, Result.subject_id == str(u.id)).count() == 1

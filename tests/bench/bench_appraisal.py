@@ -39,7 +39,10 @@ def build(orders: int, agents: int, units: int, calls: int) -> None:
     now = START
     with db.database.atomic():
         for chunk in _chunks(
-            [{"code": f"B{i:04d}", "name": f"承办单位{i}", "region_code": "320102", "created_at": now} for i in range(units)]
+            [
+                {"code": f"B{i:04d}", "name": f"承办单位{i}", "region_code": "320102", "created_at": now}
+                for i in range(units)
+            ]
         ):
             Unit.insert_many(chunk).execute()
         unit_ids = [u.id for u in Unit.select(Unit.id).where(Unit.code.startswith("B"))]
@@ -131,7 +134,7 @@ def build(orders: int, agents: int, units: int, calls: int) -> None:
         legs, ratings, inspections = [], [], []
         for cid, at, aid in Call.select(Call.id, Call.started_at, Call.agent).tuples():
             wait = rnd.uniform(1, 40)
-            uid = next(u for u, a in seat.items() if a == aid) if False else None  # noqa: SIM108
+            uid = next(u for u, a in seat.items() if a == aid) if False else None
             legs.append(
                 {
                     "call": cid,

@@ -82,6 +82,7 @@ class Run(BaseModel):
     published_at = pw.DateTimeField(null=True)
     published_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     seconds = pw.FloatField(default=0)
+    skipped = pw.IntegerField(default=0)  # subjects with no figure in the period (not ranked)
 
     class Meta:
         indexes = ((("population", "period"), True),)

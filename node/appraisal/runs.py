@@ -90,7 +90,7 @@ def _score_subject(
     for item in items:
         value = raw[item.indicator].get(code)
         if value is None and item.indicator in measures.COUNTS:
-            value = 0.0
+            value = 0.0  # no urge, no return: zero events, not missing
         pts = rules.score(item, value)
         points.append(pts)
         rows.append(
@@ -156,7 +156,11 @@ def score_period(actor: Actor | None, population: str, period_code: str) -> Run:
         raw = _centre_values(codes, period, who)
     else:
         raw = measures.values(population, codes, period)
-    scored = [(s, *_score_subject(items, raw, s.code)) for s in who]
+    # A subject with no figure at all in the period (no calls, no orders: only zero counts) is
+    # not ranked: it would otherwise get full marks for the deductions alone.
+    figures = [c for c in codes if c not in measures.COUNTS]
+    active = [s for s in who if not figures or any(raw[c].get(s.code) is not None for c in figures)]
+    scored = [(s, *_score_subject(items, raw, s.code)) for s in active]
     with write_tx():
         run = Run.get_or_none(Run.population == population, Run.period == period.code)
         if run is not None and run.status == "published":
@@ -209,6 +213,7 @@ def score_period(actor: Actor | None, population: str, period_code: str) -> Run:
                 [{"result": ids[code], **a} for code, adjs in kept.items() if code in ids for a in adjs]
             ).execute()
         _rank(run)
+        run.skipped = len(who) - len(active)
         run.seconds = round(time.perf_counter() - started, 3)
         run.save()
     return run

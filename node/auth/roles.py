@@ -28,7 +28,6 @@ _AGENT = {
     "pii.view",
     "knowledge.view",
     "recording.listen_own",
-    "appraisal.own",
 }
 _REVIEWER = {
     "contact.view",
@@ -75,7 +74,7 @@ _UNIT = {
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "agent": frozenset(_AGENT),
+    "agent": frozenset(_AGENT | {"appraisal.own"}),
     "reviewer": frozenset(_REVIEWER),
     "dispatcher": frozenset(_DISPATCHER),
     "shift_leader": frozenset(

@@ -1,5 +1,5 @@
 """appraisal"""
-# Generated from a schema diff on 2026-12-02 13:03.
+# Generated from a schema diff on 2026-12-02 13:28.
 from peewee import *
 from node.db import JsonText
 
@@ -47,6 +47,7 @@ def up(migrator, db):
         published_at = DateTimeField(null=True)
         published_by = ForeignKeyField(User, null=True, on_delete='SET NULL')
         seconds = FloatField(default=0)
+        skipped = IntegerField(default=0)
         class Meta:
             database = db
             table_name = 'run'

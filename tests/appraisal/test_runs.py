@@ -263,3 +263,14 @@ def test_worker_scores_the_ended_month_once(db: str) -> None:
     run = runs.get_run("unit", "2026-11")
     assert run is not None and run.created_by == "系统" and run.status == "draft"
     assert Result.select().where(Result.run == run, Result.subject_id == str(u.id)).count() == 1
+
+
+def test_subjects_without_any_figure_are_not_ranked(db: str) -> None:
+    leader = factories.actor("shift_leader")
+    busy, idle = factories.make_unit(), factories.make_unit()
+    helpers.unit_order(busy, NOV)
+    with clock.frozen(AFTER):
+        run = runs.score_period(leader, "unit", "2026-11")
+    ranked = {r.subject_id for r in Result.select().where(Result.run == run)}
+    assert str(busy.id) in ranked and str(idle.id) not in ranked
+    assert run.skipped >= 1

@@ -8,7 +8,9 @@
     var d = data(el);
     if (!d) return;
     var c = window.echarts.init(el);
-    c.setOption(build(d));
+    var opt = build(d);
+    opt.animation = false;
+    c.setOption(opt);
     window.addEventListener("resize", function () { c.resize(); });
   }
   function ready() {
@@ -23,7 +25,7 @@
     });
     chart("card-items-chart", function (d) {
       return {
-        title: { text: "各项得分", textStyle: { fontSize: 14 } }, tooltip: {}, legend: { data: ["得分", "权重"], right: 0 },
+        title: { text: "各项得分", textStyle: { fontSize: 14 } }, tooltip: {}, legend: { data: ["得分", "权重"], right: 0, top: 0 },
         grid: { left: 40, right: 20, bottom: 60 },
         xAxis: { type: "category", data: d.items, axisLabel: { rotate: 20, interval: 0 } }, yAxis: { type: "value" },
         series: [{ name: "得分", type: "bar", data: d.points }, { name: "权重", type: "bar", data: d.weights }]

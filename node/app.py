@@ -38,6 +38,7 @@ VIEW_MODULES = [
     "node.text.views",
     "node.files.views",
     "node.analytics.views",
+    "node.appraisal.views",
     "federation.views",
 ]
 

@@ -28,6 +28,7 @@ MODEL_MODULES = [
     "node.portal.models",
     "node.api.models",
     "node.analytics.models",
+    "node.appraisal.models",
     "federation.models",
 ]
 

@@ -36,6 +36,7 @@ VIEW_MODULES = [
     "node.telephony.admin_views",
     "node.text.views",
     "node.files.views",
+    "node.knowledge.views",
     "federation.views",
 ]
 

@@ -144,4 +144,4 @@ def highlight(text: str, words: list[str], limit: int | None = None) -> Markup:
         out.append(Markup("<mark>") + escape(m.group(0)) + Markup("</mark>"))
         pos = m.end()
     out.append(escape(text[pos:]))
-    return Markup("").join(out)
+    return Markup(str(Markup("").join(out)).replace("</mark><mark>", ""))  # adjacent words: one mark

@@ -33,6 +33,7 @@ VIEW_MODULES = [
     "node.portal.views",
     "node.portal.open311",
     "node.telephony.views",
+    "node.notices.views",
     "node.telephony.admin_views",
     "node.text.views",
     "node.files.views",

@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "node.auth.models",
     "node.audit.models",
     "node.push.models",
+    "node.notices.models",
     "node.intake.models",
     "node.telephony.models",
     "node.workflow.models",

@@ -327,7 +327,8 @@ def submit(actor: Actor, article_id: int) -> Article:
         if article.live_version is None:
             article.state = "submitted"
         article.save()
-    _notify_reviewers(article)
+        author = ArticleVersion.get_by_id(article.work_version).author_id
+        _notify_reviewers(article, author)
     return article
 
 
@@ -435,32 +436,31 @@ def _audit(actor: Actor, event: str, article: Article, details: dict[str, Any]) 
     audit.record(actor, event, target=f"knowledge:{article.id}", details={"title": article.title, **details})
 
 
-# ---- notifications (node.notices when this build has it) -------------------------------------------
+# ---- notifications (node.notices) ---------------------------------------------------------------
 
 
-def _notices() -> Any:
-    from node.registry import optional_modules
+def _notify_users(
+    user_ids: list[int | None], title: str, body: str, article: Article, kind: str = "review"
+) -> None:
+    from node.notices import service as notices
 
-    return next(iter(optional_modules(["node.notices.service"])), None)
-
-
-def _notify_users(user_ids: list[int | None], title: str, body: str, article: Article) -> None:
-    notices = _notices()
-    ids = [u for u in user_ids if u]
-    if notices is None or not ids:
-        return
-    notices.notify(users=ids, title=title, body=body, link=f"/knowledge/{article.id}")
+    ids = list(dict.fromkeys(u for u in user_ids if u))
+    if ids:
+        notices.notify(kind, title[:120], users=ids, body=body[:2000], link=f"/knowledge/{article.id}")
 
 
-def _notify_reviewers(article: Article) -> None:
-    notices = _notices()
-    if notices is None:
-        return
+def _notify_reviewers(article: Article, author_id: int | None) -> None:
+    """知识审核: every holder of a role that reviews knowledge, except the author, is told."""
+    from node.auth.roles import PERMISSIONS
+    from node.notices import service as notices
+
+    roles = [r for r, perms in PERMISSIONS.items() if "knowledge.review" in perms]
     notices.notify(
-        roles=["knowledge_editor"],
-        title=f"知识文章待审核：{_work_title(article)}",
-        body="",
-        link="/knowledge/review",
+        "review",
+        f"知识文章待审核：{_work_title(article)}"[:120],
+        roles=roles,
+        link=f"/knowledge/{article.id}",
+        exclude=[author_id] if author_id else [],
     )
 
 
@@ -499,6 +499,7 @@ def expire_due(today: dt.date | None = None) -> dict[str, int]:
             f"知识文章即将过期：{article.title}",
             f"失效日期 {article.expiry_date.year}年{article.expiry_date.month}月{article.expiry_date.day}日，请修订或确认撤回。",
             article,
+            kind="warning",
         )
         Article.update(expiry_warned=today).where(Article.id == article.id).execute()
         warned += 1

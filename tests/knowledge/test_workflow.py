@@ -13,6 +13,7 @@ from node.audit.models import AuditEntry
 from node.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.knowledge import service
 from node.knowledge.models import Article, ArticleVersion
+from node.notices.models import Notice
 from tests import factories
 
 BODY = "<p>网约车平台应当公示计程计价方式。</p><ul><li>乘客可拨打12328投诉</li></ul>"
@@ -48,6 +49,8 @@ def test_draft_submit_approve_publish(db: str) -> None:
         service.approve(reviewer, article.id)  # not submitted yet
     service.submit(author, article.id)
     assert Article.get_by_id(article.id).state == "submitted"
+    told = {n.user_id for n in Notice.select().where(Notice.kind == "review")}
+    assert reviewer.user_id in told and author.user_id not in told, "reviewers are told, not the author"
     with pytest.raises(InvalidTransition, match="审核中"):
         service.save(author, article.id, article_data(title="改"))
     with pytest.raises(PermissionDenied, match="本人"):
@@ -70,6 +73,8 @@ def test_send_back_needs_comment_and_returns_to_author(db: str) -> None:
     with pytest.raises(ValidationError, match="审核意见"):
         service.send_back(reviewer, article.id, "  ")
     article = service.send_back(reviewer, article.id, "计价标准请注明文件依据")
+    back = Notice.select().where(Notice.user == author.user_id, Notice.kind == "review").first()
+    assert back is not None and "被退回" in back.title
     assert (article.state, article.work_state) == ("draft", "returned")
     assert service.version(article).review_comment == "计价标准请注明文件依据"
     v2 = service.save(author, article.id, article_data(body=BODY + "<p>依据：某某办法</p>"))
@@ -164,6 +169,7 @@ def test_expiry_job_warns_then_expires(db: str) -> None:
             service.submit(author, old.id)
             service.approve(reviewer, old.id)
         assert service.expire_due() == {"expired": 0, "warned": 1}
+        assert Notice.select().where(Notice.user == author.user_id, Notice.kind == "warning").exists()
         assert service.expire_due() == {"expired": 0, "warned": 0}, "warned once"
         assert [a.id for a in service.expiring(30)] == [article.id]
     with clock.frozen(dt.datetime(2027, 3, 6, 9, tzinfo=dt.UTC)):

@@ -39,6 +39,7 @@ VIEW_MODULES = [
     "node.files.views",
     "node.analytics.views",
     "node.appraisal.views",
+    "node.knowledge.views",
     "federation.views",
 ]
 

@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "node.workflow.models",
     "node.text.models",
     "node.files.models",
+    "node.knowledge.models",
     "node.jobs.models",
     "node.portal.models",
     "node.api.models",

@@ -70,6 +70,10 @@ EVENTS: dict[str, str] = {
     "file.uploaded": "上传附件",
     "file.downloaded": "下载附件",
     "file.deleted": "删除附件",
+    "knowledge.approved": "知识文章审核发布",
+    "knowledge.returned": "知识文章退回",
+    "knowledge.withdrawn": "知识文章撤回",
+    "knowledge.imported": "知识库导入",
 }
 
 # The web layer sets the caller's address for the request; jobs and the CLI leave it empty.

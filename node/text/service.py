@@ -710,6 +710,11 @@ def training_data(kind: str, since: dt.datetime | None = None) -> Dataset:
         )
         if label:
             seen.setdefault(make_document(row["title"], row["content"]), label)
+    if kind == "sub_business" and since is None:  # editors' confirmed article categories (知识库)
+        from node.knowledge.service import training_samples
+
+        for doc, label in training_samples():
+            seen.setdefault(doc, label)
     return Dataset(list(seen), list(seen.values()))
 
 

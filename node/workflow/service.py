@@ -137,7 +137,6 @@ _QUEUE_STATES: dict[str, list[str]] = {
     "returned": ["return_requested"],
     "replied": ["replied"],
     "to_close": ["reviewed"],
-    "to_callback": ["closed"],
 }
 
 
@@ -152,6 +151,14 @@ def queue_condition(actor: Actor, queue: str, now: dt.datetime) -> pw.Expression
         return WorkOrder.state.in_(_QUEUE_STATES[queue])
     if queue == "mine":
         return WorkOrder.agent == actor.user_id
+    if queue == "to_callback":  # sampled at closure (node/followup), not yet done, retry time reached
+        from node.followup.models import VisitTask
+
+        due = VisitTask.select(VisitTask.order).where(
+            VisitTask.state == "pending",
+            VisitTask.next_try_at.is_null() | (VisitTask.next_try_at <= now),
+        )
+        return WorkOrder.state.in_(["closed", "answered"]) & WorkOrder.id.in_(due)
     if queue == "due_soon":
         return (
             WorkOrder.state.in_(_LIVE)
@@ -823,6 +830,9 @@ def _callback(order: WorkOrder, actor: Actor, p: schemas.Callback) -> None:
         reached=p.reached,
         result=p.result_satisfaction,
         service=p.service_satisfaction,
+        method=p.method,
+        solved=p.solved,
+        call_id=p.call_id,
     )
 
 

@@ -432,3 +432,90 @@ def questions_of(task: VisitTask) -> list[tuple[str, str]]:
 def check_actor_may_callback(actor: Actor) -> None:
     if not actor.can("order.callback"):
         raise PermissionDenied("当前角色无权回访")
+
+
+# ---- plan administration --------------------------------------------------------------------------
+
+
+def _number(raw: Any, field: str, label: str, lo: float, hi: float, integer: bool = False) -> float:
+    text = str(raw).strip()
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise ValidationError(
+            f"{label}应为{'整数' if integer else '数字'}", details={field: "格式有误"}
+        ) from None
+    if not lo <= value <= hi or value != value:
+        raise ValidationError(f"{label}应在 {lo:g}～{hi:g} 之间", details={field: "超出范围"})
+    return value
+
+
+def create_plan(
+    actor: Actor,
+    *,
+    name: str,
+    business_type: str = "",
+    domain: str = "",
+    unit_code: str = "",
+    share_percent: Any,
+    seed: str = "",
+    max_attempts: Any = 3,
+    retry_minutes: Any = 120,
+    questions: list[str] | None = None,
+) -> CallbackPlan:
+    """回访计划: administrators set who is called back, how often tried and what is asked."""
+    from node.audit import service as audit
+
+    actor.require("catalog.manage")
+    name = (name or "").strip()
+    if not name or len(name) > 60 or "\x00" in name:
+        raise ValidationError("请填写计划名称（1～60字）", details={"name": "必填"})
+    if business_type or domain:
+        catalog.check_codes(business_type=business_type or "1", domain=domain or None, sub_business=None)
+    unit = catalog.unit_by_code(unit_code) if unit_code else None
+    qs = [q for q in (questions or DEFAULT_QUESTIONS.split(",")) if q]
+    unknown = [q for q in qs if q not in QUESTIONS]
+    if unknown or not qs:
+        raise ValidationError("请选择回访问题", details={"questions": "未知或为空"})
+    seed = (seed or DEFAULT_SEED).strip()
+    if len(seed) > 40 or "\x00" in seed:
+        raise ValidationError("随机种子不能超过40个字符", details={"seed": "过长"})
+    now = clock.now()
+    with write_tx():
+        plan = CallbackPlan.create(
+            name=name,
+            business_type=business_type,
+            domain=domain,
+            unit=unit.id if unit else None,
+            share_percent=_number(share_percent, "share_percent", "回访比例", 0, 100),
+            seed=seed,
+            max_attempts=int(_number(max_attempts, "max_attempts", "最多尝试次数", 1, 10, True)),
+            retry_minutes=int(
+                _number(retry_minutes, "retry_minutes", "重拨间隔（分钟）", 10, 7 * 24 * 60, True)
+            ),
+            questions=",".join(qs),
+            created_at=now,
+            updated_at=now,
+        )
+        audit.record(
+            actor,
+            "config.changed",
+            target=f"callback_plan:{plan.id}",
+            details={"plan": name, "share": plan.share_percent},
+        )
+    return plan  # type: ignore[no-any-return]
+
+
+def set_plan_active(actor: Actor, plan_id: int, active: bool) -> None:
+    from node.audit import service as audit
+
+    actor.require("catalog.manage")
+    with write_tx():
+        n = (
+            CallbackPlan.update(active=active, updated_at=clock.now())
+            .where(CallbackPlan.id == plan_id)
+            .execute()
+        )
+        if not n:
+            raise NotFound("回访计划不存在")
+        audit.record(actor, "config.changed", target=f"callback_plan:{plan_id}", details={"active": active})

@@ -27,11 +27,11 @@ from node.followup.models import (
     DIMENSIONS,
     QUESTIONS,
     RATING_SOURCES,
-    VisitAttempt,
     CallbackPlan,
-    VisitTask,
     Dissatisfaction,
     Rating,
+    VisitAttempt,
+    VisitTask,
 )
 from node.settings import current as current_settings
 from node.workflow import service as workflow

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from node.followup.models import CallbackPlan, Dissatisfaction, VisitTask
 from node.workflow.models import WorkOrder
 from tests import factories
-from tests.web.conftest import HTML, csrf_of, web_login  # noqa: F401  (fixture)
+from tests.web.conftest import HTML, csrf_of
 
 
 def test_callback_screens_and_dissatisfaction_queue(client: FlaskClient, db: str, web_login) -> None:  # type: ignore[no-untyped-def]

@@ -519,3 +519,41 @@ def set_plan_active(actor: Actor, plan_id: int, active: bool) -> None:
         if not n:
             raise NotFound("回访计划不存在")
         audit.record(actor, "config.changed", target=f"callback_plan:{plan_id}", details={"active": active})
+
+
+# ---- callback due warnings (worker) -----------------------------------------------------------------
+
+
+def warn_due(now: dt.datetime) -> int:
+    """Tell the shift leaders when a sampled callback has used the policy's warn percents of its
+    time and when it is overdue (each level once per task)."""
+    from node.notices import service as notices
+    from node.tracking.service import level_reached, warn_percents
+
+    written = 0
+    for task in VisitTask.select(VisitTask, WorkOrder).join(WorkOrder).where(VisitTask.state == "pending"):
+        if task.due_at is None:
+            continue
+        order = task.order
+        policy = catalog.policy_for(order.business_type, order.domain or None, current_settings().region)
+        level = level_reached(task.created_at, task.due_at, now, warn_percents(policy.warn_percents))
+        done = set(filter(None, task.warned.split(",")))
+        if not level or level in done:
+            continue
+        with write_tx():
+            task.warned = ",".join(sorted(done | {level}))
+            task.save(only=[VisitTask.warned])
+            title = (
+                f"回访已超期：工单 {order.number}"
+                if level == "overdue"
+                else f"回访时限已用{level[4:]}%：工单 {order.number}"
+            )
+            notices.notify(
+                "callback_due",
+                title,
+                roles=["shift_leader"],
+                link=f"/followup/callbacks/{order.number}",
+                ref=f"visit:{task.id}",
+            )
+            written += 1
+    return written

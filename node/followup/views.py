@@ -12,7 +12,7 @@ from node import clock
 from node.auth import web
 from node.catalog import service as catalog
 from node.errors import NotFound, ValidationError
-from node.followup import service
+from node.followup import service, supervision
 from node.followup.models import (
     DISSATISFACTION_STATES,
     QUESTIONS,
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
     service.install()
+    supervision.install()
     nav = app.config.setdefault("NAV_EXTRA", [])
     for item in (
         ("回访", "/followup/callbacks", "followup.callback", "order.callback"),

@@ -800,8 +800,34 @@ def _assist_reply(order: WorkOrder, actor: Actor, p: schemas.AssistReply) -> Non
     _change(order, actor, "assist_reply", states.SAME, data_unit(assignment))
 
 
+def assist_pending(order: WorkOrder) -> list[Assignment]:
+    """Active co-handling (协办) assignments that have not fed back, unless the centre waived
+    waiting for them since the current dispatch (node/followup/supervision.waive_assist)."""
+    pending = list(
+        Assignment.select().where(
+            Assignment.order == order,
+            Assignment.role == "assist",
+            Assignment.active == True,  # noqa: E712
+            Assignment.replied_at.is_null(),
+        )
+    )
+    if pending and order.dispatched_at is not None:
+        waived = OrderEvent.select().where(
+            OrderEvent.order == order,
+            OrderEvent.action == "assist_waived",
+            OrderEvent.at >= order.dispatched_at,
+        )
+        if waived.exists():
+            return []
+    return pending
+
+
 def _reply(order: WorkOrder, actor: Actor, p: schemas.Reply) -> None:
     assignment = _require_unit(order, actor, lead=True)
+    waiting = assist_pending(order)
+    if waiting:
+        names = "、".join(a.unit.name for a in waiting)
+        raise InvalidTransition(f"协办单位尚未反馈（{names}），须待其反馈或由中心同意后才能回复")
     now = clock.now()
     order.result_basic, order.result_process, order.result_basis = p.basic, p.process, p.basis
     order.replied_at = now

@@ -34,6 +34,7 @@ VIEW_MODULES = [
     "node.portal.open311",
     "node.telephony.views",
     "node.notices.views",
+    "node.followup.views",
     "node.telephony.admin_views",
     "node.text.views",
     "node.files.views",

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "node.intake.models",
     "node.telephony.models",
     "node.workflow.models",
+    "node.followup.models",
     "node.text.models",
     "node.files.models",
     "node.knowledge.models",

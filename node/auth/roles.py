@@ -8,6 +8,7 @@ ROLES: dict[str, str] = {
     "dispatcher": "派单员",
     "reviewer": "审核员",
     "unit_staff": "承办人",
+    "unit_leader": "单位负责人",
     "knowledge_editor": "知识编辑",
     "supervisor": "监控员",
     "admin": "管理员",
@@ -93,6 +94,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "unit_staff": frozenset(_UNIT),
+    # receives 督办 escalated to level 2 (node/followup/supervision.py) besides the unit's work
+    "unit_leader": frozenset(_UNIT),
     "knowledge_editor": frozenset({"knowledge.view", "knowledge.edit", "knowledge.review", "order.view_all"}),
     "supervisor": frozenset(
         {

@@ -29,9 +29,9 @@ class Job:
 
 
 def _tracking(now: Any) -> int:
-    from node.tracking.service import scan
+    from node.tracking.service import scan_all
 
-    return scan(now)
+    return scan_all(now)
 
 
 JOBS: list[Job] = [
@@ -47,6 +47,7 @@ JOB_EXTENSIONS = [
     "node.backup.jobs",
     "node.push.jobs",
     "node.appraisal.jobs",
+    "node.followup.jobs",
 ]
 
 

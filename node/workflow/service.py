@@ -139,7 +139,6 @@ _QUEUE_STATES: dict[str, list[str]] = {
     "returned": ["return_requested"],
     "replied": ["replied"],
     "to_close": ["reviewed"],
-    "to_callback": ["closed"],
 }
 
 
@@ -154,6 +153,14 @@ def queue_condition(actor: Actor, queue: str, now: dt.datetime) -> pw.Expression
         return WorkOrder.state.in_(_QUEUE_STATES[queue])
     if queue == "mine":
         return WorkOrder.agent == actor.user_id
+    if queue == "to_callback":  # sampled at closure (node/followup), not yet done, retry time reached
+        from node.followup.models import VisitTask
+
+        due = VisitTask.select(VisitTask.order).where(
+            VisitTask.state == "pending",
+            VisitTask.next_try_at.is_null() | (VisitTask.next_try_at <= now),
+        )
+        return WorkOrder.state.in_(["closed", "answered"]) & WorkOrder.id.in_(due)
     if queue == "due_soon":
         return (
             WorkOrder.state.in_(_LIVE)
@@ -815,8 +822,34 @@ def _assist_reply(order: WorkOrder, actor: Actor, p: schemas.AssistReply) -> Non
     _change(order, actor, "assist_reply", states.SAME, data_unit(assignment))
 
 
+def assist_pending(order: WorkOrder) -> list[Assignment]:
+    """Active co-handling (协办) assignments that have not fed back, unless the centre waived
+    waiting for them since the current dispatch (node/followup/supervision.waive_assist)."""
+    pending = list(
+        Assignment.select().where(
+            Assignment.order == order,
+            Assignment.role == "assist",
+            Assignment.active == True,  # noqa: E712
+            Assignment.replied_at.is_null(),
+        )
+    )
+    if pending and order.dispatched_at is not None:
+        waived = OrderEvent.select().where(
+            OrderEvent.order == order,
+            OrderEvent.action == "assist_waived",
+            OrderEvent.at >= order.dispatched_at,
+        )
+        if waived.exists():
+            return []
+    return pending
+
+
 def _reply(order: WorkOrder, actor: Actor, p: schemas.Reply) -> None:
     assignment = _require_unit(order, actor, lead=True)
+    waiting = assist_pending(order)
+    if waiting:
+        names = "、".join(a.unit.name for a in waiting)
+        raise InvalidTransition(f"协办单位尚未反馈（{names}），须待其反馈或由中心同意后才能回复")
     now = clock.now()
     order.result_basic, order.result_process, order.result_basis = p.basic, p.process, p.basis
     order.replied_at = now
@@ -845,6 +878,9 @@ def _callback(order: WorkOrder, actor: Actor, p: schemas.Callback) -> None:
         reached=p.reached,
         result=p.result_satisfaction,
         service=p.service_satisfaction,
+        method=p.method,
+        solved=p.solved,
+        call_id=p.call_id,
     )
 
 

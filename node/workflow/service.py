@@ -38,7 +38,9 @@ from node.workflow.models import (
 # Callbacks run inside the transaction of every change: (order, event) -> None.
 # Federation registers its outbox writer here, the text module its index updater.
 ON_CHANGE: list[Callable[[WorkOrder, OrderEvent], None]] = []
-# Turns an order's title + content into the tokens stored in `search_text` (set by node.text).
+# Turns an order's title + content into the tokens stored in `search_text` (node.text may put
+# its configured segmenter first; without one the same jieba tokens are stored, so an order made
+# by any process — CLI, demo data, import, federation — is found by the full-text search).
 SEARCH_TOKENS: list[Callable[[str], str]] = []
 
 
@@ -48,7 +50,11 @@ def _search_text(order: WorkOrder) -> str:
             None, [order.title, order.content, order.respondent_name, order.respondent_plate, order.address]
         )
     )
-    return SEARCH_TOKENS[0](text) if SEARCH_TOKENS else text
+    if SEARCH_TOKENS:
+        return SEARCH_TOKENS[0](text)
+    from node.text.segment import search_tokens
+
+    return search_tokens(text)
 
 
 # ---- numbers ------------------------------------------------------------------------------------

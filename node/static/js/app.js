@@ -151,12 +151,33 @@
   }
   function submitForm(form) { if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
 
+  // F2 / 新来电 start a clean form; a half-typed call is only discarded after the agent agrees.
+  var DRAFT_FIELDS = ["caller_name", "address", "respondent_name", "respondent_plate", "respondent_route",
+    "respondent_vessel", "title", "content", "answer", "transfer_target", "note_transfer", "note_invalid"];
+  function hasDraft(form) {
+    return DRAFT_FIELDS.some(function (name) {
+      var f = form.querySelector('[name="' + name + '"]');
+      return f && f.value.trim() !== "";
+    });
+  }
+  function newCall(form) {
+    if (hasDraft(form) && !window.confirm("当前来电尚未完成受理，放弃已录入的内容并开始新来电？")) return;
+    window.location.href = "/workstation";
+  }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest ? e.target.closest("[data-new-call]") : null;
+    var form = document.getElementById("intake-form");
+    if (!link || !form) return;
+    e.preventDefault();
+    newCall(form);
+  });
+
   var OUTCOME_KEYS = { a: "answer", o: "order", t: "transfer", i: "invalid" };
   var FOCUS_KEYS = { p: "caller_phone", c: "category_text", r: "region_text", n: "content", b: "respondent_plate" };
   document.addEventListener("keydown", function (e) {
     var form = document.getElementById("intake-form");
     if (!form) return;
-    if (e.key === "F2") { e.preventDefault(); window.location.href = "/workstation"; return; }
+    if (e.key === "F2") { e.preventDefault(); newCall(form); return; }
     if (!e.altKey || e.ctrlKey || e.metaKey) return;
     var key = e.key.toLowerCase();
     if (OUTCOME_KEYS[key]) {

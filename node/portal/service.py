@@ -122,6 +122,12 @@ class PublicSubmission(Input):
     external_number: Annotated[str, Field(max_length=40)] = ""
 
 
+class Open311Submission(PublicSubmission):
+    """A GeoReport v2 POST: the spec makes the phone optional (the order then has no callback number)."""
+
+    caller_phone: Annotated[str, Field(max_length=24)] = ""
+
+
 @dataclass
 class Receipt:
     number: str

@@ -28,6 +28,13 @@ TYPE_HINTS = {
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_url_rule("/portal", "portal_alias", _to_portal)
+    app.add_url_rule("/portal/<path:rest>", "portal_alias_path", _to_portal)
+
+
+def _to_portal(rest: str = "") -> Any:
+    """/portal (the address printed in older material) leads to the portal at /public."""
+    return redirect(url_for("portal.index"), code=301)
 
 
 @bp.before_request
@@ -122,10 +129,12 @@ def _query_page(
 
 @bp.route("/query", methods=["GET", "POST"])
 def query() -> Any:
-    number = (request.values.get("number") or "").strip()
-    code = (request.values.get("code") or "").strip()
-    if request.method == "GET" and not (number and code):
-        return _query_page(number)
+    """The query code is read from a POST body only: in a URL it would land in the address bar,
+    the browser history and the server logs. A GET shows the form (the number pre-filled)."""
+    if request.method == "GET":
+        return _query_page((request.args.get("number") or "").strip()[:21])
+    number = (request.form.get("number") or "").strip()
+    code = (request.form.get("code") or "").strip()
     try:
         view = service.query(client_address(), number, code)
     except DomainError as exc:

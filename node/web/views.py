@@ -314,10 +314,12 @@ def caller_history() -> Any:
     )
 
 
-@bp.get("/workstation/duplicates")
+@bp.post("/workstation/duplicates")
 def workstation_duplicates() -> Any:
+    """The duplicate panel for the draft: POSTed (a long complaint in a GET query string could
+    exceed the request-line limit), with only the fields the finder compares."""
     actor = auth_web.current_actor()
-    hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.args))
+    hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.form))
     return render_template("partials/duplicates.html", hits=hits)
 
 

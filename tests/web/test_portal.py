@@ -111,10 +111,25 @@ def test_progress_query_shows_public_fields_only(client, db):
 def test_wrong_code_reveals_nothing(client, db):
     number, code = receipt_of(client, submit_form(client))
     wrong = "000000" if code != "000000" else "111111"
-    resp = client.get(f"/public/query?number={number}&code={wrong}")
+    token = csrf_of(client.get("/public/query").get_data(as_text=True))
+    resp = client.post("/public/query", data={"number": number, "code": wrong, "csrf_token": token})
     assert resp.status_code == 404 and "工单编号或查询码不正确" in resp.get_data(as_text=True)
     assert "出租车拒载" not in resp.get_data(as_text=True)
-    assert client.get(f"/public/query?number=123&code={code}").status_code == 422
+    short = client.post("/public/query", data={"number": "123", "code": code, "csrf_token": token})
+    assert short.status_code == 422
+
+
+def test_query_code_never_read_from_the_url(client, db):
+    number, code = receipt_of(client, submit_form(client))
+    page = client.get(f"/public/query?number={number}&code={code}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="progress"' not in html and f'value="{code}"' not in html
+    assert f'value="{number}"' in html  # the number may be linked; the code is typed
+    home = client.get("/public/").get_data(as_text=True)
+    assert 'id="quick-query"' in home and 'method="post"' in home.split('id="quick-query"')[0][-200:]
+    old = client.get("/portal")
+    assert old.status_code == 301 and old.headers["Location"].endswith("/public/")
+    assert client.get("/portal/query").status_code == 301
 
 
 def test_rating_only_after_closure_and_only_once(client, db):
@@ -136,6 +151,10 @@ def test_rating_only_after_closure_and_only_once(client, db):
     assert bad.status_code == 422
 
 
+def other_page(client):
+    return client.get("/public/query").get_data(as_text=True)
+
+
 def test_submissions_and_queries_are_limited_per_address(client, db):
     for _ in range(portal.LIMITS["submit"][0]):
         assert submit_form(client).status_code == 302
@@ -147,9 +166,10 @@ def test_submissions_and_queries_are_limited_per_address(client, db):
         environ_base={"REMOTE_ADDR": "10.9.9.9"},
     )
     assert other.status_code == 302, "another address is not affected"
+    query = {"number": "320100202601010000001", "code": "123456", "csrf_token": csrf_of(other_page(client))}
     for _ in range(portal.LIMITS["query"][0]):
-        client.get("/public/query?number=320100202601010000001&code=123456")
-    resp = client.get("/public/query?number=320100202601010000001&code=123456")
+        client.post("/public/query", data=query)
+    resp = client.post("/public/query", data=query)
     assert resp.status_code == 429 and "查询过于频繁" in resp.get_data(as_text=True)
 
 

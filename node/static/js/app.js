@@ -11,13 +11,25 @@
   // ---- type-ahead combobox ---------------------------------------------------------------------
   // <div class="combo" data-source="ID of a JSON script" data-fill="field=key,field2=key2">
   //   <input type="text" role="combobox"> <ul role="listbox"></ul> hidden inputs named in data-fill
-  function matches(item, q) {
-    if (!q) return true;
+  // How well an item matches the typed text (lower is better, -1 no match): its name or one of
+  // the callers' words for it (`syn`, from the categorisation lexicon) exactly, then containing
+  // the text, then a caller's word by its pinyin initials (gj → 公交), then the name's initials
+  // or the code. So 公交 / gj offer 公共汽电车 before 国际运输 (gjys).
+  function rank(item, q) {
+    if (!q) return 0;
     q = q.toLowerCase().replace(/\s+/g, "");
     var label = item.label.toLowerCase().replace(/\s+/g, "");
-    if (label.indexOf(q) >= 0) return true;
-    if ((item.code || "").indexOf(q) === 0) return true;
-    return (item.py || "").split(" ").some(function (p) { return p.indexOf(q) === 0; });
+    var syn = (item.syn || "").toLowerCase().split(" ").filter(Boolean);
+    var synpy = (item.synpy || "").split(" ").filter(Boolean);
+    var tail = label.split("›").pop();
+    if (tail === q || syn.indexOf(q) >= 0) return 0;
+    if (label.indexOf(q) >= 0) return 1;
+    if (syn.some(function (w) { return w.indexOf(q) >= 0; })) return 2;
+    if (synpy.indexOf(q) >= 0) return 3;
+    if ((item.py || "").split(" ").some(function (p) { return p.indexOf(q) === 0; })) return 4;
+    if (synpy.some(function (p) { return p.indexOf(q) === 0; })) return 5;
+    if ((item.code || "").indexOf(q) === 0) return 6;
+    return -1;
   }
 
   function setupCombo(box) {
@@ -58,7 +70,10 @@
     }
     function search() {
       var q = input.value.trim();
-      shown = items.filter(function (it) { return matches(it, q); }).slice(0, 30);
+      shown = items.map(function (it, i) { return { it: it, r: rank(it, q), i: i }; })
+        .filter(function (x) { return x.r >= 0; })
+        .sort(function (a, b) { return a.r - b.r || a.i - b.i; })
+        .map(function (x) { return x.it; }).slice(0, 30);
       active = shown.length ? 0 : -1;
       render();
     }

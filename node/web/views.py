@@ -68,6 +68,7 @@ ROLE_QUEUES: dict[str, list[str]] = {
         "replied",
         "to_close",
         "to_callback",
+        "to_archive",
         "due_soon",
         "overdue",
         "mine",
@@ -393,6 +394,8 @@ def queues() -> Any:
         "domains": catalog.domains(),
         "state_names": {s: lbl for s, (lbl, _) in states.STATES.items()},
         "regions": pickers.node_regions(),
+        "can_archive": queue == "to_archive" and actor.can("order.archive"),
+        "here": request.full_path.rstrip("?"),
     }
     template = (
         "partials/queue_table.html"

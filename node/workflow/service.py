@@ -130,6 +130,7 @@ QUEUES: dict[str, str] = {
     "replied": "待复核",
     "to_close": "待办结",
     "to_callback": "待回访",
+    "to_archive": "待归档",
     "due_soon": "即将到期",
     "overdue": "已超期",
     "unit_inbox": "本单位待办",
@@ -144,6 +145,8 @@ _QUEUE_STATES: dict[str, list[str]] = {
     "replied": ["replied"],
     "to_close": ["reviewed"],
     "to_callback": ["closed"],
+    # finished and nothing left to do: called back, answered on the spot, refused, merged, split
+    "to_archive": ["visited", "answered", "rejected", "merged", "split"],
 }
 
 
@@ -394,7 +397,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             respondent_plate=data.respondent_plate.upper(),
             respondent_route=data.respondent_route,
             respondent_vessel=data.respondent_vessel,
-            title=data.title or _title_from(data.content),
+            title=data.title,
             content=data.content,
             priority=data.priority,
             caller_name=data.caller_name,
@@ -410,6 +413,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             created_at=now,
             updated_at=now,
         )
+        order.title = order.title or _title_from(order)
         _set_phones(order, data.caller_phone, data.contact_phone)
         if data.contact_id and not data.caller_phone:
             _caller_from_contact(order, data.contact_id)
@@ -435,9 +439,11 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
     return order
 
 
-def _title_from(content: str) -> str:
-    first = content.strip().splitlines()[0] if content.strip() else ""
-    return first[:30] + ("…" if len(first) > 30 else "")
+def _title_from(order: WorkOrder) -> str:
+    """Where, what and who ("鼓楼区 出租汽车 拒载 苏A8T123"): node.text.titles."""
+    from node.text.titles import make_title
+
+    return make_title(order)
 
 
 def _caller_from_contact(order: WorkOrder, contact_id: int) -> None:
@@ -897,7 +903,8 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
             part.domain,
             part.sub_business,
         )
-        child.title, child.content = part.title or _title_from(part.content), part.content
+        child.content = part.content
+        child.title = part.title or _title_from(child)
         child.state = "pending_dispatch"
         child.query_code = order.query_code
         child.due_at = catalog.due_at(policy, order.accepted_at)
@@ -1125,7 +1132,7 @@ def receive_spot_check(
             created_at=now,
             updated_at=now,
         )
-        order.title = order.title or _title_from(order.content)
+        order.title = order.title or _title_from(order)
         order.state = _submitted_state(order, policy)
         _set_phones(order, "", str(fields.get("contact_phone") or ""))
         order.search_text = _search_text(order)

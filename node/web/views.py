@@ -457,6 +457,8 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
     return {
         "order": order,
         "d": detail,
+        "rel": present.related(order, actor),
+        "may_call": service.may_call(actor, order),
         "events": events,
         "actions": actions,
         "deadline": deadline_state(order, clock.now()),
@@ -492,6 +494,14 @@ def _unit(unit_id: int) -> Unit | None:
 def order_detail(number: str) -> Any:
     actor = auth_web.current_actor()
     return render_template("order.html", **_detail_context(actor, number))
+
+
+@bp.post("/orders/<number>/phone")
+def order_phone(number: str) -> Any:
+    """显示完整号码: one click (htmx) for those who must call the citizen; audited."""
+    actor = auth_web.current_actor()
+    phones = service.reveal_phones(actor, number)
+    return render_template("partials/phone_reveal.html", phones=phones, number=number)
 
 
 @bp.post("/orders/<number>/act/<action>")

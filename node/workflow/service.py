@@ -284,6 +284,45 @@ def _unit_assignment(actor: Actor, order: WorkOrder) -> Assignment | None:
     )
 
 
+def may_call(actor: Actor, order: WorkOrder) -> bool:
+    """Whether the actor must be able to call the citizen back: an active handling unit's staff
+    (who reply how they contacted the caller), those who call back or hold `pii.view`. Never for
+    保密 (confidential) or 匿名 (anonymous) orders."""
+    if order.confidential or order.anonymous:
+        return False
+    if not (order.caller_phone_cipher or order.contact_phone_cipher):
+        return False
+    if actor.can("pii.view") or actor.can("order.callback"):
+        return True
+    return actor.can("order.reply") and _unit_assignment(actor, order) is not None
+
+
+def reveal_phones(actor: Actor, number: str) -> dict[str, str]:
+    """The caller's full numbers for one who must call (see `may_call`); every reveal is audited."""
+    from node import pii
+    from node.audit import service as audit
+    from node.errors import PermissionDenied
+
+    order = get_order(actor, number)
+    if order.confidential or order.anonymous:
+        raise PermissionDenied("保密或匿名工单不显示来电人号码")
+    if not may_call(actor, order):
+        raise PermissionDenied("无权查看来电人完整号码")
+    codec = pii.codec()
+    phones = {
+        "caller_phone": codec.reveal(order.caller_phone_cipher) if order.caller_phone_cipher else "",
+        "contact_phone": codec.reveal(order.contact_phone_cipher) if order.contact_phone_cipher else "",
+    }
+    with write_tx():
+        audit.record(
+            actor,
+            "pii.phone_viewed",
+            target=order.number,
+            details={"fields": [k for k, v in phones.items() if v]},
+        )
+    return phones
+
+
 def available_actions(actor: Actor, order: WorkOrder) -> list[states.Transition]:
     """Actions this actor may take on this order now (for the UI; services re-check)."""
     result = []
@@ -1005,6 +1044,14 @@ assert set(_HANDLERS) == set(states.TRANSITIONS), "every transition needs a hand
 RATEABLE = frozenset({"closed", "visited", "archived", "answered", "rejected"})
 
 
+def rateable(order: WorkOrder) -> bool:
+    """Whether the citizen may rate this order now: after closure; a merged order once its master
+    (handled for both) is closed. A split order is rated through its parts."""
+    if order.state == "merged" and order.master_id is not None:
+        return WorkOrder.select(WorkOrder.state).where(WorkOrder.id == order.master_id).scalar() in RATEABLE
+    return order.state in RATEABLE
+
+
 def record_public_rating(
     actor: Actor, number: str, *, result: str, service: str, comment: str = "", channel: str = "02"
 ) -> WorkOrder:
@@ -1016,8 +1063,10 @@ def record_public_rating(
         order = locked(WorkOrder.select().where(WorkOrder.number == number)).first()
         if order is None:
             raise NotFound(f"工单不存在：{number}")
-        if order.state not in RATEABLE:
-            raise InvalidTransition("工单办结后才能评价")
+        if not rateable(order):
+            raise InvalidTransition(
+                "拆分的工单请分别评价拆分出的各件工单" if order.state == "split" else "工单办结后才能评价"
+            )
         if order.public_result_satisfaction:
             raise Conflict("该工单已评价，感谢您的反馈")
         order.public_result_satisfaction = result

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "node.telephony.models",
     "node.workflow.models",
     "node.text.models",
+    "node.files.models",
     "node.jobs.models",
     "node.portal.models",
     "federation.models",

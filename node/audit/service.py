@@ -59,6 +59,9 @@ EVENTS: dict[str, str] = {
     "backup.restored": "从备份恢复",
     "portal.code_locked": "查询码锁定",
     "portal.code_failed": "查询码错误",
+    "file.uploaded": "上传附件",
+    "file.downloaded": "下载附件",
+    "file.deleted": "删除附件",
 }
 
 # The web layer sets the caller's address for the request; jobs and the CLI leave it empty.

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, redirect, render_template, request, session,
 from node.catalog import service as catalog
 from node.errors import DomainError
 from node.portal import service
-from node.web import pickers
+from node.web import attachments, pickers
 from node.web.common import client_address, require_form_csrf
 
 bp = Blueprint("portal", __name__, url_prefix="/public")
@@ -72,6 +72,7 @@ def submit_form() -> Any:
 
 @bp.post("/submit")
 def submit() -> Any:
+    request.max_content_length = attachments.max_request_bytes()
     f = request.form
     body = {
         "business_type": f.get("business_type", ""),
@@ -90,7 +91,10 @@ def submit() -> Any:
     if body["sub_business"] and not body["domain"]:
         body["domain"] = body["sub_business"][:2]
     try:
+        photos = attachments.uploads(request.files)
+        attachments.precheck("photo", photos)  # a bad photo refuses the form before anything is kept
         receipt = service.submit(client_address(), body)
+        attachments.attach(service.PORTAL, "photo", receipt.number, photos)
     except DomainError as exc:
         errors = exc.details if isinstance(exc.details, dict) else {}
         return render_template("portal/submit.html", **_form_context(f, errors, exc.message)), exc.status

@@ -36,7 +36,7 @@ from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import valid_phone
 from node.text import service as text_service
 from node.web import actions as action_forms
-from node.web import duplicates, pickers
+from node.web import attachments, duplicates, pickers
 from node.web import format as fmt
 from node.web.common import date_arg as _date_arg
 from node.web.common import is_htmx, require_form_csrf, safe_next
@@ -78,6 +78,9 @@ CALLBACK_METHODS = {"phone": "电话", "sms": "短信", "wechat": "微信", "web
 
 
 def init_app(app: Flask) -> None:
+    from node.web import attachments
+
+    attachments.register()
     fmt.init_app(app)
     app.register_blueprint(bp)
     app.config.setdefault("HTML_ERROR_RENDERER", render_error)
@@ -458,6 +461,7 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
         "order": order,
         "d": detail,
         "rel": present.related(order, actor),
+        "attachments": attachments.of_order(actor, order.number),
         "may_call": service.may_call(actor, order),
         "events": events,
         "actions": actions,
@@ -508,9 +512,18 @@ def order_phone(number: str) -> Any:
 def order_action(number: str, action: str) -> Any:
     actor = auth_web.current_actor()
     transition = states.TRANSITIONS.get(action)
+    request.max_content_length = attachments.max_request_bytes()
     body = action_forms.body_from_form(action, request.form)
+    kind = attachments.ACTION_KINDS.get(action)
+    items = attachments.uploads(request.files) if kind else []
     try:
+        if items:
+            assert kind is not None
+            attachments.precheck(kind, items)
         order = service.perform(actor, number, action, body)
+        if items:
+            assert kind is not None
+            attachments.attach(actor, kind, number, items)
     except (ValidationError, Conflict) as exc:
         # Reopen the dialog with the agent's input and the message.
         ctx = _detail_context(actor, number)

@@ -35,6 +35,7 @@ VIEW_MODULES = [
     "node.telephony.views",
     "node.telephony.admin_views",
     "node.text.views",
+    "node.routing.views",
     "node.files.views",
     "federation.views",
 ]

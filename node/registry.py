@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "node.workflow.models",
     "node.text.models",
     "node.files.models",
+    "node.routing.models",
     "node.jobs.models",
     "node.portal.models",
     "federation.models",

@@ -42,6 +42,7 @@ JOBS: list[Job] = [
 JOB_EXTENSIONS = [
     "federation.jobs",
     "node.text.jobs",
+    "node.routing.jobs",
     "node.telephony.jobs",
     "node.backup.jobs",
     "node.push.jobs",

@@ -34,6 +34,7 @@ from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimit
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import valid_phone
+from node.routing import service as routing
 from node.text import service as text_service
 from node.web import actions as action_forms
 from node.web import attachments, duplicates, pickers
@@ -148,7 +149,9 @@ def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str | tuple[str,
         items.append(("审计日志", url_for("audit_screens.log"), "audit_screens."))
     admin_home = first_admin_screen(actor)
     if admin_home:
-        items.append(("运行管理", admin_home, ("users.", "catalog_admin.", "admin_home.", "ivr_admin.")))
+        items.append(
+            ("运行管理", admin_home, ("users.", "catalog_admin.", "admin_home.", "ivr_admin.", "routing."))
+        )
     # screens other domains register at init_app: (label, url, endpoint prefix, permission)
     for label, href, prefix, permission in current_app.config.get("NAV_EXTRA", []):
         if actor.can(permission):
@@ -461,6 +464,7 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
         "order": order,
         "d": detail,
         "rel": present.related(order, actor),
+        "routing": routing.suggest(order) if "dispatch" in actions else None,
         "attachments": attachments.of_order(actor, order.number),
         "may_call": service.may_call(actor, order),
         "events": events,

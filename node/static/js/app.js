@@ -292,6 +292,20 @@
     setupDialogs(root);
     setupWorkstation(root);
   }
+  // Dispatch dialog: the lead unit is never offered again as a co-handler.
+  document.addEventListener("change", function (e) {
+    var sel = e.target.closest ? e.target.closest("[data-lead-select]") : null;
+    if (!sel) return;
+    var list = sel.closest("form").querySelector("[data-assist-list]");
+    if (!list) return;
+    list.querySelectorAll("input[name=assist_units]").forEach(function (box) {
+      var lead = box.value === sel.value;
+      if (lead) box.checked = false;
+      box.disabled = lead;
+      box.closest("label").hidden = lead;
+    });
+  });
+
   // Forms that change something irreversible ask first (data-confirm; no inline script under the CSP).
   document.addEventListener("submit", function (e) {
     var form = e.target;

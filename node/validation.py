@@ -104,15 +104,21 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
-def field_label(loc: str) -> str:
-    """`parts.1.content` → 拆分部分第2项 诉求内容; unknown keys stay as they are."""
+def field_label(loc: str, labels: dict[str, str] | None = None) -> str:
+    """`parts.1.content` → 拆分部分第2项 诉求内容; `labels` overrides for a form that words a field
+    differently (the portal's 具体内容); unknown keys stay as they are."""
     out: list[str] = []
     for part in loc.split("."):
         if part.isdigit() and out:
             out[-1] += f"第{int(part) + 1}项"
         else:
-            out.append(FIELD_LABELS.get(part, part))
+            out.append((labels or {}).get(part) or FIELD_LABELS.get(part, part))
     return " ".join(out)
+
+
+def describe(details: dict[str, str], labels: dict[str, str] | None = None) -> str:
+    """The one-line message for field errors, each field named as the form labels it."""
+    return "输入内容有误：" + "；".join(f"{field_label(k, labels)}{v}" for k, v in details.items())
 
 
 class Input(pydantic.BaseModel):
@@ -146,6 +152,4 @@ def parse(model: type[M], data: Any) -> M:
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "body"
             fields.setdefault(loc, _message(err))
-        raise ValidationError(
-            "输入内容有误：" + "；".join(f"{field_label(k)}{v}" for k, v in fields.items()), details=fields
-        ) from None
+        raise ValidationError(describe(fields), details=fields) from None

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, redirect, render_template, request, session,
 from node.catalog import service as catalog
 from node.errors import DomainError
 from node.portal import service
+from node.validation import describe
 from node.web import attachments, pickers
 from node.web.common import client_address, require_form_csrf
 
@@ -23,6 +24,23 @@ TYPE_HINTS = {
     "1": "反映交通运输服务行为、服务价格、服务质量、执法行为等方面的问题",
     "2": "咨询交通运输法规政策、业务办理和出行信息",
     "3": "对改进交通运输服务、促进行业发展提出意见建议",
+}
+
+
+# How the portal's submit form labels its fields (error messages use these words).
+FORM_LABELS = {
+    "business_type": "诉求类型",
+    "domain": "业务类别",
+    "sub_business": "业务类别",
+    "region_code": "所在区域",
+    "address": "事发地点",
+    "respondent_name": "涉及企业",
+    "respondent_plate": "车牌号",
+    "title": "标题",
+    "content": "具体内容",
+    "caller_name": "您的称呼",
+    "caller_phone": "联系电话",
+    "files": "现场照片",
 }
 
 
@@ -97,7 +115,8 @@ def submit() -> Any:
         attachments.attach(service.PORTAL, "photo", receipt.number, photos)
     except DomainError as exc:
         errors = exc.details if isinstance(exc.details, dict) else {}
-        return render_template("portal/submit.html", **_form_context(f, errors, exc.message)), exc.status
+        message = describe(errors, FORM_LABELS) if exc.message.startswith("输入内容有误") else exc.message
+        return render_template("portal/submit.html", **_form_context(f, errors, message)), exc.status
     # Shown once after the redirect (PRG), so a reload does not submit twice.
     session["portal_receipt"] = {"number": receipt.number, "code": receipt.query_code}
     return redirect(url_for("portal.receipt"))

@@ -41,6 +41,7 @@ VIEW_MODULES = [
     "node.analytics.views",
     "node.appraisal.views",
     "node.knowledge.views",
+    "node.routing.views",
     "federation.views",
 ]
 

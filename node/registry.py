@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "node.text.models",
     "node.files.models",
     "node.knowledge.models",
+    "node.routing.models",
     "node.jobs.models",
     "node.portal.models",
     "node.api.models",

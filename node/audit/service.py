@@ -45,6 +45,7 @@ EVENTS: dict[str, str] = {
     "user.disabled": "停用账号",
     "user.roles_changed": "权限变更",
     "pii.phone_viewed": "查看来电人完整号码",
+    "routing.changed": "修改分派规则",
     "pii.phone_search": "按来电号码查询",
     "recording.listen": "收听录音",
     "data.export": "导出数据",

@@ -43,6 +43,7 @@ JOB_EXTENSIONS = [
     "federation.jobs",
     "node.text.jobs",
     "node.knowledge.jobs",
+    "node.routing.jobs",
     "node.telephony.jobs",
     "node.backup.jobs",
     "node.push.jobs",

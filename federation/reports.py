@@ -36,7 +36,8 @@ from federation.routing import MINISTRY, check_node, in_subtree, level_of, paren
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node.db import write_tx
-from node.errors import PermissionDenied, ValidationError
+from node.errors import PermissionDenied
+from node.validation import parse_day
 
 CATCH_UP_DAYS = 31
 JOB_NAME = "federation_daily_report"
@@ -45,10 +46,7 @@ JOB_NAME = "federation_daily_report"
 def parse_date(value: str | dt.date) -> dt.date:
     if isinstance(value, dt.date):
         return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(f"日期格式应为 YYYY-MM-DD：{value!r}") from None
+    return parse_day(str(value), "date")
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -11,7 +11,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from node import db, pii
+from node import db, pii, validation
 from node import settings as node_settings
 from node.errors import DomainError
 
@@ -33,9 +33,15 @@ VIEW_MODULES = [
     "node.portal.views",
     "node.portal.open311",
     "node.telephony.views",
+    "node.notices.views",
+    "node.followup.views",
     "node.telephony.admin_views",
     "node.text.views",
+    "node.files.views",
     "node.analytics.views",
+    "node.appraisal.views",
+    "node.knowledge.views",
+    "node.routing.views",
     "federation.views",
 ]
 
@@ -45,9 +51,17 @@ HTTP_MESSAGES = {
     403: "无权访问",
     404: "页面或接口不存在",
     405: "不支持的请求方法",
-    413: "请求内容过大",
+    406: "无法提供所要求的内容格式",
+    408: "请求超时",
+    409: "数据已被他人修改，请刷新后重试",
+    411: "缺少请求长度",
+    413: "请求内容过大（至多 2 MB）",
+    414: "请求地址过长",
+    415: "不支持的内容类型",
     429: "操作过于频繁，请稍后再试",
+    431: "请求头过大",
     500: "服务器内部错误，请联系管理员",
+    501: "不支持的请求",
 }
 
 
@@ -78,8 +92,11 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
         JSON_AS_ASCII=False,
         NODE=settings,
     )
+    app.json = validation.JsonProvider(app)  # every decoded body passes the request guard's checks
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    app.before_request(validation.guard_request)  # first: no view sees NUL, surrogates, huge URLs
 
     if manage_connections:
 
@@ -101,9 +118,14 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:
         status = err.code or 500
-        return _error_response(
-            status, {"code": f"http_{status}", "message": HTTP_MESSAGES.get(status, err.name)}
-        )
+        message = HTTP_MESSAGES.get(status) or f"请求无法处理（HTTP {status}）"
+        resp = _error_response(status, {"code": f"http_{status}", "message": message})
+        if status == 405:  # say which methods the address takes
+            allow = dict(err.get_headers()).get("Allow")
+            if allow:
+                resp = app.make_response(resp)
+                resp.headers["Allow"] = allow
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Any:

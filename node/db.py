@@ -6,6 +6,7 @@ import time; `bind()` initialises the proxy and connections open per request or 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -65,6 +66,7 @@ def open_database(url: str) -> pw.Database:
             path = path[1:] if path.startswith("/") else path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(path)
         return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
     if parsed.scheme in ("postgres", "postgresql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
@@ -81,6 +83,20 @@ def open_database(url: str) -> pw.Database:
             **options,
         )
     raise ValueError(f"不支持的数据库地址：{url}")
+
+
+def _private_file(path: str) -> None:
+    """Create the database file readable by its owner only (0600), and tighten an existing one.
+    SQLite gives the -wal and -shm files the database file's permissions."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for extra in (path + "-wal", path + "-shm"):
+        with contextlib.suppress(OSError):
+            os.chmod(extra, 0o600)
 
 
 def bind(url: str) -> pw.Database:

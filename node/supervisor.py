@@ -38,6 +38,24 @@ class Child:
     started_at: float = 0.0
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> None:
+    """Ask Linux to send `sig` to this process when its parent dies (prctl PR_SET_PDEATHSIG), so
+    a kill -9 of a gunicorn master or of the supervisor leaves no orphan holding the port. If the
+    parent is already gone (it died before this call), exit at once."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to ask for
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
 def hotline(config: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "node.cli", "-c", config, *args]
 
@@ -96,7 +114,13 @@ def run_node(config: str | None, demo: bool = False) -> int:
                 and (child.spec.restart or child.started_at == 0)
             ):
                 env = {**os.environ, **child.spec.env}
-                child.proc = subprocess.Popen(child.spec.argv, env=env, start_new_session=True)
+                supervisor = os.getpid()
+                child.proc = subprocess.Popen(
+                    child.spec.argv,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=lambda parent=supervisor: die_with_parent(signal.SIGTERM, parent),  # type: ignore[misc]
+                )
                 child.started_at = now
                 _say(f"进程 {child.spec.name} 已启动（pid {child.proc.pid}）")
         time.sleep(0.2)

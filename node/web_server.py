@@ -60,9 +60,35 @@ def _pre_fork(server: Any, worker: Any) -> None:
             close_all()
 
 
+def _post_fork(server: Any, worker: Any) -> None:
+    """In the new worker: die with the master. Without this a kill -9 of the master leaves its
+    workers serving the port, and the restarted master fails to bind until they are gone."""
+    from node.supervisor import die_with_parent
+
+    die_with_parent(signal.SIGKILL, worker.ppid)
+
+
+def _warm_models() -> None:
+    """Load the text models and the duplicate index now rather than on the first agent's submit."""
+    import logging
+
+    from node.text import service as text_service
+
+    log = logging.getLogger(__name__)
+    try:
+        took = text_service.warm()
+    except Exception:  # a node without its tables yet still serves its pages
+        log.exception("warming the text models failed; they load on first use")
+        return
+    log.info("text models warm: %s", ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in took.items()))
+
+
 def _post_worker_init(worker: Any) -> None:
-    """On SIGTERM end the open push streams first, so the worker's graceful stop does not wait
-    for pages that never close their stream."""
+    """Warm the text models in the background; on SIGTERM end the open push streams first, so the
+    worker's graceful stop does not wait for pages that never close their stream."""
+    import threading
+
+    threading.Thread(target=_warm_models, name="warm-models", daemon=True).start()
     app, loop = getattr(worker, "asgi", None), getattr(worker, "loop", None)
     if app is None or loop is None or not hasattr(app, "stop_streams"):
         return
@@ -98,6 +124,7 @@ def gunicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "loglevel": "warning",
         "proc_name": f"hotline-web-{settings.region}",
         "pre_fork": _pre_fork,
+        "post_fork": _post_fork,
         "post_worker_init": _post_worker_init,
         "child_exit": _child_exit,
     }

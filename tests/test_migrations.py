@@ -33,3 +33,12 @@ def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
         db.database.initialize(previous)
         if backend == "postgresql":
             pg.drop_database(url)
+
+
+def test_phone_masks_are_rewritten_to_the_last_four_digits(tmp_path: Path) -> None:
+    import importlib
+
+    remask = importlib.import_module("node.migrations.0012_phone_masks").remask
+    assert remask("138****5678") == "*******5678"
+    assert remask("025******34") == "*********34"  # never more digits than the old mask showed
+    assert remask("") == "" and remask("未知号码") == "未知号码"

@@ -48,8 +48,9 @@ def route(
 
 
 def json_body() -> Any:
-    """The request's JSON body; malformed JSON or a wrong content type is a clear 400."""
-    if not request.content_length and not request.data:
+    """The request's JSON body; malformed JSON or a wrong content type is a clear 400, a body
+    beyond MAX_CONTENT_LENGTH (chunked or not) a 413 (reading it raises RequestEntityTooLarge)."""
+    if not request.content_length and not request.get_data(cache=True):
         return {}
     if not request.is_json:
         raise ValidationError("请求体须为 JSON（Content-Type: application/json）")

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, jsonify, request
 from pydantic import Field
 
 from node import clock
+from node.api import idempotency
 from node.api.routing import arg_int, json_body, route
 from node.auth import admin as user_admin
 from node.auth import service as auth
@@ -23,7 +24,7 @@ from node.errors import ValidationError
 from node.intake import service as intake
 from node.intake.models import OUTCOMES, Contact
 from node.intake.schemas import ContactCreate, ContactFinish
-from node.validation import Input, parse
+from node.validation import Input, parse, parse_day, parse_moment
 from node.workflow import present, schemas, service, states
 from node.workflow.deadlines import DEADLINE_LABELS
 from node.workflow.models import SATISFACTION
@@ -283,10 +284,7 @@ class CalendarIn(Input):
 
 
 def _parse_date(raw: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"{name} 应为日期（如 2026-01-31）", details={name: "日期格式有误"}) from None
+    return parse_day(raw, name)
 
 
 @route(
@@ -461,7 +459,10 @@ def caller_history(phone: str) -> Any:
     orders, _ = service.list_orders(actor, service.OrderFilter(phone=phone), 1, 20)
     contacts, _ = intake.list_contacts(actor, phone=phone, page=1, page_size=20)
     return jsonify(
-        {"orders": [present.order_summary(o) for o in orders], "contacts": [_contact(c) for c in contacts]}
+        {
+            "orders": [present.order_summary(o, actor) for o in orders],
+            "contacts": [_contact(c) for c in contacts],
+        }
     )
 
 
@@ -489,17 +490,24 @@ def _dt_arg(name: str) -> dt.datetime | None:
     raw = request.args.get(name)
     if not raw:
         return None
-    try:
-        return dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(f"参数 {name} 应为日期时间", details={name: "格式有误"}) from None
+    return parse_moment(raw, name).replace(tzinfo=None)
 
 
 @route(bp, "/orders", "POST", "受理：新建工单", "工单", body=schemas.OrderCreate, status=201)
 def create_order() -> Any:
+    """Send `Idempotency-Key` to make retries safe: a repeat gets the first answer. An order whose
+    `external_number` this channel already delivered is answered with that order (200)."""
     actor = web.current_actor()
-    order = service.create_order(actor, json_body())
-    return jsonify(present.order_detail(order, actor)), 201
+    body = json_body()
+
+    def work() -> tuple[Any, int]:
+        try:
+            order = service.create_order(actor, body)
+        except service.DuplicateExternal as dup:
+            return present.order_detail(service.get_order(actor, dup.number), actor), 200
+        return present.order_detail(order, actor), 201
+
+    return idempotency.run(actor.username, body, work)
 
 
 @route(bp, "/orders", "GET", "工单列表（队列、筛选、全文检索、分页）", "工单", query=_LIST_QUERY)
@@ -523,7 +531,7 @@ def list_orders() -> Any:
     )
     page, size = arg_int("page", 1), arg_int("page_size", 20, 1, 200)
     items, total = service.list_orders(actor, flt, page, size)
-    return jsonify(page_of([present.order_summary(o) for o in items], total, page, size))
+    return jsonify(page_of([present.order_summary(o, actor) for o in items], total, page, size))
 
 
 @route(bp, "/orders/<number>", "GET", "工单详情（含可执行操作）", "工单")
@@ -540,7 +548,8 @@ def edit_order(number: str) -> Any:
 
 @route(bp, "/orders/<number>/history", "GET", "工单流转记录", "工单")
 def order_history(number: str) -> Any:
-    return jsonify([present.event(e) for e in service.history(web.current_actor(), number)])
+    actor = web.current_actor()
+    return jsonify([present.event(e, actor) for e in service.history(actor, number)])
 
 
 @route(

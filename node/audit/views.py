@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, jsonify, request
 from node.api.routing import arg_int, route
 from node.audit import service
 from node.auth import web
-from node.errors import ValidationError
+from node.validation import parse_day
 
 bp = Blueprint("audit_api", __name__, url_prefix="/api/v1")
 
@@ -23,10 +23,7 @@ def _date(name: str) -> dt.datetime | None:
     raw = request.args.get(name, "")
     if not raw:
         return None
-    try:
-        return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time())
-    except ValueError:
-        raise ValidationError(f"参数 {name} 应为日期（如 2026-01-31）", details={name: "应为日期"}) from None
+    return dt.datetime.combine(parse_day(raw, name), dt.time())
 
 
 @route(

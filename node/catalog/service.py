@@ -290,6 +290,27 @@ def check_region(code: str) -> None:
         raise ValidationError(f"未知的行政区划代码：{code}", details={"region_code": "未知代码"})
 
 
+def node_region_prefix(region: str) -> str:
+    """The code prefix every region under a node shares (320100 → 3201, 320000 → 32, 000000 → "")."""
+    prefix = region.rstrip("0")
+    if len(prefix) % 2:
+        prefix += "0"
+    return prefix
+
+
+def check_local_region(code: str) -> None:
+    """Like `check_region`, and the region must lie under this node (orders are accepted for the
+    node's own area; other areas are reached by transfer)."""
+    check_region(code)
+    from node.settings import current as current_settings
+
+    region = current_settings().region
+    if not code.startswith(node_region_prefix(region)):
+        raise ValidationError(
+            f"行政区划 {code} 不属于本节点（{region}）辖区", details={"region_code": "不属于本节点辖区"}
+        )
+
+
 def region_name(code: str) -> str:
     return (_fresh().region_names or {}).get(code, code)
 

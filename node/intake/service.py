@@ -106,6 +106,7 @@ def list_contacts(
         raise ValidationError("分页参数有误：page ≥ 1，page_size 1-200")
     query = Contact.select()
     if phone:
+        phone = pii.guard_phone_search(actor, phone)
         query = query.where(Contact.caller_phone_digest == pii.codec().digest(phone))
     if outcome:
         query = query.where(Contact.outcome == outcome)

@@ -9,12 +9,14 @@ only create contacts and orders. Abuse limits count hits per address in a slidin
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from node import clock
+from node.audit import service as audit
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
@@ -42,13 +44,19 @@ LIMITS: dict[str, tuple[int, dt.timedelta]] = {
     "query": (30, dt.timedelta(minutes=10)),
     "rate": (10, dt.timedelta(hours=1)),
     "api": (300, dt.timedelta(minutes=10)),
+    # per order (the hit's `address` holds the order number): ratings tried, wrong codes typed
+    "rate_order": (10, dt.timedelta(hours=1)),
+    "code_fail": (10, dt.timedelta(hours=24)),
 }
 _LIMIT_MESSAGES = {
     "submit": "同一网络地址每小时最多提交{n}件诉求，请稍后再试；紧急情况请拨打12328热线。",
     "query": "查询过于频繁（每10分钟最多{n}次），请稍后再试。",
     "rate": "评价操作过于频繁，请稍后再试。",
     "api": "接口调用过于频繁（每10分钟最多{n}次），请稍后再试。",
+    "rate_order": "该工单的评价操作过于频繁，请稍后再试。",
+    "code_fail": "该工单的查询码已连续输错{n}次，已锁定24小时；如需帮助请拨打12328热线。",
 }
+CODE_MAX_FAILURES = LIMITS["code_fail"][0]
 
 # What a citizen sees for each internal state.
 PUBLIC_STATUS: dict[str, str] = {
@@ -122,6 +130,12 @@ class PublicSubmission(Input):
     external_number: Annotated[str, Field(max_length=40)] = ""
 
 
+class Open311Submission(PublicSubmission):
+    """A GeoReport v2 POST: the spec makes the phone optional (the order then has no callback number)."""
+
+    caller_phone: Annotated[str, Field(max_length=24)] = ""
+
+
 @dataclass
 class Receipt:
     number: str
@@ -162,12 +176,39 @@ def submit(address: str, body: PublicSubmission | dict[str, Any], *, limit: bool
     return Receipt(order.number, order.query_code, contact.id, order.accepted_at)
 
 
+def _code_failures(number: str) -> int:
+    window = LIMITS["code_fail"][1]
+    return (
+        PortalHit.select()
+        .where(
+            PortalHit.kind == "code_fail", PortalHit.address == number, PortalHit.at >= clock.now() - window
+        )
+        .count()
+    )
+
+
 def lookup(number: str, code: str) -> WorkOrder:
+    """The order a citizen opens with its number and query code. Wrong codes are counted per
+    order; after CODE_MAX_FAILURES in 24 hours the order's code is locked (even the right one is
+    refused), so guessing the 10⁶ codes of a publicly listed order number is hopeless."""
     number, code = (number or "").strip(), (code or "").strip()
     if not (number.isdigit() and len(number) == 21) or not (code.isdigit() and len(code) == 6):
         raise ValidationError("请输入21位工单编号和6位查询码", details={"number": "格式有误"})
+    if _code_failures(number) >= CODE_MAX_FAILURES:
+        raise RateLimited(_LIMIT_MESSAGES["code_fail"].format(n=CODE_MAX_FAILURES))
     order = WorkOrder.get_or_none(WorkOrder.number == number)
-    if order is None or order.query_code != code:
+    if order is None or not secrets.compare_digest(order.query_code, code):
+        if order is not None:
+            with write_tx():
+                PortalHit.create(kind="code_fail", address=number, at=clock.now())
+            failures = _code_failures(number)
+            audit.record(
+                None,
+                "portal.code_locked" if failures >= CODE_MAX_FAILURES else "portal.code_failed",
+                number,
+                {"failures": failures},
+                actor_name="公众",
+            )
         raise NotFound("工单编号或查询码不正确")
     return order
 
@@ -182,14 +223,43 @@ def _unit_names(order: WorkOrder) -> list[str]:
     return [u.name for u in rows]
 
 
-def public_view(order: WorkOrder) -> dict[str, Any]:
-    """The public-safe picture of an order (portal and Open311 share it)."""
-    closed = states.category(order.state) == states.CLOSED
-    result = None
+def _public_result(order: WorkOrder) -> dict[str, str] | None:
     if order.state == "answered":
-        result = {"answer": order.immediate_answer}
-    elif closed and order.result_basic:
-        result = {"basic": order.result_basic, "process": order.result_process, "basis": order.result_basis}
+        return {"answer": order.immediate_answer}
+    if states.category(order.state) == states.CLOSED and order.result_basic:
+        return {"basic": order.result_basic, "process": order.result_process, "basis": order.result_basis}
+    return None
+
+
+def _brief(order: WorkOrder) -> dict[str, Any]:
+    """A split part or a merge master as the citizen sees it beside the order they asked about."""
+    return {
+        "number": order.number,
+        "status": PUBLIC_STATUS.get(order.state, "办理中"),
+        "closed": states.category(order.state) == states.CLOSED,
+        "sub_business_name": catalog.sub_name(order.sub_business) if order.sub_business else "",
+        "closed_at": order.closed_at,
+        "result": _public_result(order),
+        "rateable": workflow.rateable(order) and not order.public_result_satisfaction,
+        "rated": bool(order.public_result_satisfaction),
+    }
+
+
+def public_view(order: WorkOrder) -> dict[str, Any]:
+    """The public-safe picture of an order (portal and Open311 share it). A split order lists its
+    parts (same query code: each is rated on its own); a merged order shows the master handled for
+    it, its result, and may be rated once the master is closed."""
+    closed = states.category(order.state) == states.CLOSED
+    result = _public_result(order)
+    master = None
+    if order.state == "merged" and order.master_id is not None:
+        master = _brief(order.master)
+        result = master["result"]
+    parts = []
+    if order.state == "split":
+        parts = [
+            _brief(c) for c in WorkOrder.select().where(WorkOrder.parent == order).order_by(WorkOrder.id)
+        ]
     events = (
         OrderEvent.select(OrderEvent.action, OrderEvent.at)
         .where(OrderEvent.order == order, OrderEvent.action.in_(list(PUBLIC_MILESTONES)))
@@ -210,7 +280,9 @@ def public_view(order: WorkOrder) -> dict[str, Any]:
         "units": _unit_names(order) if not order.confidential else [],
         "result": result,
         "timeline": [{"at": e.at, "label": PUBLIC_MILESTONES[e.action]} for e in events],
-        "rateable": order.state in workflow.RATEABLE and not order.public_result_satisfaction,
+        "rateable": workflow.rateable(order) and not order.public_result_satisfaction,
+        "master": master,
+        "parts": parts,
         "rating": {
             "result": SATISFACTION.get(order.public_result_satisfaction, ""),
             "service": SATISFACTION.get(order.public_service_satisfaction, ""),
@@ -232,8 +304,10 @@ class Rating(Input):
 def rate(address: str, number: str, code: str, body: Rating | dict[str, Any]) -> WorkOrder:
     """公众评价: the citizen rates the handling result and the service, once, after closure.
     Writes public_result/service_satisfaction and a history row (action `public_rate`)."""
-    data = body if isinstance(body, Rating) else parse(Rating, body)
+    data = body if isinstance(body, Rating) else parse(Rating, body)  # an empty rating stops here
     check_limit("rate", address)
+    if number.strip().isdigit() and len(number.strip()) == 21:
+        check_limit("rate_order", number.strip())
     found = lookup(number, code)
     return workflow.record_public_rating(
         PORTAL,

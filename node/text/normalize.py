@@ -15,6 +15,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from node.pii import mask_phone
+
 _lock = threading.Lock()
 _converter: Any = None
 _traditional: frozenset[str] = frozenset()
@@ -97,7 +99,8 @@ _FULLWIDTH_DIGITS = {0xFF10 + i: str(i) for i in range(10)} | {
 def mask_pii(text: str) -> str:
     """Mask phone numbers, ID-card numbers, bank-card numbers and e-mail addresses.
 
-    Mobile 13812345678 → 138****5678; landline 025-83456789 → 025-****6789; ID card
+    Phones follow the one rule of `node.pii.mask_phone` (last four digits only): mobile
+    13812345678 → *******5678; landline 025-83456789 → *******6789; ID card
     320102199001011234 → 320102********1234; bank card → first 4 and last 4 digits; e-mail
     zhang.san@example.com → z***@example.com. Plates, order numbers and dates are left alone.
     """
@@ -108,5 +111,5 @@ def mask_pii(text: str) -> str:
     text = _ID18_RE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3) + m.group(4), text)
     text = _ID15_RE.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
     text = _CARD_RE.sub(_mask_card, text)
-    text = _MOBILE_RE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _LANDLINE_RE.sub(lambda m: f"{m.group(1)}-****{m.group(3)}", text)
+    text = _MOBILE_RE.sub(lambda m: mask_phone("".join(m.groups())), text)
+    return _LANDLINE_RE.sub(lambda m: mask_phone("".join(m.groups())), text)

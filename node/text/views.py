@@ -15,7 +15,7 @@ from node.errors import DomainError, ValidationError
 from node.settings import current
 from node.text import hot, lexicon, service
 from node.text.rules import TOKENS, taxonomy
-from node.validation import Input, parse
+from node.validation import Input, parse, parse_day
 
 bp = Blueprint("text_api", __name__, url_prefix="/api/v1/text")
 # The administrator's screen for the lexicon and the models (自动归类管理).
@@ -300,12 +300,7 @@ def model_train(kind: str) -> Any:
 
 def _day(name: str, default: dt.date) -> dt.datetime:
     raw = request.args.get(name)
-    try:
-        day = dt.date.fromisoformat(raw) if raw else default
-    except ValueError:
-        raise ValidationError(
-            f"参数 {name} 应为日期（如 2026-11-01）", details={name: "日期格式有误"}
-        ) from None
+    day = parse_day(raw, name) if raw else default
     return dt.datetime.combine(day, dt.time())
 
 

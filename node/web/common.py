@@ -11,7 +11,8 @@ from flask import request, session
 
 from node.auth import web as auth_web
 from node.auth.web import client_address as client_address  # the one definition, re-exported
-from node.errors import PermissionDenied, ValidationError
+from node.errors import PermissionDenied
+from node.validation import parse_day
 
 CSRF_FIELD = "csrf_token"
 
@@ -58,11 +59,6 @@ def date_arg(name: str, end: bool = False) -> dt.datetime | None:
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return None
-    try:
-        day = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError(
-            f"日期格式有误：{raw}（应为 2026-01-31）", details={name: "日期格式有误"}
-        ) from None
+    day = parse_day(raw, name)
     start = dt.datetime(day.year, day.month, day.day)
     return start + dt.timedelta(days=1) if end else start

@@ -19,7 +19,7 @@ from node import clock, pii
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import locked, write_tx
+from node.db import lock_named, locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.settings import current as current_settings
 from node.validation import parse
@@ -38,7 +38,9 @@ from node.workflow.models import (
 # Callbacks run inside the transaction of every change: (order, event) -> None.
 # Federation registers its outbox writer here, the text module its index updater.
 ON_CHANGE: list[Callable[[WorkOrder, OrderEvent], None]] = []
-# Turns an order's title + content into the tokens stored in `search_text` (set by node.text).
+# Turns an order's title + content into the tokens stored in `search_text` (node.text may put
+# its configured segmenter first; without one the same jieba tokens are stored, so an order made
+# by any process — CLI, demo data, import, federation — is found by the full-text search).
 SEARCH_TOKENS: list[Callable[[str], str]] = []
 
 
@@ -48,7 +50,11 @@ def _search_text(order: WorkOrder) -> str:
             None, [order.title, order.content, order.respondent_name, order.respondent_plate, order.address]
         )
     )
-    return SEARCH_TOKENS[0](text) if SEARCH_TOKENS else text
+    if SEARCH_TOKENS:
+        return SEARCH_TOKENS[0](text)
+    from node.text.segment import search_tokens
+
+    return search_tokens(text)
 
 
 # ---- numbers ------------------------------------------------------------------------------------
@@ -81,8 +87,10 @@ def _visible_query(actor: Actor) -> pw.ModelSelect:
     if actor.can("order.view_all"):
         return query
     if actor.can("order.view_unit") and actor.unit_id is not None:
+        # a unit whose assignment was withdrawn, or whose return was accepted, no longer reads the
+        # order (nor the next unit's reply) and cannot add notes to it
         assigned = Assignment.select(Assignment.order).where(
-            Assignment.unit == actor.unit_id, Assignment.status != "withdrawn"
+            Assignment.unit == actor.unit_id, Assignment.status.not_in(["withdrawn", "returned"])
         )
         return query.where(WorkOrder.id.in_(assigned))
     if actor.can("order.view_own") and actor.user_id is not None:  # data scope of an admin-defined role
@@ -124,6 +132,7 @@ QUEUES: dict[str, str] = {
     "replied": "待复核",
     "to_close": "待办结",
     "to_callback": "待回访",
+    "to_archive": "待归档",
     "due_soon": "即将到期",
     "overdue": "已超期",
     "unit_inbox": "本单位待办",
@@ -137,7 +146,6 @@ _QUEUE_STATES: dict[str, list[str]] = {
     "returned": ["return_requested"],
     "replied": ["replied"],
     "to_close": ["reviewed"],
-    "to_callback": ["closed"],
 }
 
 
@@ -152,6 +160,26 @@ def queue_condition(actor: Actor, queue: str, now: dt.datetime) -> pw.Expression
         return WorkOrder.state.in_(_QUEUE_STATES[queue])
     if queue == "mine":
         return WorkOrder.agent == actor.user_id
+    if queue == "to_callback":  # sampled at closure (node/followup), not yet done, retry time reached
+        from node.followup.models import VisitTask
+
+        due = VisitTask.select(VisitTask.order).where(
+            VisitTask.state == "pending",
+            VisitTask.next_try_at.is_null() | (VisitTask.next_try_at <= now),
+        )
+        return WorkOrder.state.in_(["closed", "answered"]) & WorkOrder.id.in_(due)
+    if queue == "to_archive":
+        # finished and nothing left to do (called back, answered on the spot, refused, merged,
+        # split), unless a sampled callback or a 不满意 case still holds it (node/followup)
+        from node.followup.models import Dissatisfaction, VisitTask
+
+        held = VisitTask.select(VisitTask.order).where(VisitTask.state == "pending")
+        unhappy = Dissatisfaction.select(Dissatisfaction.order).where(Dissatisfaction.state == "open")
+        return (
+            WorkOrder.state.in_(["visited", "answered", "rejected", "merged", "split"])
+            & WorkOrder.id.not_in(held)
+            & WorkOrder.id.not_in(unhappy)
+        )
     if queue == "due_soon":
         return (
             WorkOrder.state.in_(_LIVE)
@@ -233,7 +261,8 @@ def list_orders(
         overdue = (WorkOrder.due_at < now) & WorkOrder.state.not_in(states.states_in(states.CLOSED))
         query = query.where(overdue if flt.overdue else ~overdue)
     if flt.phone:
-        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(flt.phone))
+        phone = pii.guard_phone_search(actor, flt.phone)
+        query = query.where(WorkOrder.caller_phone_digest == pii.codec().digest(phone))
     if flt.q:
         q = flt.q.strip()
         if q.isdigit() and len(q) == 21:
@@ -273,6 +302,45 @@ def _unit_assignment(actor: Actor, order: WorkOrder) -> Assignment | None:
         .where(Assignment.order == order, Assignment.unit == actor.unit_id, Assignment.active == True)  # noqa: E712
         .first()
     )
+
+
+def may_call(actor: Actor, order: WorkOrder) -> bool:
+    """Whether the actor must be able to call the citizen back: an active handling unit's staff
+    (who reply how they contacted the caller), those who call back or hold `pii.view`. Never for
+    保密 (confidential) or 匿名 (anonymous) orders."""
+    if order.confidential or order.anonymous:
+        return False
+    if not (order.caller_phone_cipher or order.contact_phone_cipher):
+        return False
+    if actor.can("pii.view") or actor.can("order.callback"):
+        return True
+    return actor.can("order.reply") and _unit_assignment(actor, order) is not None
+
+
+def reveal_phones(actor: Actor, number: str) -> dict[str, str]:
+    """The caller's full numbers for one who must call (see `may_call`); every reveal is audited."""
+    from node import pii
+    from node.audit import service as audit
+    from node.errors import PermissionDenied
+
+    order = get_order(actor, number)
+    if order.confidential or order.anonymous:
+        raise PermissionDenied("保密或匿名工单不显示来电人号码")
+    if not may_call(actor, order):
+        raise PermissionDenied("无权查看来电人完整号码")
+    codec = pii.codec()
+    phones = {
+        "caller_phone": codec.reveal(order.caller_phone_cipher) if order.caller_phone_cipher else "",
+        "contact_phone": codec.reveal(order.contact_phone_cipher) if order.contact_phone_cipher else "",
+    }
+    with write_tx():
+        audit.record(
+            actor,
+            "pii.phone_viewed",
+            target=order.number,
+            details={"fields": [k for k, v in phones.items() if v]},
+        )
+    return phones
 
 
 def available_actions(actor: Actor, order: WorkOrder) -> list[states.Transition]:
@@ -355,6 +423,18 @@ def _save(order: WorkOrder) -> None:
     order._dirty.clear()
 
 
+class DuplicateExternal(Conflict):
+    """The channel already delivered an order with this external number (a retry, or a copy)."""
+
+    code = "duplicate_external_number"
+
+    def __init__(self, number: str, external_number: str):
+        super().__init__(
+            f"该渠道的外部编号 {external_number} 已受理为工单 {number}", details={"number": number}
+        )
+        self.number = number
+
+
 def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> WorkOrder:
     """受理: create an order from an agent's (or the portal's) input."""
     actor.require("order.create")
@@ -365,11 +445,18 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         sub_business=data.sub_business or None,
         channel=data.channel,
     )
-    catalog.check_region(data.region_code)
+    catalog.check_local_region(data.region_code)
     settings = current_settings()
     policy = catalog.policy_for(data.business_type, data.domain or None, settings.region)
     now = clock.now()
     with write_tx():
+        if data.external_number:  # unique per channel: a channel retrying gets its first order
+            lock_named(f"external:{data.channel}:{data.external_number}")
+            existing = WorkOrder.get_or_none(
+                WorkOrder.channel == data.channel, WorkOrder.external_number == data.external_number
+            )
+            if existing is not None:
+                raise DuplicateExternal(existing.number, data.external_number)
         order = WorkOrder(
             number=next_number(settings.region, data.business_type, now.date()),
             origin_node=settings.region,
@@ -388,7 +475,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             respondent_plate=data.respondent_plate.upper(),
             respondent_route=data.respondent_route,
             respondent_vessel=data.respondent_vessel,
-            title=data.title or _title_from(data.content),
+            title=data.title,
             content=data.content,
             priority=data.priority,
             caller_name=data.caller_name,
@@ -404,6 +491,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             created_at=now,
             updated_at=now,
         )
+        order.title = order.title or _title_from(order)
         _set_phones(order, data.caller_phone, data.contact_phone)
         if data.contact_id and not data.caller_phone:
             _caller_from_contact(order, data.contact_id)
@@ -429,9 +517,11 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
     return order
 
 
-def _title_from(content: str) -> str:
-    first = content.strip().splitlines()[0] if content.strip() else ""
-    return first[:30] + ("…" if len(first) > 30 else "")
+def _title_from(order: WorkOrder) -> str:
+    """Where, what and who ("鼓楼区 出租汽车 拒载 苏A8T123"): node.text.titles."""
+    from node.text.titles import make_title
+
+    return make_title(order)
 
 
 def _caller_from_contact(order: WorkOrder, contact_id: int) -> None:
@@ -793,8 +883,34 @@ def _assist_reply(order: WorkOrder, actor: Actor, p: schemas.AssistReply) -> Non
     _change(order, actor, "assist_reply", states.SAME, data_unit(assignment))
 
 
+def assist_pending(order: WorkOrder) -> list[Assignment]:
+    """Active co-handling (协办) assignments that have not fed back, unless the centre waived
+    waiting for them since the current dispatch (node/followup/supervision.waive_assist)."""
+    pending = list(
+        Assignment.select().where(
+            Assignment.order == order,
+            Assignment.role == "assist",
+            Assignment.active == True,  # noqa: E712
+            Assignment.replied_at.is_null(),
+        )
+    )
+    if pending and order.dispatched_at is not None:
+        waived = OrderEvent.select().where(
+            OrderEvent.order == order,
+            OrderEvent.action == "assist_waived",
+            OrderEvent.at >= order.dispatched_at,
+        )
+        if waived.exists():
+            return []
+    return pending
+
+
 def _reply(order: WorkOrder, actor: Actor, p: schemas.Reply) -> None:
     assignment = _require_unit(order, actor, lead=True)
+    waiting = assist_pending(order)
+    if waiting:
+        names = "、".join(a.unit.name for a in waiting)
+        raise InvalidTransition(f"协办单位尚未反馈（{names}），须待其反馈或由中心同意后才能回复")
     now = clock.now()
     order.result_basic, order.result_process, order.result_basis = p.basic, p.process, p.basis
     order.replied_at = now
@@ -823,6 +939,9 @@ def _callback(order: WorkOrder, actor: Actor, p: schemas.Callback) -> None:
         reached=p.reached,
         result=p.result_satisfaction,
         service=p.service_satisfaction,
+        method=p.method,
+        solved=p.solved,
+        call_id=p.call_id,
     )
 
 
@@ -891,7 +1010,8 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
             part.domain,
             part.sub_business,
         )
-        child.title, child.content = part.title or _title_from(part.content), part.content
+        child.content = part.content
+        child.title = part.title or _title_from(child)
         child.state = "pending_dispatch"
         child.query_code = order.query_code
         child.due_at = catalog.due_at(policy, order.accepted_at)
@@ -929,6 +1049,12 @@ def _note(order: WorkOrder, actor: Actor, p: schemas.Note) -> None:
 
 def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
     changes = p.model_dump(exclude_none=True)
+    if not actor.can("pii.view"):  # the masked text this reader was shown, sent back unchanged
+        from node.text.normalize import mask_pii
+
+        for key in ("title", "content"):
+            if key in changes and changes[key] == mask_pii(getattr(order, key) or ""):
+                del changes[key]
     if not changes:
         raise ValidationError("没有需要修改的字段")
     merged = {
@@ -942,7 +1068,7 @@ def _edit(order: WorkOrder, actor: Actor, p: schemas.OrderEdit) -> None:
         sub_business=merged["sub_business"] or None,
     )
     if "region_code" in changes:
-        catalog.check_region(changes["region_code"])
+        catalog.check_local_region(changes["region_code"])
     before = {k: getattr(order, k) for k in changes}
     for key, value in changes.items():
         setattr(order, key, value)
@@ -992,6 +1118,14 @@ assert set(_HANDLERS) == set(states.TRANSITIONS), "every transition needs a hand
 RATEABLE = frozenset({"closed", "visited", "archived", "answered", "rejected"})
 
 
+def rateable(order: WorkOrder) -> bool:
+    """Whether the citizen may rate this order now: after closure; a merged order once its master
+    (handled for both) is closed. A split order is rated through its parts."""
+    if order.state == "merged" and order.master_id is not None:
+        return WorkOrder.select(WorkOrder.state).where(WorkOrder.id == order.master_id).scalar() in RATEABLE
+    return order.state in RATEABLE
+
+
 def record_public_rating(
     actor: Actor, number: str, *, result: str, service: str, comment: str = "", channel: str = "02"
 ) -> WorkOrder:
@@ -1003,8 +1137,10 @@ def record_public_rating(
         order = locked(WorkOrder.select().where(WorkOrder.number == number)).first()
         if order is None:
             raise NotFound(f"工单不存在：{number}")
-        if order.state not in RATEABLE:
-            raise InvalidTransition("工单办结后才能评价")
+        if not rateable(order):
+            raise InvalidTransition(
+                "拆分的工单请分别评价拆分出的各件工单" if order.state == "split" else "工单办结后才能评价"
+            )
         if order.public_result_satisfaction:
             raise Conflict("该工单已评价，感谢您的反馈")
         order.public_result_satisfaction = result
@@ -1119,7 +1255,7 @@ def receive_spot_check(
             created_at=now,
             updated_at=now,
         )
-        order.title = order.title or _title_from(order.content)
+        order.title = order.title or _title_from(order)
         order.state = _submitted_state(order, policy)
         _set_phones(order, "", str(fields.get("contact_phone") or ""))
         order.search_text = _search_text(order)

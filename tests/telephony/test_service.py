@@ -52,7 +52,7 @@ def test_incoming_stores_caller_encrypted_and_masked(engines: None) -> None:
     with clock.frozen(T0):
         uid = new_call(T0)
     call = Call.get(Call.uuid == uid)
-    assert call.caller_masked == "138****8000" and "13800138000" not in call.caller_cipher
+    assert call.caller_masked == "*******8000" and "13800138000" not in call.caller_cipher
     assert call.state == "ivr" and [e.kind for e in call.events] == ["incoming"]
 
 
@@ -143,7 +143,7 @@ def test_callback_left_creates_task_with_protected_number(engines: None) -> None
     ev("queued", uid, T0, business="2")
     ev("callback_left", uid, T0 + dt.timedelta(seconds=70), number="13912345678")
     task = CallbackTask.get()
-    assert (task.number_masked, task.status, task.business) == ("139****5678", "pending", "2")
+    assert (task.number_masked, task.status, task.business) == ("*******5678", "pending", "2")
     assert service.begin_callback(task.id)[0] == "13912345678"
     with pytest.raises(InvalidTransition):
         service.begin_callback(task.id)
@@ -363,7 +363,7 @@ def test_transfers_to_agent_queue_and_number_are_logged_and_keep_first_answer(en
     assert logged == [
         ("agent", a1.id, a2.id, None, None),
         ("queue", a2.id, None, "2", None),
-        ("number", None, None, None, "137****1111"),
+        ("number", None, None, None, "*******1111"),
     ]
 
 
@@ -461,7 +461,7 @@ def test_worker_jobs_purge_once_a_day_and_sync(db: str, tmp_path: Path) -> None:
     from node import settings as node_settings
     from node.telephony import jobs
 
-    settings = node_settings.for_tests(tmp_path, "sqlite:///unused.db")
+    settings = node_settings.for_tests(tmp_path, f"sqlite:///{tmp_path}/unused.db")
     found = {j.name: j for j in jobs.jobs(settings)}
     assert set(found) == {"telephony_purge_recordings", "telephony_sync"}
     assert found["telephony_purge_recordings"].trigger == "cron"

@@ -26,6 +26,6 @@ def test_report_and_rollup_commands(tmp_path: Path) -> None:
     )
     assert denied.returncode != 0 and "无权查看" in denied.stderr
     bad = hotline("-c", str(home), "admin", "report", "--date", "2025-13-03", check=False)
-    assert bad.returncode != 0 and "YYYY-MM-DD" in bad.stderr
+    assert bad.returncode != 0 and "应为日期" in bad.stderr  # node.validation.parse_day's message
     missing = hotline("-c", str(home), "admin", "rollup", check=False)
     assert missing.returncode != 0 and "--date" in missing.stderr

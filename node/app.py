@@ -35,7 +35,11 @@ VIEW_MODULES = [
     "node.telephony.views",
     "node.telephony.admin_views",
     "node.text.views",
+<<<<<<< HEAD
     "node.appraisal.views",
+=======
+    "node.analytics.views",
+>>>>>>> issue-10
     "federation.views",
 ]
 

@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "node.text.models",
     "node.jobs.models",
     "node.portal.models",
+    "node.analytics.models",
     "node.appraisal.models",
     "federation.models",
 ]

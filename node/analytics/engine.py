@@ -20,8 +20,10 @@ with Value = {"value": float|int|None, "numerator": number, "denominator": numbe
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 import peewee as pw
@@ -767,6 +769,8 @@ def indicator_label(name: str, options: Mapping[str, Any] | None = None) -> str:
     if name == "service_level":
         n = int((options or {}).get("service_level_s", DEFAULT_SERVICE_LEVEL_S))
         return f"{n}秒内接通率"
+    if ind.kind == "average":
+        return f"{ind.label}（{ind.unit}）"
     return ind.label
 
 
@@ -886,9 +890,9 @@ def _prepared(
     return q, conditions
 
 
-def _ctx(period: Period, options: Mapping[str, Any] | None) -> Ctx:
+def _ctx(period: Period, options: Mapping[str, Any] | None, node: str | None = None) -> Ctx:
     start, end = period.bounds()
-    return Ctx(_me(), start, end, period, check_options(options))
+    return Ctx(node or _me(), start, end, period, check_options(options))
 
 
 def measure_counts(
@@ -897,35 +901,60 @@ def measure_counts(
     group_by: Sequence[str] = (),
     filters: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    node: str | None = None,
 ) -> dict[str, dict[Key, float] | None]:
     """Each measure's count (or sum) per group key (a tuple of codes in `group_by` order; '' where
-    the source has no such dimension). None for a measure a filter does not apply to."""
+    the source has no such dimension). None for a measure a filter does not apply to. `node`
+    overrides this node's region (the federation's multi-node tests run nodes in one process)."""
     dims = check_group_by(group_by)
     flt = check_filters(filters)
-    ctx = _ctx(period, options)
+    ctx = _ctx(period, options, node)
     out: dict[str, dict[Key, float] | None] = {}
-    for name in measures:
-        measure = MEASURES[name]
-        prepared = _prepared(measure, ctx, dims, flt)
+    # measures of one source attributed by the same time are counted in ONE query (one scan of the
+    # period's rows through the time index): SUM(CASE WHEN <measure's conditions> THEN 1 END)
+    groups: dict[tuple[str, str], list[Measure]] = {}
+    for name in dict.fromkeys(measures):
+        m = MEASURES[name]
+        groups.setdefault((m.source, m.time), []).append(m)
+    for group in groups.values():
+        first = group[0]
+        prepared = _prepared(first, ctx, dims, flt)
         if prepared is None:
-            out[name] = None
+            out.update({m.name: None for m in group})
             continue
-        q, conditions = prepared
-        exprs = [_dim_expr(q, measure, d) for d in dims]
+        q, _ = prepared
+        filter_conditions = prepared[1][len(first.where(ctx)) :]
+        exprs = [_dim_expr(q, first, d) for d in dims]
         present = [e for e in exprs if e is not None]
-        agg = pw.fn.COUNT(pw.SQL("*")) if measure.total is None else pw.fn.SUM(measure.total(ctx))
-        query = q.query.select(*present, agg).where(*conditions)
+        sums = [
+            pw.fn.SUM(
+                pw.Case(
+                    None, ((reduce(operator.and_, m.where(ctx)), 1 if m.total is None else m.total(ctx)),), 0
+                )
+            )
+            for m in group
+        ]
+        query = q.query.select(*present, *sums).where(_time_range(first, ctx), *filter_conditions)
         if present:
             query = query.group_by(*present)
-        values: dict[Key, float] = {}
+        values: dict[str, dict[Key, float]] = {m.name: {} for m in group}
         for row in query.tuples():
-            it = iter(row[:-1])
+            it = iter(row[: len(present)])
             key = tuple("" if e is None else _text(next(it)) for e in exprs)
-            total = row[-1]
-            if total:
-                values[key] = values.get(key, 0) + (float(total) if measure.total is not None else int(total))
-        out[name] = values
-    return out
+            for m, total in zip(group, row[len(present) :], strict=True):
+                if total:
+                    got = values[m.name]
+                    got[key] = got.get(key, 0) + (float(total) if m.total is not None else int(total))
+        out.update(values)
+    return {name: out[name] for name in measures}
+
+
+def _time_range(measure: Measure, ctx: Ctx) -> Any:
+    """The period condition on a measure's attributing time (uses that column's index)."""
+    if measure.source == "legs":
+        leg = _leg()
+        return (leg.day >= ctx.period.start) & (leg.day < ctx.period.end)
+    return ctx.within(_time_expr(measure))
 
 
 def _text(value: Any) -> str:
@@ -1172,6 +1201,54 @@ def drill(
             )
         if len(out) >= limit:
             break
+    return out
+
+
+# ---- counts sent upward (federation daily reports) and indicators from summed counts -------------
+
+# Summed measures travel as integer milliseconds (the report's counts are integers).
+MS_SUFFIX = "_ms"
+REPORT_GROUPING = ("business_type", "domain", "channel")
+
+
+def report_counts(node: str, period: Period) -> list[tuple[str, str, str, str, int]]:
+    """A node's own measure counts for a period as (measure, type, domain, channel, value): every
+    measure the non-growth indicators need, at the grain the federation's daily report sends
+    (sums of seconds as `<measure>_ms`). Summed over nodes and days, `indicators_from_counts`
+    gives the same figures as `compute` over the same orders and calls."""
+    names = sorted(
+        {m for i in INDICATORS.values() if i.kind != "growth" for m in (*i.numerator, *i.denominator)}
+    )
+    counts: list[tuple[str, str, str, str, int]] = []
+    for name, values in measure_counts(names, period, REPORT_GROUPING, node=node).items():
+        summed = MEASURES[name].total is not None
+        for (btype, domain, channel), value in sorted((values or {}).items()):
+            number = round(value * 1000) if summed else int(value)
+            if number:
+                counts.append((name + (MS_SUFFIX if summed else ""), btype, domain, channel, number))
+    return counts
+
+
+def indicators_from_counts(
+    totals: Mapping[str, float], by_type: Mapping[str, Mapping[str, float]]
+) -> dict[str, dict[str, Any]]:
+    """The indicators (all but growth) from summed report counts: `totals` per metric and the same
+    per business type (for indicators whose definition fixes a type)."""
+
+    def get(source: Mapping[str, float], measure: str) -> float:
+        if MEASURES[measure].total is not None:
+            return source.get(measure + MS_SUFFIX, 0) / 1000
+        return source.get(measure, 0)
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, ind in INDICATORS.items():
+        if ind.kind == "growth":
+            continue
+        fixed = dict(ind.fixed)
+        source = by_type.get(fixed["business_type"], {}) if "business_type" in fixed else totals
+        num = sum(get(source, m) for m in ind.numerator)
+        den = sum(get(source, m) for m in ind.denominator) if ind.denominator else None
+        out[name] = {"value": _value(ind, num, den), "numerator": num, "denominator": den}
     return out
 
 

@@ -45,6 +45,7 @@ JOB_EXTENSIONS = [
     "node.telephony.jobs",
     "node.backup.jobs",
     "node.push.jobs",
+    "node.analytics.jobs",
     "node.appraisal.jobs",
 ]
 

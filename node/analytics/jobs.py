@@ -1,0 +1,48 @@
+"""Worker job: the annex A report forms of every finished month, quarter and year, generated once
+(node.jobs.runner.run_once per period) and kept as Excel under <data_dir>/reports/."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from node.analytics import forms, periods
+from node.settings import Settings
+
+JOB_NAME = "stats_forms"
+
+
+def finished_periods(today: dt.date) -> list[periods.Period]:
+    """The month, quarter and year that ended most recently before `today`."""
+    month = periods.month(today.year, today.month).previous()
+    out = [month]
+    quarter_start = dt.date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    out.append(periods.parse_period(f"{quarter_start.year}-Q{(quarter_start.month - 1) // 3 + 1}").previous())
+    out.append(periods.parse_period(str(today.year - 1)))
+    return out
+
+
+def generate(settings: Settings, today: dt.date) -> list[Path]:
+    """Write each finished period's form not written yet; returns the files written now."""
+    from node.jobs.runner import run_once
+
+    folder = settings.data_dir / "reports"
+    written: list[Path] = []
+    for period in finished_periods(today):
+        path = folder / f"12328统计报表-{period.key}.xlsx"
+
+        def write(p: periods.Period = period, target: Path = path) -> str:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(forms.to_xlsx(forms.build(p, settings.name)))
+            return str(target)
+
+        if run_once(JOB_NAME, period.key, write):
+            written.append(path)
+    return written
+
+
+def jobs(settings: Settings) -> list[Any]:
+    from node.jobs.worker import Job
+
+    return [Job(JOB_NAME, lambda now: generate(settings, now.date()), "cron", {"hour": 1, "minute": 30})]

@@ -35,11 +35,8 @@ VIEW_MODULES = [
     "node.telephony.views",
     "node.telephony.admin_views",
     "node.text.views",
-<<<<<<< HEAD
-    "node.appraisal.views",
-=======
     "node.analytics.views",
->>>>>>> issue-10
+    "node.appraisal.views",
     "federation.views",
 ]
 

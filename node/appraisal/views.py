@@ -27,9 +27,8 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     nav = app.config.setdefault("NAV_EXTRA", [])
     for entry in (
-        ("绩效考核", "/appraisal/rankings", "appraisal.r", "appraisal.view"),
-        ("我的考核", "/appraisal/rankings", "appraisal.r", "appraisal.own"),
-        ("通话质检", "/appraisal/qa", "appraisal.qa", "qa.inspect"),
+        ("绩效考核", "/appraisal/rankings", "appraisal.", "appraisal.view"),
+        ("我的考核", "/appraisal/rankings", "appraisal.", "appraisal.own"),
     ):
         if entry not in nav:
             nav.append(entry)

@@ -409,3 +409,42 @@ def test_bad_input_is_refused_in_chinese(db: str) -> None:
         drill("volume", NOV, part="all")
     with pytest.raises(ValidationError):
         drill("volume", NOV, limit=10**9)
+
+
+def test_daily_facts_give_the_raw_figures_and_are_used_only_when_complete(db: str) -> None:
+    from node import clock
+    from node.analytics import engine, facts
+
+    stat_order(T, "closed", channel="02", dispatched_at=T, due_at=T, closed_at=T + dt.timedelta(days=1))
+    stat_order(T, "visited", dispatched_at=T, closed_at=T, callback_at=T, callback_result_satisfaction="1")
+    stat_order(
+        dt.datetime(2026, 10, 5),
+        "answered",
+        business_type="2",
+        immediate_answer="答",
+        closed_at=dt.datetime(2026, 10, 5),
+    )
+    stat_call_leg(T, answered_at=T, wait_s=12, talk_s=50, wrapup_s=5, queue="1")
+    stat_phone_rating(T, 2)
+    names = [n for n in engine.INDICATORS if n != "service_level"]
+    questions = [
+        ((), {}),
+        (("channel",), {}),
+        (("business_type", "month"), {}),
+        (("day",), {"channel": "01"}),
+    ]
+    with clock.frozen(dt.datetime(2026, 12, 2, 10)):
+        raw = [compute(names, NOV, list(g), f) for g, f in questions]
+        assert not facts.usable(NOV, [], [])
+        facts.refresh(parse_period("2026-10-01~2026-12-02").days_list())
+        assert facts.usable(NOV, ["channel"], ["business_type"])
+        assert not facts.usable(NOV, ["unit"], [])  # not a fact dimension: raw rows
+        assert [compute(names, NOV, list(g), f) for g, f in questions] == raw
+        # an order accepted now: facts are stale for at most MAX_STALE, then raw rows are read
+        stat_order(dt.datetime(2026, 12, 2, 9), updated_at=dt.datetime(2026, 12, 2, 10))
+        today = parse_period("2026-12-02")
+        assert val("volume", today) == 0  # the 10-minute-old count
+    with clock.frozen(dt.datetime(2026, 12, 2, 10, 11)):
+        assert val("volume", today) == 1  # stale facts are not used
+        assert facts.refresh_due(clock.now()) > 0
+        assert facts.usable(today, [], []) and val("volume", today) == 1

@@ -220,3 +220,17 @@ def test_forms_generated_once_per_finished_period_and_kept(db: str, settings: An
     cells = {r[0]: r for r in ws.iter_rows(values_only=True) if r and r[0]}
     assert cells["受理量"][1] == 1
     assert jobs.generate(settings, dt.date(2026, 12, 3)) == []  # kept, not regenerated
+
+
+def test_hot_topics_screen(client: FlaskClient, login_as: Any, db: str) -> None:
+    for i in range(6):
+        stat_order(
+            T + dt.timedelta(hours=i),
+            title="电动自行车充电桩起火",
+            content="小区电动自行车充电桩起火隐患",
+            search_text="电动自行车 充电桩 起火 隐患",
+        )
+    login_as("supervisor")
+    page = text(client.get("/stats/topics?period=2026-11&periods=2"))
+    assert "热点分析" in page and "2026年11月 · 受理 6 件" in page
+    assert client.get("/stats/topics?period=2026-11&periods=99").status_code == 422

@@ -902,6 +902,7 @@ def measure_counts(
     filters: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
     node: str | None = None,
+    use_facts: bool = True,
 ) -> dict[str, dict[Key, float] | None]:
     """Each measure's count (or sum) per group key (a tuple of codes in `group_by` order; '' where
     the source has no such dimension). None for a measure a filter does not apply to. `node`
@@ -909,6 +910,12 @@ def measure_counts(
     dims = check_group_by(group_by)
     flt = check_filters(filters)
     ctx = _ctx(period, options, node)
+    names = list(dict.fromkeys(measures))
+    if use_facts and node is None and ctx.options["service_level_s"] == DEFAULT_SERVICE_LEVEL_S:
+        from node.analytics import facts
+
+        if facts.usable(period, dims, flt):
+            return facts.read(names, period, dims, flt)
     out: dict[str, dict[Key, float] | None] = {}
     # measures of one source attributed by the same time are counted in ONE query (one scan of the
     # period's rows through the time index): SUM(CASE WHEN <measure's conditions> THEN 1 END)

@@ -43,6 +43,10 @@ def generate(settings: Settings, today: dt.date) -> list[Path]:
 
 
 def jobs(settings: Settings) -> list[Any]:
+    from node.analytics import facts
     from node.jobs.worker import Job
 
-    return [Job(JOB_NAME, lambda now: generate(settings, now.date()), "cron", {"hour": 1, "minute": 30})]
+    return [
+        Job(JOB_NAME, lambda now: generate(settings, now.date()), "cron", {"hour": 1, "minute": 30}),
+        Job(facts.JOB_NAME, lambda now: facts.refresh_due(now), "interval", {"minutes": 5}),
+    ]

@@ -32,4 +32,27 @@ class ImportedOrder(BaseModel):
     source_key = pw.CharField(max_length=80, unique=True)
 
 
-MODELS = [ImportBatch, ImportedOrder]
+class DailyFact(BaseModel):
+    """Pre-aggregated measure counts (统计日表) per day × business type × domain × channel, written
+    by the worker from the engine's raw queries (node/analytics/facts.py) so dashboards read a few
+    hundred rows instead of scanning the month's orders."""
+
+    day = pw.DateField()
+    measure = pw.CharField(max_length=40)
+    business_type = pw.CharField(max_length=2, default="")
+    domain = pw.CharField(max_length=2, default="")
+    channel = pw.CharField(max_length=2, default="")
+    value = pw.FloatField()
+
+    class Meta:
+        indexes = ((("day", "measure"), False),)
+
+
+class FactDay(BaseModel):
+    """A day whose facts are complete, and when they were computed."""
+
+    day = pw.DateField(primary_key=True)
+    refreshed_at = pw.DateTimeField()
+
+
+MODELS = [ImportBatch, ImportedOrder, DailyFact, FactDay]

@@ -63,6 +63,7 @@ def init_app(app: Flask) -> None:
         ("统计分析", "/stats", "stats.", "stats.view"),
         ("统计报表", "/stats/forms", "stats.forms", "stats.view"),
         ("辖区统计", "/stats/regions", "stats.regions", "stats.view"),
+        ("热点分析", "/stats/topics", "stats.topics", "stats.view"),
     ):
         if not any(n[1] == item[1] for n in nav):
             nav.append(item)
@@ -571,3 +572,21 @@ def regions() -> Any:
             ],
         },
     )
+
+
+@bp.get("/topics")
+def topics() -> Any:
+    """热点分析: rising terms and clusters of the period against the periods before it (node/text/hot),
+    each term drilling to the orders that use it (full-text search), each example to its order."""
+    from node.text import hot
+
+    web.current_actor().require("stats.view")
+    period = _period(clock.today().strftime("%Y-%m"))
+    start, end = period.bounds()
+    result = hot.hot_topics_for_orders(
+        start,
+        end,
+        domain=request.args.get("domain") or None,
+        periods=arg_int("periods", 4, 1, 12),
+    )
+    return render_template("stats/topics.html", period=period, result=result)

@@ -245,6 +245,15 @@ def evidence(
     """The orders or calls behind a subject's raw value: [{"kind": "order"|"call"|"inspection",
     "ref": ..., "at": datetime, "note": ...}]."""
     src = SOURCES[code]
+    if population == "centre":
+        return [
+            {
+                "kind": "note",
+                "ref": "",
+                "at": None,
+                "note": "下级中心的指标来自其逐日上报的统计报告（按引擎口径汇总），工单保存在下级节点",
+            }
+        ]
     if src.engine:
         from node.analytics import engine
 

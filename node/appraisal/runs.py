@@ -34,7 +34,7 @@ class Subject:
 
 def subjects(population: str) -> list[Subject]:
     """Who is scored: active users with the agent role; active handling units; this node's
-    subordinate centres (province and ministry nodes)."""
+    subordinate centres (province and ministry nodes: the children in its federation peers)."""
     if population == "agent":
         users = User.select(User.id, User.display_name, User.roles).where(User.active == True)  # noqa: E712
         return [Subject(str(u.id), u.display_name) for u in users if "agent" in u.roles.split(",")]
@@ -43,42 +43,32 @@ def subjects(population: str) -> list[Subject]:
             Subject(str(u.id), u.name, u.id)
             for u in Unit.select(Unit.id, Unit.name).where(Unit.active == True).order_by(Unit.id)  # noqa: E712
         ]
-    cfg = node_settings.current()
-    if cfg.level == "city":
+    from federation.models import Peer
+    from node.catalog import service as catalog
+
+    if node_settings.current().level == "city":
         return []
-    return [Subject(c.region, c.name or c.region) for c in cfg.children]
+    peers = Peer.select().where(Peer.relation == "child", Peer.enabled == True).order_by(Peer.region)  # noqa: E712
+    return [Subject(p.region, p.name or catalog.region_name(p.region) or p.region) for p in peers]
 
 
 def _centre_values(
     codes: list[str], period: periods.Period, centres: list[Subject]
 ) -> dict[str, dict[str, float | None]]:
-    """Engine figures per region rolled up to each subordinate centre (numerators and denominators
-    summed over the centre's regions, then divided as the engine divides them)."""
-    from node.analytics import engine
+    """Each subordinate centre's indicators over the period from the daily reports it sent up
+    (federation.reports.rollup_period: the engine's definitions applied to the summed counts)."""
+    from federation import reports
 
-    names = sorted({measures.SOURCES[c].engine for c in codes})
-    rows = engine.compute(names, measures.engine_period(period), group_by=("region",))
-    prefix = {c.code: c.code.rstrip("0") or c.code for c in centres}
-    sums: dict[str, dict[str, list[float]]] = {n: {} for n in names}
-    for row in rows:
-        region = str(row["group"].get("region") or "")
-        owner = next((c for c, p in prefix.items() if region.startswith(p)), None)
-        if owner is None:
-            continue
-        for n in names:
-            v = row["values"][n]
-            acc = sums[n].setdefault(owner, [0.0, 0.0, 0.0])
-            acc[0] += v["numerator"] or 0
-            acc[1] += v["denominator"] or 0
-            acc[2] += 1 if v["denominator"] is not None else 0
+    rollup = reports.rollup_period(node_settings.current().region, period.base.start, period.base.end)
+    by_child = {c["region"]: c["indicators"] for c in rollup["children"] if not c["own"]}
     out: dict[str, dict[str, float | None]] = {}
-    for c in codes:
-        n = measures.SOURCES[c].engine
-        ind = engine.INDICATORS[n]
-        vals: dict[str, float | None] = {}
-        for owner, (num, den, _) in sums[n].items():
-            vals[owner] = engine._value(ind, num, den if ind.denominator else None)
-        out[c] = vals
+    for code in codes:
+        name = measures.SOURCES[code].engine
+        out[code] = {
+            s.code: by_child[s.code][name]["value"]
+            for s in centres
+            if s.code in by_child and name in by_child[s.code]
+        }
     return out
 
 

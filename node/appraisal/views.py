@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, flash, redirect, render_template, 
 from node import clock
 from node.appraisal import exports, measures, periods, qa, runs, schemes
 from node.appraisal.models import POPULATIONS
+from node.appraisal.rules import MISSING, RULES
 from node.audit import service as audit
 from node.auth import web as auth_web
 from node.auth.service import Actor
@@ -27,9 +28,8 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     nav = app.config.setdefault("NAV_EXTRA", [])
     for entry in (
-        ("绩效考核", "/appraisal/rankings", "appraisal.r", "appraisal.view"),
-        ("我的考核", "/appraisal/rankings", "appraisal.r", "appraisal.own"),
-        ("通话质检", "/appraisal/qa", "appraisal.qa", "qa.inspect"),
+        ("绩效考核", "/appraisal/rankings", "appraisal.", "appraisal.view"),
+        ("我的考核", "/appraisal/rankings", "appraisal.", "appraisal.own"),
     ):
         if entry not in nav:
             nav.append(entry)
@@ -393,11 +393,55 @@ def scheme_list() -> Any:
         current=current,
         items_of=schemes.items_of,
         indicators=measures.for_population(population),
-        items_json=json.dumps(current.items, ensure_ascii=False, indent=1),
+        rows=[*schemes.items_of(current), *([None] * 3)],
+        rules=RULES,
+        missing=MISSING,
         sheet=qa.current_sheet(),
         can_edit=actor.can("appraisal.scheme"),
         kinds=periods.KINDS,
     )
+
+
+MAX_ROWS = 30
+
+
+def _bands(raw: str) -> list[list[str]]:
+    """ "95:35, 90:30" → [["95", "35"], ["90", "30"]] (numbers are checked by the rules module)."""
+    out = []
+    for part in raw.replace("，", ",").replace("：", ":").split(","):
+        if part.strip():
+            threshold, _, points = part.partition(":")
+            out.append([threshold.strip(), points.strip()])
+    return out
+
+
+def _items_from_form() -> list[dict[str, Any]]:
+    """The item rows of the scheme form (rows without an indicator are left out)."""
+    items: list[dict[str, Any]] = []
+    for n in range(MAX_ROWS):
+        f = request.form
+        indicator = (f.get(f"item-{n}-indicator") or "").strip()
+        if not indicator:
+            continue
+        rule = f.get(f"item-{n}-rule") or ""
+        item: dict[str, Any] = {
+            "indicator": indicator,
+            "label": f.get(f"item-{n}-label") or "",
+            "weight": f.get(f"item-{n}-weight"),
+            "rule": rule,
+            "missing": f.get(f"item-{n}-missing") or "exclude",
+        }
+        if rule == "linear":
+            item |= {"floor": f.get(f"item-{n}-floor"), "target": f.get(f"item-{n}-target")}
+        elif rule == "thresholds":
+            item |= {
+                "bands": _bands(f.get(f"item-{n}-bands") or ""),
+                "higher_better": f.get(f"item-{n}-lower_better") != "1",
+            }
+        elif rule == "deduction":
+            item |= {"per_event": f.get(f"item-{n}-per_event"), "cap": f.get(f"item-{n}-cap") or None}
+        items.append(item)
+    return items
 
 
 @bp.post("/schemes")
@@ -405,10 +449,7 @@ def scheme_save() -> Any:
     actor = auth_web.current_actor()
     population = request.form.get("population") or ""
     try:
-        try:
-            items = json.loads(request.form.get("items") or "")
-        except ValueError:
-            raise ValidationError("考核项须为 JSON 列表（见页面示例）") from None
+        items = _items_from_form()
         s = schemes.save(
             actor,
             population,

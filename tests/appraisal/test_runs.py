@@ -274,3 +274,40 @@ def test_subjects_without_any_figure_are_not_ranked(db: str) -> None:
     ranked = {r.subject_id for r in Result.select().where(Result.run == run)}
     assert str(busy.id) in ranked and str(idle.id) not in ranked
     assert run.skipped >= 1
+
+
+def test_province_scores_subordinate_centres_from_their_reports(db: str, tmp_path: object) -> None:
+    from federation.models import NodeReport, Peer, ReportCount
+    from node import settings as node_settings
+
+    node_settings.configure(
+        node_settings.for_tests(tmp_path, "sqlite:///unused.db", region="320000", level="province")
+    )
+    admin = factories.actor("admin")
+    leader = factories.actor("shift_leader")
+    for region, name in (("320100", "南京市中心"), ("320200", "无锡市中心")):
+        Peer.create(region=region, relation="child", name=name, created_at=NOV)
+    figures = {"320100": (10, 9), "320200": (10, 6), "320300": (10, 1)}  # 320300 is no peer of ours
+    for node, (due, on_time) in figures.items():
+        for day in (dt.date(2026, 11, 5), dt.date(2026, 12, 1)):  # December's report is not November's
+            rep = NodeReport.create(node=node, report_date=day, revision=1, received_at=NOV)
+            ReportCount.create(report=rep, node=node, report_date=day, metric="closed_due", value=due)
+            ReportCount.create(report=rep, node=node, report_date=day, metric="closed_on_time", value=on_time)
+    with clock.frozen(AFTER):
+        schemes.save(
+            admin,
+            "centre",
+            name="限时办结考核",
+            effective_from="2026-11-01",
+            items=[{"indicator": "on_time_rate", "weight": 100, "rule": "linear", "floor": 0.5, "target": 1}],
+        )
+        run = runs.score_period(leader, "centre", "2026-11")
+    got = {
+        r.subject_id: (r.subject_name, r.items[0]["raw"], r.total, r.rank)
+        for r in Result.select().where(Result.run == run)
+    }
+    assert got == {"320100": ("南京市中心", 0.9, 80, 1), "320200": ("无锡市中心", 0.6, 20, 2)}
+    node_settings.configure(node_settings.for_tests(tmp_path, "sqlite:///unused.db"))
+    with clock.frozen(AFTER):
+        city = runs.score_period(leader, "centre", "2026-10")
+    assert city.results.count() == 0  # a city node has no subordinate centres

@@ -38,6 +38,7 @@ USERS = [
     ("bus", "孙丽（公交集团）", ["unit_staff"], "GJJT"),
     ("road", "周强（公路中心）", ["unit_staff"], "GLC"),
     ("editor", "吴敏", ["knowledge_editor"], None),
+    ("editor2", "何静（知识审核）", ["knowledge_editor"], None),
     ("monitor", "郑伟", ["supervisor"], None),
     ("admin", "系统管理员", ["admin"], None),
     ("audit", "审计员", ["auditor"], None),

@@ -36,6 +36,9 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     service.install()
     supervision.install()
+    from node.outbox import service as outbox
+
+    outbox.install()
     nav = app.config.setdefault("NAV_EXTRA", [])
     for item in (
         ("回访", "/followup/callbacks", "followup.callback", "order.callback"),

@@ -46,6 +46,7 @@ JOB_EXTENSIONS = [
     "node.backup.jobs",
     "node.push.jobs",
     "node.followup.jobs",
+    "node.outbox.jobs",
 ]
 
 

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import socket
 import socketserver
 import struct
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from smpplib import consts, smpp
 
 PASSWORD = "secret"
+DELAY_S = float(os.environ.get("SMSC_DELAY_S", "0"))
 _lock = threading.Lock()
 _ids = itertools.count(1)
 
@@ -78,6 +81,7 @@ class Handler(socketserver.BaseRequestHandler):
                 if pdu.command != "bind_transmitter":
                     self._deliver_mo(sock, seq)
             elif pdu.command == "submit_sm":
+                time.sleep(DELAY_S)  # a slow SMSC, so that a test can kill a sender mid-batch
                 message_id = self._accept(pdu)
                 resp = smpp.make_pdu(
                     "submit_sm_resp", client=seq, sequence=pdu.sequence, message_id=message_id

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -23,9 +24,10 @@ def _hooks() -> None:
 
 
 class Smsc:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, delay_s: float = 0.0):
         self.home = home
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.smsc", str(home)], cwd=ROOT)
+        env = {**os.environ, "SMSC_DELAY_S": str(delay_s)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.smsc", str(home)], cwd=ROOT, env=env)
         deadline = time.monotonic() + 30
         while not (home / "port").exists():
             assert self.proc.poll() is None, "SMSC exited"

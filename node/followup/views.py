@@ -101,8 +101,11 @@ def callback_form(number: str) -> Any:
     actor = web.current_actor()
     actor.require("order.callback")
     order, task = _order_task(number)
-    attempts = (
-        list(VisitAttempt.select().where(VisitAttempt.task == task).order_by(VisitAttempt.at)) if task else []
+    attempts = list(  # every round's attempts
+        VisitAttempt.select(VisitAttempt, VisitTask)
+        .join(VisitTask)
+        .where(VisitTask.order == order)
+        .order_by(VisitAttempt.at, VisitAttempt.id)
     )
     ratings = list(Rating.select().where(Rating.order == order).order_by(Rating.at, Rating.id))
     questions = service.questions_of(task) if task else list(QUESTIONS.items())

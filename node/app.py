@@ -35,6 +35,7 @@ VIEW_MODULES = [
     "node.telephony.views",
     "node.notices.views",
     "node.followup.views",
+    "node.outbox.wechat",
     "node.telephony.admin_views",
     "node.text.views",
     "node.files.views",

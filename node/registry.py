@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "node.telephony.models",
     "node.workflow.models",
     "node.followup.models",
+    "node.outbox.models",
     "node.text.models",
     "node.files.models",
     "node.knowledge.models",

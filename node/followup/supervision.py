@@ -98,7 +98,13 @@ def escalate(now: dt.datetime) -> int:
     """Supervisions nobody has read within ESCALATE_WORK_MINUTES working minutes rise one level."""
     cal = catalog.calendar()
     written = 0
-    for urge in Urge.select().where(Urge.level.in_(["sup1", "sup2"])):
+    live = [*states.states_in(states.PENDING), *states.states_in(states.OPEN)]
+    candidates = (
+        Urge.select(Urge, WorkOrder)
+        .join(WorkOrder)
+        .where(Urge.level.in_(["sup1", "sup2"]), WorkOrder.state.in_(live))
+    )
+    for urge in candidates:
         level = int(urge.level[3:])
         if cal.add_work_minutes(urge.at, ESCALATE_WORK_MINUTES) > now:
             continue

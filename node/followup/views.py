@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
 from node import clock
 from node.auth import web
+from node.auth.models import User
 from node.catalog import service as catalog
 from node.errors import NotFound, ValidationError
 from node.followup import service, supervision
@@ -25,7 +27,7 @@ from node.followup.models import (
 )
 from node.web.common import page_arg, pages, require_form_csrf
 from node.workflow import service as workflow
-from node.workflow.models import SATISFACTION, WorkOrder
+from node.workflow.models import SATISFACTION, Assignment, Urge, WorkOrder
 
 bp = Blueprint("followup", __name__, url_prefix="/followup")
 PAGE_SIZE = 30
@@ -36,11 +38,15 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     service.install()
     supervision.install()
+    from node.outbox import service as outbox
+
+    outbox.install()
     nav = app.config.setdefault("NAV_EXTRA", [])
     for item in (
         ("回访", "/followup/callbacks", "followup.callback", "order.callback"),
         ("不满意整改", "/followup/dissatisfied", "followup.dissatisfied", "order.reopen"),
         ("回访计划", "/followup/plans", "followup.plan", "catalog.manage"),
+        ("超期历史", "/followup/overdue", "followup.overdue", "order.urge"),
     ):
         if not any(i[1] == item[1] for i in nav):
             nav.append(item)
@@ -95,8 +101,11 @@ def callback_form(number: str) -> Any:
     actor = web.current_actor()
     actor.require("order.callback")
     order, task = _order_task(number)
-    attempts = (
-        list(VisitAttempt.select().where(VisitAttempt.task == task).order_by(VisitAttempt.at)) if task else []
+    attempts = list(  # every round's attempts
+        VisitAttempt.select(VisitAttempt, VisitTask)
+        .join(VisitTask)
+        .where(VisitTask.order == order)
+        .order_by(VisitAttempt.at, VisitAttempt.id)
     )
     ratings = list(Rating.select().where(Rating.order == order).order_by(Rating.at, Rating.id))
     questions = service.questions_of(task) if task else list(QUESTIONS.items())
@@ -226,3 +235,104 @@ def _int(raw: str, field: str) -> int:
     if not raw.isdigit() or len(raw) > 9:
         raise ValidationError("编号应为整数", details={field: "应为整数"})
     return int(raw)
+
+
+# ---- 跟踪督办: urges and supervisions with read receipts, the citizen's messages, overdue history
+
+
+def _date(name: str, default: dt.date) -> dt.date:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(
+            f"日期格式有误：{raw[:20]}（应为 2026-01-31）", details={name: "日期格式有误"}
+        ) from None
+
+
+@bp.get("/orders/<number>")
+def order_tracking(number: str) -> Any:
+    from node.outbox import service as outbox
+    from node.outbox.models import EVENTS, MESSAGE_STATES
+
+    actor = web.current_actor()
+    order = workflow.get_order(actor, number)
+    return render_template(
+        "followup/order.html",
+        order=order,
+        urges=supervision.urges_with_receipts(order),
+        levels=supervision.LEVELS,
+        messages=outbox.sms_log(order),
+        events=EVENTS,
+        message_states=MESSAGE_STATES,
+        pending_assist=workflow.assist_pending(order),
+        can_urge=actor.can("order.urge"),
+        can_waive=actor.can("order.dispatch"),
+    )
+
+
+@bp.post("/orders/<number>/supervise")
+def supervise(number: str) -> Any:
+    require_form_csrf()
+    raw = request.form.get("level", "1")
+    level = int(raw) if raw.isdigit() and len(raw) < 3 else 0
+    supervision.supervise(web.current_actor(), number, level, request.form.get("note", ""))
+    flash("督办已发出", "ok")
+    return redirect(url_for("followup.order_tracking", number=number))
+
+
+@bp.post("/orders/<number>/waive")
+def waive(number: str) -> Any:
+    require_form_csrf()
+    supervision.waive_assist(web.current_actor(), number, request.form.get("reason", ""))
+    flash("已同意主办单位不等协办反馈直接回复", "ok")
+    return redirect(url_for("followup.order_tracking", number=number))
+
+
+@bp.get("/overdue")
+def overdue() -> Any:
+    """超期历史: overdue marks (办理, 签收, 协办) per unit and handler in a period."""
+    from node.tracking.service import OVERDUE_LEVELS
+
+    actor = web.current_actor()
+    actor.require("order.urge")
+    today = clock.now().date()
+    since = _date("from", today - dt.timedelta(days=30))
+    until = _date("to", today)
+    if until < since:
+        raise ValidationError("结束日期不能早于开始日期", details={"to": "早于开始日期"})
+    start, end = (
+        dt.datetime.combine(since, dt.time()),
+        dt.datetime.combine(until + dt.timedelta(days=1), dt.time()),
+    )
+    rows = list(
+        Urge.select(Urge, WorkOrder)
+        .join(WorkOrder)
+        .where(Urge.level.in_(OVERDUE_LEVELS), Urge.at >= start, Urge.at < end)
+        .order_by(Urge.at.desc())
+        .limit(2000)
+    )
+    handlers: dict[tuple[int | None, int], str] = {}
+    for a in (
+        Assignment.select(Assignment, User)
+        .join(User, on=(Assignment.signed_by == User.id))
+        .where(Assignment.order.in_([r.order_id for r in rows] or [0]))
+    ):
+        handlers[(a.order_id, a.unit_id)] = a.signed_by.display_name
+    per_unit: dict[str, dict[str, int]] = {}
+    items = []
+    for r in rows:
+        unit = r.unit.name if r.unit else "（未分派）"
+        handler = handlers.get((r.order_id, r.unit_id), "（未签收）")
+        kind = {"overdue": "办理超期", "signover": "签收超期", "assistover": "协办超期"}[r.level]
+        per_unit.setdefault(unit, {"办理超期": 0, "签收超期": 0, "协办超期": 0})[kind] += 1
+        items.append({"urge": r, "unit": unit, "handler": handler, "kind": kind})
+    return render_template(
+        "followup/overdue.html",
+        items=items,
+        per_unit=sorted(per_unit.items(), key=lambda kv: -sum(kv[1].values())),
+        since=since,
+        until=until,
+    )

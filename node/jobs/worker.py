@@ -50,6 +50,7 @@ JOB_EXTENSIONS = [
     "node.analytics.jobs",
     "node.appraisal.jobs",
     "node.followup.jobs",
+    "node.outbox.jobs",
 ]
 
 

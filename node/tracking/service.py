@@ -26,17 +26,9 @@ LEVEL_NOTES = {
     "warn80": "系统预警：工单即将到期，请抓紧办理",
     "overdue": "系统催办：工单已超期",
 }
-DEFAULT_PERCENTS = (50, 80)
 
 
-def warn_percents(raw: str | None) -> tuple[int, ...]:
-    """SlaPolicy.warn_percents ("50,80") as sorted percents in 1..99; the default when unusable."""
-    got: set[int] = set()
-    for part in (raw or "").replace("，", ",").split(","):
-        part = part.strip()
-        if part.isdigit() and 0 < int(part) < 100:
-            got.add(int(part))
-    return tuple(sorted(got)) or DEFAULT_PERCENTS
+warn_percents = deadlines.warn_percents
 
 
 def _policy_percents(order: WorkOrder) -> tuple[int, ...]:

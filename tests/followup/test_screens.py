@@ -104,3 +104,59 @@ def test_plan_create_and_deactivate(client: FlaskClient, db: str, web_login) -> 
     )
     assert CallbackPlan.get_by_id(plan.id).active is False
     assert client.post("/followup/plans", data={"csrf_token": token, "deactivate": "x"}).status_code == 422
+
+
+def test_tracking_page_supervise_waive_sms_log_and_overdue_history(
+    client: FlaskClient, db: str, web_login
+) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from node import clock
+    from node.followup import supervision
+    from node.outbox import service as outbox
+    from node.tracking import service as tracking
+    from node.workflow import service as workflow
+    from node.workflow.models import Urge
+
+    supervision.install()
+    outbox.install()
+    lead, assist = factories.make_unit(), factories.make_unit()
+    with clock.frozen(dt.datetime(2026, 3, 2, 9, 0)):
+        order = factories.make_order("pending_dispatch", caller_phone="13900005555")
+        workflow.perform(
+            factories.actor("dispatcher"),
+            order.number,
+            "dispatch",
+            {"lead_unit": lead.code, "assist_units": [assist.code]},
+        )
+    with clock.frozen(dt.datetime(2026, 3, 2, 10, 0)):
+        tracking.scan_sign(clock.now())
+    _leader, token = web_login("shift_leader")
+    page = client.get(f"/followup/orders/{order.number}", headers=HTML).get_data(as_text=True)
+    assert "签收时限" in page and "协办单位未反馈" in page and "受理回执" in page and "139****5555" in page
+    resp = client.post(
+        f"/followup/orders/{order.number}/supervise", data={"csrf_token": token, "level": "9", "note": "x"}
+    )
+    assert resp.status_code == 422
+    resp = client.post(
+        f"/followup/orders/{order.number}/supervise",
+        data={"csrf_token": token, "level": "2", "note": "今日内办结"},
+    )
+    assert resp.status_code == 302 and Urge.select().where(Urge.order == order, Urge.level == "sup2").exists()
+    assert (
+        client.post(
+            f"/followup/orders/{order.number}/waive", data={"csrf_token": token, "reason": ""}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/followup/orders/{order.number}/waive", data={"csrf_token": token, "reason": "协办已口头反馈"}
+        ).status_code
+        == 302
+    )
+    assert workflow.assist_pending(WorkOrder.get_by_id(order.id)) == []
+    hist = client.get("/followup/overdue?from=2026-03-01&to=2026-03-03", headers=HTML).get_data(as_text=True)
+    assert order.number in hist and "签收超期" in hist and lead.name in hist
+    assert client.get("/followup/overdue?from=2026-13-01", headers=HTML).status_code == 422
+    assert client.get("/followup/overdue?from=2026-03-05&to=2026-03-01", headers=HTML).status_code == 422

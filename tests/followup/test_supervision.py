@@ -165,3 +165,15 @@ def test_urge_reaches_the_inbox_with_read_receipts_and_supervision_escalates(db:
         for u in Urge.select().where(Urge.order == order, Urge.level.startswith("sup")).order_by(Urge.id)
     ]
     assert levels == ["sup1", "sup2", "sup3"]
+
+
+def test_queue_colours_follow_the_policy_percents(db: str) -> None:
+    from node.workflow import deadlines
+
+    with clock.frozen(D(2026, 3, 2, 9, 0)):
+        order = factories.make_order("dispatched", business_type="3")
+    at = D(2026, 3, 5, 0, 0)  # 34 % of the window
+    assert deadlines.deadline_state(order, at) == "normal"  # default 50,80
+    _percents("3", "30,60,90")
+    assert deadlines.deadline_state(order, at) == "warn50"  # the first warning level
+    assert deadlines.deadline_state(order, D(2026, 3, 9, 6, 0)) == "warn80"  # 93 % ≥ the last

@@ -499,7 +499,7 @@ def _dt_arg(name: str) -> dt.datetime | None:
 def create_order() -> Any:
     actor = web.current_actor()
     order = service.create_order(actor, json_body())
-    return jsonify(present.order_detail(order, actor)), 201
+    return jsonify(present.order_detail(order, actor, fresh=order.state != "dispatched")), 201
 
 
 @route(bp, "/orders", "GET", "工单列表（队列、筛选、全文检索、分页）", "工单", query=_LIST_QUERY)

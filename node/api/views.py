@@ -505,7 +505,7 @@ def create_order() -> Any:
             order = service.create_order(actor, body)
         except service.DuplicateExternal as dup:
             return present.order_detail(service.get_order(actor, dup.number), actor), 200
-        return present.order_detail(order, actor), 201
+        return present.order_detail(order, actor, fresh=order.state != "dispatched"), 201
 
     return idempotency.run(actor.username, body, work)
 

@@ -89,13 +89,17 @@ def finish_contact(actor: Actor, contact_id: int, body: ContactFinish | dict[str
 
 def link_order(contact_id: int, number: str, outcome: str) -> None:
     """Called by the work-order engine inside its transaction when a contact becomes an order."""
-    contact = locked(Contact.select().where(Contact.id == contact_id)).first()
-    if contact is None:
+    # one conditional UPDATE (this runs on every workstation submit); the reason is read only on failure
+    done = (
+        Contact.update(order_number=number, outcome=outcome, ended_at=clock.now())
+        .where(Contact.id == contact_id, Contact.outcome == "pending")
+        .execute()
+    )
+    if done == 1:
+        return
+    if not Contact.select().where(Contact.id == contact_id).exists():
         raise ValidationError(f"受理记录不存在：{contact_id}", details={"contact_id": "不存在"})
-    if contact.outcome != "pending":
-        raise Conflict("该受理记录已结束，不能再生成工单")
-    contact.order_number, contact.outcome, contact.ended_at = number, outcome, clock.now()
-    contact.save()
+    raise Conflict("该受理记录已结束，不能再生成工单")
 
 
 def list_contacts(

@@ -61,6 +61,26 @@ def version() -> int:
     return int(LexiconChange.select(pw.fn.MAX(LexiconChange.id)).scalar() or 0)
 
 
+_recent: dict[str, tuple[float, int]] = {}
+RECENT_SECONDS = 2.0
+
+
+def recent_version(max_age: float = RECENT_SECONDS) -> int:
+    """`version()` read at most every `max_age` seconds per process and database: for what an
+    order's creation derives from the lexicon (titles, picker words), where an edit may take a
+    moment to show but a query per submit is too much."""
+    import time
+
+    key = str(getattr(db.database.obj, "database", ""))
+    hit = _recent.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < max_age:
+        return hit[1]
+    current = version()
+    _recent[key] = (now, current)
+    return current
+
+
 def seed() -> dict[str, int]:
     """Load or refresh the built-in lexicon (idempotent, run by `hotline migrate`). A built-in
     row nobody edited takes the release's weight; one the release no longer has is disabled;

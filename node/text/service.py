@@ -545,9 +545,33 @@ def record_intake_choices(actor: Any, order: Any, shown: dict[str, dict[str, Any
         "domain": order.domain or "",
         "sub_business": leaf_of(order.domain, order.sub_business),
     }
+    # the order was created in this transaction: no look-up, no upsert, one INSERT for the three
+    # kinds (this runs on every workstation submit)
+    actor.require("order.edit")
+    now = clock.now()
+    rows = []
     for kind, code in chosen.items():
-        if code:
-            record_category_choice(actor, order.number, kind, code, shown.get(kind) or None)
+        if not code or code not in _names(kind):
+            continue
+        seen = shown.get(kind) or {}
+        suggested = str(seen.get("code") or "")
+        if suggested and suggested not in _names(kind) and suggested != "00":
+            suggested = ""  # a forged hidden field is not stored as a suggestion
+        rows.append(
+            {
+                "order_number": order.number,
+                "kind": kind,
+                "suggested": suggested,
+                "confidence": seen.get("confidence") if suggested else None,
+                "model_version": seen.get("model_version") if suggested else None,
+                "chosen": code,
+                "decided_by": actor.user_id,
+                "decided_at": now,
+            }
+        )
+    if rows:
+        with db.write_tx():
+            CategoryChoice.insert_many(rows).execute()
 
 
 def suggestion_hit_rate(kind: str) -> dict[str, Any]:

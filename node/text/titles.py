@@ -1,12 +1,13 @@
-"""Automatic order titles that say where, who and what: "鼓楼区 出租汽车 拒载 苏A8T123".
+"""Automatic order titles that say where, what and who: "鼓楼区 拒载 苏A8T123".
 
 - where: the district (county-level region) of the order, else the start of the address;
-- the category: the sub-business (else the domain) name;
 - what: the words of the text that the categorisation lexicon ties both to a business type and to
   a category (拒载, 绕路, 不打表, 甩客 … — how callers name a wrong), in the order they appear;
 - who: the licence plate (the respondent's or one found in the text), else the line, vessel or company.
 
-Falls back to the first sentence when the text names neither a category nor a wrong.
+The category (出租汽车) is shown beside the title on every screen and is left out of it: the
+categoriser and its training read titles with the text, and must not be handed the agent's choice.
+Without a category or a named wrong, the title is the first sentence.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def issue_terms() -> list[str]:
     from node.text import lexicon
     from node.text.models import LexiconEntry
 
-    version = lexicon.version()
+    version = lexicon.recent_version()
     key = str(getattr(db.database.obj, "database", ""))
     with _lock:
         hit = _issue_terms.get(key)
@@ -83,12 +84,7 @@ def make_title(order: Any) -> str:
 
     content = order.content or ""
     what = _what(content)
-    category = ""
-    if order.sub_business:
-        category = catalog.sub_name(order.sub_business)
-    elif order.domain:
-        category = catalog.domain_name(order.domain)
-    if not what and not category:
+    if not what and not (order.sub_business or order.domain):
         return first_sentence(content)
     where = ""
     code = order.region_code or ""
@@ -101,8 +97,10 @@ def make_title(order: Any) -> str:
         where = region.name if region is not None and not code.endswith("0000") else ""
     who = order.respondent_plate or next(iter(plates(content)), "")
     who = who or order.respondent_route or order.respondent_vessel or (order.respondent_name or "")[:12]
-    parts = [where, category, *what, who]
-    title = " ".join(p for p in parts if p)
-    if not what:  # a category alone says little: add the start of the text
-        title = f"{title} {first_sentence(content)}".strip()
+    if what:
+        # the category's name stays out: titles are read with the text by the categoriser and its
+        # training, and must not hand them the agent's own choice
+        title = " ".join(p for p in (where, *what, who) if p)
+    else:  # no wrong named: where and who, then the start of the text
+        title = " ".join(p for p in (where, who, first_sentence(content)) if p)
     return title[:MAX_TITLE]

@@ -29,7 +29,7 @@ def category_synonyms() -> dict[str, list[tuple[str, str]]]:
     from node.text import lexicon
     from node.text.models import LexiconEntry
 
-    current = lexicon.version()
+    current = lexicon.recent_version()
     key = str(db_key())
     with _lock:
         hit = _synonym_cache.get(key)
@@ -58,13 +58,32 @@ def db_key() -> object:
     return getattr(db.database.obj, "database", None)
 
 
+_categories_cache: dict[str, tuple[tuple[float, int], list[dict[str, str]]]] = {}
+
+
 def categories() -> list[dict[str, str]]:
     """One entry per domain and per sub-business: 城市客运 › 出租汽车 (code 0403, initials cskyczqc),
-    with the lexicon's words for it (`syn`: 出租车 网约车 打车 …, `synpy`: their initials)."""
+    with the lexicon's words for it (`syn`: 出租车 网约车 打车 …, `synpy`: their initials). Built
+    once per code tables and lexicon version (every workstation page and submit shows it)."""
     synonyms = category_synonyms()
-    subs = catalog.sub_businesses()
+    key = str(db_key())
+    # the code tables' cache is rebuilt (new load time) when an administrator changes them
+    stamp = (catalog._fresh().loaded_at, _synonym_cache[key][0])
+    with _lock:
+        hit = _categories_cache.get(key)
+        if hit and hit[0] == stamp:
+            return hit[1]
+    out = _build_categories(synonyms, catalog.domains(), catalog.sub_businesses())
+    with _lock:
+        _categories_cache[key] = (stamp, out)
+    return out
+
+
+def _build_categories(
+    synonyms: dict[str, list[tuple[str, str]]], domains: dict[str, Any], subs: dict[str, Any]
+) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
-    for d in sorted(catalog.domains().values(), key=lambda d: d.code):
+    for d in sorted(domains.values(), key=lambda d: d.code):
         d_py = catalog.initials(d.name)
         note = "" if d.in_scope else f"非本热线受理范围，可告知或转接 {d.referral_hotline}"
         out.append(

@@ -94,7 +94,9 @@ def related(order: WorkOrder, actor: Actor) -> dict[str, Any]:
     }
 
 
-def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
+def order_detail(order: WorkOrder, actor: Actor, *, fresh: bool = False) -> dict[str, Any]:
+    """The full picture of an order; `fresh` for one created in this request (no split parts and
+    no assignments yet: two queries fewer on every creation)."""
     data = order_summary(order, actor)
     show_pii = actor.can("pii.view") and not order.confidential
     if order.anonymous:
@@ -109,9 +111,9 @@ def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
             "external_number": order.external_number,
             "parent": order.parent.number if order.parent_id else None,
             "master": order.master.number if order.master_id else None,
-            "children": [
-                c.number for c in WorkOrder.select(WorkOrder.number).where(WorkOrder.parent == order)
-            ],
+            "children": []
+            if fresh
+            else [c.number for c in WorkOrder.select(WorkOrder.number).where(WorkOrder.parent == order)],
             "road_class": order.road_class,
             "address": order.address,
             "latitude": order.latitude,
@@ -153,7 +155,7 @@ def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
                 "service_satisfaction_name": SATISFACTION.get(order.callback_service_satisfaction, ""),
                 "note": text_for(actor, order.callback_note),
             },
-            "assignments": [assignment(a, actor) for a in service.assignments(order)],
+            "assignments": [] if fresh else [assignment(a, actor) for a in service.assignments(order)],
             "actions": [
                 {"action": t.action, "label": t.label, "needs_reason": t.needs_reason}
                 for t in service.available_actions(actor, order)

@@ -153,6 +153,11 @@ def main() -> None:
             f"  {name:10} {rate:7.0f} orders/s = {rate / bare * 100:5.1f} % of bare ({bare:.0f} req/s)"
             f"  → 300 k orders in {300_000 / rate / 60:.1f} min"
         )
+    sqlite = rates["sqlite"]
+    print(
+        f"  targets (#17): SQLite ≥ 300 orders/s: {'达标' if sqlite >= 300 else '未达标'}（{sqlite:.0f}/s）；"
+        f"≥ 40 % of bare: {'达标' if sqlite / bare >= 0.4 else '未达标'}（{sqlite / bare * 100:.1f} %）"
+    )
 
 
 if __name__ == "__main__":

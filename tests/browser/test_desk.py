@@ -278,6 +278,9 @@ def test_admin_rule_prefills_the_dispatch_dialog(new_page, live_node):
     expect(page.locator("[data-assist-list] input[value=CZC]")).not_to_be_checked()
     shot(page, "desk-dispatch-prefilled")
     assert gj.name
+    from node.routing.models import RoutingRule
+
+    RoutingRule.delete().execute()  # the live node is shared by the session's other journeys
 
 
 def test_archive_queue_in_one_click(new_page, live_node):

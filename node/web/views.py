@@ -299,6 +299,7 @@ def workstation_submit() -> Any:
 @bp.get("/workstation/caller")
 def caller_history() -> Any:
     actor = auth_web.current_actor()
+    actor.require("contact.create")  # a panel of the intake form (workstation)
     phone = (request.args.get("caller_phone") or "").strip()[:24]
     if not phone or not valid_phone(phone) or not is_full_number(phone) or not actor.can("pii.view"):
         return render_template("partials/caller.html", phone="", orders=[], contacts=[], total=0)
@@ -317,6 +318,7 @@ def caller_history() -> Any:
 @bp.get("/workstation/duplicates")
 def workstation_duplicates() -> Any:
     actor = auth_web.current_actor()
+    actor.require("contact.create")  # a panel of the intake form (workstation)
     hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.args))
     return render_template("partials/duplicates.html", hits=hits)
 

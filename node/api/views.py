@@ -423,7 +423,14 @@ def _contact(c: Contact) -> dict[str, Any]:
 
 @route(bp, "/contacts", "POST", "新建受理记录", "受理", body=ContactCreate, status=201)
 def create_contact() -> Any:
-    return jsonify(_contact(intake.create_contact(web.current_actor(), json_body()))), 201
+    actor = web.current_actor()
+    actor.require("contact.create")
+    data = parse(ContactCreate, json_body())
+    if not (data.caller_phone or data.summary or data.call_id):
+        raise ValidationError(
+            "受理记录至少需要来电号码、诉求摘要或通话编号之一", details={"body": "缺少受理内容"}
+        )
+    return jsonify(_contact(intake.create_contact(actor, data))), 201
 
 
 @route(

@@ -57,6 +57,7 @@ class LiveNode:
 BROWSER_TIMEOUT_MS = 30_000
 expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # Playwright's own default for expect() is 5 s
 
+
 @pytest.fixture(scope="session")
 def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     if shutil.which(CHROMIUM) is None:

@@ -197,3 +197,14 @@ def test_the_node_database_is_private(tmp_path: Path):
     modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in files}
     database.close()
     assert set(modes.values()) == {0o600}, modes
+
+
+def test_titles_in_the_unit_desk_are_masked(client, db):
+    from tests.web.conftest import post_login
+
+    unit = make_unit()
+    order = _dispatched(unit, title="请回电13912348000")
+    staff = factories.make_user("unit_staff", unit)
+    assert post_login(client, staff.username).status_code == 302
+    html = client.get("/unit?tab=inbox").get_data(as_text=True)
+    assert order.number in html and "13912348000" not in html and "*******8000" in html

@@ -22,7 +22,15 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["node", "node.*", "federation", "federation.*", "admin", "admin.*"]),
     include_package_data=True,
-    package_data={"node": ["templates/**/*", "static/**/*", "migrations/*.py", "text/*.txt"]},
+    package_data={
+        "node": [
+            "templates/**/*",
+            "static/**/*",
+            "migrations/*.py",
+            "text/*.txt",
+            "analytics/mappings/*.toml",
+        ]
+    },
     install_requires=requirements("requirements.txt"),
     extras_require={"dev": requirements("requirements-dev.txt")},
     entry_points={"console_scripts": ["hotline = node.cli:main"]},

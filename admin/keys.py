@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,15 @@ from federation.models import InboxMessage, NodeKey, OutboxMessage, Peer
 from federation.routing import MINISTRY, level_of, parent_of
 from federation.v1 import federation_pb2 as pb
 from node import clock
+from node.audit import service as audit
 from node.db import connection, write_tx
 from node.errors import NotFound, ValidationError
+
+
+def _audit(event: str, target: str, **details: Any) -> None:
+    """Key and peer operations run from the operator's shell: the audit log names the command line
+    and the system user (there is no signed-in node user)."""
+    audit.record(None, event, target=target, details=details, actor_name=f"命令行（{getpass.getuser()}）")
 
 
 def _b64(data: bytes) -> str:
@@ -110,6 +118,7 @@ def keygen(settings: Any) -> Path:
         )
     path = d / "enrol-request.json"
     path.write_text(json.dumps(request, ensure_ascii=False, indent=2), encoding="utf-8")
+    _audit("federation.key_generated", f"node:{region}", keys=[k["key_id"] for k in request["keys"]])
     return path
 
 
@@ -162,6 +171,12 @@ def enrol(settings: Any, request: dict[str, Any], address: str = "") -> dict[str
                 origin=me,
                 destination=parent,
             )
+    _audit(
+        "federation.enrolled",
+        f"node:{child}",
+        address=address or str(request.get("address", "")),
+        keys=[str(k.get("key_id", "")) for k in request.get("keys", [])],
+    )
     return bundle
 
 
@@ -191,6 +206,7 @@ def import_bundle(settings: Any, bundle: dict[str, Any], parent_address: str = "
             address=parent_address or str(parent.get("address", "")),
             name=str(parent.get("name", "")),
         )
+        _audit("federation.bundle_imported", f"node:{parent['region']}", region=me)
 
 
 def rotate(settings: Any, overlap_days: float, activate_after_hours: float) -> tuple[NodeKey, NodeKey]:
@@ -210,6 +226,7 @@ def rotate(settings: Any, overlap_days: float, activate_after_hours: float) -> t
                 destination=parent,
                 sign_key_id=old.key_id,
             )
+    _audit("federation.key_rotated", f"key:{new.key_id}", previous=old.key_id, overlap_days=overlap_days)
     return old, new
 
 
@@ -221,6 +238,7 @@ def revoke(settings: Any, key_id: str) -> NodeKey:
         if row.node != settings.region:
             message.notary = settings.region
         sender.enqueue(message, origin=settings.region, destination=parent)
+    _audit("federation.key_revoked", f"key:{row.key_id}", node=row.node)
     return row
 
 
@@ -229,7 +247,9 @@ def issue_directory(settings: Any) -> int:
     by itself whenever a key changes)."""
     from federation import directory
 
-    return directory.issue(settings.region)
+    count = directory.issue(settings.region)
+    _audit("federation.directory_issued", f"node:{settings.region}", destinations=count)
+    return count
 
 
 # ---- click ----
@@ -355,6 +375,7 @@ def peers_add(region: str, address: str, name: str) -> None:
     s = _bind()
     with connection():
         peer = trust.add_peer(region, s.region, address=address, name=name)
+        _audit("federation.peer_changed", f"node:{region}", action="add", address=address)
     click.echo(f"已登记对端 {peer.region}（{peer.relation}）{peer.address}")
 
 
@@ -365,6 +386,7 @@ def peers_disable(region: str) -> None:
     with connection(), write_tx():
         if Peer.update(enabled=False).where(Peer.region == region).execute() == 0:
             raise NotFound(f"对端不存在：{region}")
+        _audit("federation.peer_changed", f"node:{region}", action="disable")
     click.echo(f"已停用对端 {region}")
 
 

@@ -103,11 +103,13 @@ def rollup_cmd(day: str, region: str | None, as_json: bool) -> None:
     click.echo(
         f"{data['region']}（{LEVEL_NAMES[data['level']]}）{data['date']} 汇总，已报送节点 {len(data['nodes_reported'])} 个"
     )
-    for metric in ("accepted", "instant_answered", "closed", "due", "closed_on_time", "calls_in"):
-        click.echo(f"  {METRIC_NAMES[metric]}：{totals.get(metric, 0)}")
+    from node.analytics.engine import INDICATORS, MEASURES
+
+    for metric in ("accepted", "instant_answered", "closed", "closed_due", "closed_on_time", "legs_offered"):
+        click.echo(f"  {MEASURES[metric].label}：{totals.get(metric, 0)}")
     for name, value in data["indicators"].items():
         if value is not None:
-            click.echo(f"  {INDICATOR_NAMES[name]}：{value}")
+            click.echo(f"  {INDICATORS[name].label}：{value}")
     click.echo("下级：")
     for child in data["children"]:
         mark = "本级" if child["own"] else ("已报送" if child["reported"] else "未报送")
@@ -309,27 +311,3 @@ SPOT_STATUS = {
     "closed": "已办结",
 }
 LEVEL_NAMES = {"ministry": "部级", "province": "省级", "city": "市级"}
-METRIC_NAMES = {
-    "accepted": "受理",
-    "instant_answered": "即时答复",
-    "closed": "办结",
-    "due": "到期应办结",
-    "closed_on_time": "按时办结",
-    "calls_in": "呼入电话",
-}
-INDICATOR_NAMES = {
-    "instant_answer_rate": "即时答复率",
-    "closure_rate": "办结率",
-    "on_time_rate": "限时办结率",
-    "complaint_on_time_rate": "投诉举报限时办结率",
-    "complaint_review_rate": "投诉举报复核率",
-    "callback_rate": "回访率",
-    "result_satisfaction": "处理满意率",
-    "service_satisfaction": "回访满意率",
-    "instant_satisfaction": "即时答复满意率",
-    "rectification_rate": "差评整改率",
-    "connection_rate": "人工接通率",
-    "answered_10s_rate": "10秒内接通率",
-    "avg_wait_seconds": "平均等待时长（秒）",
-    "avg_wait_seconds_ivr": "平均等待时长（含语音导航，秒）",
-}

@@ -161,8 +161,20 @@ def apply_bulletin(me: str, origin: str, bulletin: pb.KnowledgeBulletin) -> None
         KnowledgeBulletin.update(**values).where(KnowledgeBulletin.id == row.id).execute()
     else:
         KnowledgeBulletin.create(**values)
+    _to_knowledge_base(bulletin.bulletin_id)
     if in_subtree(bulletin.scope, me):  # the scope holds us, hence all our children
         _send_bulletin(me, bulletin, _children(me))
+
+
+def _to_knowledge_base(bulletin_id: str) -> None:
+    """The node's knowledge base keeps each received bulletin as a published, read-only article
+    (a federation-only relay without the node's tables keeps just the bulletin)."""
+    from node.knowledge import service as knowledge
+    from node.knowledge.models import Article
+
+    if not Article.table_exists():
+        return
+    knowledge.apply_bulletin(KnowledgeBulletin.get(KnowledgeBulletin.bulletin_id == bulletin_id))
 
 
 def _check_bulletin(claim: Claim, bulletin: Message) -> None:

@@ -2,30 +2,23 @@
 
 A daily report holds one node's OWN figures for one date (Asia/Shanghai), computed from database
 state, so a missed day is recomputed exactly (`catch_up`, idempotent per date through
-`node.jobs.runner.run_once`). Each count is (metric, business type, domain, channel, value); order
-metrics are counted at the finest grain (type × domain × channel) and summed by the reader, call
-metrics per node ("all" for type/domain/channel). What the DOMAIN.md §5 indicators need:
+`node.jobs.runner.run_once`). Each count is (metric, business type, domain, channel, value).
 
-| metric | counted on the date | indicator |
-|---|---|---|
-| accepted | orders accepted here | 受理量, 即时答复率 denominator (consultations) |
-| instant_answered | of those, answered on the call | 即时答复率 |
-| dispatched | orders dispatched to units here (分类转办) | 转办量 |
-| transferred_out / transferred_in | cross-region transfers sent / received | 跨区域转办 |
-| closed | orders closed (办结) here | 办结率 |
-| due / closed_on_time | handled here and due on the date / of those closed by their due time | 限时办结率 |
-| reviewed | replies accepted on review (复核) | 投诉举报类复核率 |
-| returned / extended / urged / reopened | 退回, approved 延期, 催办, 重办 | 差评整改率 (reopened ÷ dissatisfied) |
-| callback_due / callback_done | closed transferred orders accepted here / callbacks reached | 回访率 |
-| result_rated / result_satisfied | callback ratings of the result (valid / 非常满意+满意) | 处理满意率 |
-| service_rated / service_satisfied | callback ratings of the service | 回访满意率 |
-| instant_rated / instant_satisfied | result ratings of orders answered on the call | 即时答复满意率 |
-| dissatisfied | result ratings 不满意 | 差评整改率 denominator |
-| calls_in / calls_to_agent / calls_answered / calls_answered_10s | inbound calls, asking for an agent, answered, within 10 s | 人工接通率, 10秒内接通率 |
-| wait_ms / wait_ms_ivr / calls_abandoned | summed waits of answered calls (queue / from call start), abandoned | 平均等待时长 |
+The figures are the indicator engine's measures (`node.analytics.engine.report_counts`: every
+numerator and denominator of docs/INDICATORS.md, counted at the grain type × domain × channel;
+call measures per queue; sums of seconds as `<measure>_ms`), so a rollup's indicators
+(`engine.indicators_from_counts` over the summed counts) are the engine's definitions — there is
+no second formula here. Beside them the report carries activity counts of the day's history
+(spot-check orders excluded):
+
+| metric | counted on the date |
+|---|---|
+| dispatched | orders dispatched to units here (分类转办) |
+| transferred_out / transferred_in | cross-region transfers sent / received |
+| returned / extended / urged / reopened | 退回, approved 延期, 催办, 重办 |
 
 Orders sent to another node are counted where they are handled (the origin drops them from the
-handling metrics; callbacks and ratings stay with the origin, which owns the caller).
+handling measures; callbacks and ratings stay with the origin, which owns the caller).
 A received report replaces an earlier one of the same node and date only with a higher revision.
 """
 
@@ -48,16 +41,6 @@ from node.validation import parse_day
 
 CATCH_UP_DAYS = 31
 JOB_NAME = "federation_daily_report"
-CALL_METRICS = (
-    "calls_in",
-    "calls_to_agent",
-    "calls_answered",
-    "calls_answered_10s",
-    "wait_ms",
-    "wait_ms_ivr",
-    "calls_abandoned",
-)
-_NOT_HANDLED = ("answered", "rejected", "merged", "split")
 
 
 def parse_date(value: str | dt.date) -> dt.date:
@@ -75,26 +58,25 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def compute(me: str, day: dt.date) -> list[codec.Count]:
-    """This node's own counts for `day`, from database state."""
+    """This node's own counts for `day`, from database state: the engine's measures plus the
+    day's activity counts."""
+    from node.analytics import engine, periods
     from node.workflow.models import Extension, OrderEvent, Urge, WorkOrder
 
     start, end = day_bounds(day)
     W = WorkOrder
     key = (W.business_type, W.domain, W.channel)
+    real = W.is_spot_check == False  # noqa: E712
     sent_away = TransferLink.select(TransferLink.number).where(
         (TransferLink.direction == "out") & (TransferLink.status != "refused")
     )
     here = W.number.not_in(sent_away)
-    mine = W.origin_node == me
-    counts: list[codec.Count] = []
+    counts: list[codec.Count] = list(engine.report_counts(me, periods.day(day)))
 
     def grouped(metric: str, query: pw.ModelSelect) -> None:
         for btype, domain, channel, value in query.group_by(*key).tuples():
             if value:
                 counts.append((metric, btype or "", domain or "", channel or "", int(value)))
-
-    def orders(metric: str, where: Any) -> None:
-        grouped(metric, W.select(*key, pw.fn.COUNT(W.id)).where(where))
 
     def events(metric: str, actions: tuple[str, ...], where: Any = None) -> None:
         conditions = [
@@ -102,6 +84,7 @@ def compute(me: str, day: dt.date) -> list[codec.Count]:
             OrderEvent.at >= start,
             OrderEvent.at < end,
             OrderEvent.node == me,  # not the history a transferred order brought along
+            real,
         ]
         grouped(
             metric,
@@ -110,77 +93,26 @@ def compute(me: str, day: dt.date) -> list[codec.Count]:
             .where(*conditions, *([where] if where is not None else [])),
         )
 
-    accepted = mine & (W.accepted_at >= start) & (W.accepted_at < end)
-    orders("accepted", accepted)
-    orders("instant_answered", accepted & (W.immediate_answer != ""))
     events("dispatched", ("dispatch",), here)
     events("transferred_out", ("transfer",))
     events("transferred_in", ("receive_transfer",))
-    events("closed", ("close",), here)
-    due = here & (W.due_at >= start) & (W.due_at < end) & W.state.not_in(_NOT_HANDLED)
-    orders("due", due)
-    orders("closed_on_time", due & W.closed_at.is_null(False) & (W.closed_at <= W.due_at))
-    events("reviewed", ("accept_reply",), here)
     events("returned", ("return",), here)
     events("reopened", ("reopen",), here)
     grouped(
         "extended",
         W.select(*key, pw.fn.COUNT(Extension.id))
         .join(Extension, on=(Extension.order == W.id))
-        .where(Extension.status == "approved", Extension.decided_at >= start, Extension.decided_at < end),
+        .where(
+            Extension.status == "approved", Extension.decided_at >= start, Extension.decided_at < end, real
+        ),
     )
     grouped(
         "urged",
         W.select(*key, pw.fn.COUNT(Urge.id))
         .join(Urge, on=(Urge.order == W.id))
-        .where(Urge.at >= start, Urge.at < end),
+        .where(Urge.at >= start, Urge.at < end, real),
     )
-    transferred = W.dispatched_at.is_null(False) | W.number.in_(
-        TransferLink.select(TransferLink.number).where(TransferLink.direction == "out")
-    )
-    orders(
-        "callback_due",
-        mine & (W.closed_at >= start) & (W.closed_at < end) & W.state.not_in(_NOT_HANDLED) & transferred,
-    )
-    called = mine & (W.callback_at >= start) & (W.callback_at < end)
-    rated = W.callback_result_satisfaction.in_(("1", "2", "3"))
-    good = W.callback_result_satisfaction.in_(("1", "2"))
-    orders("callback_done", called & rated)
-    orders("result_rated", called & rated)
-    orders("result_satisfied", called & good)
-    orders("service_rated", called & W.callback_service_satisfaction.in_(("1", "2", "3")))
-    orders("service_satisfied", called & W.callback_service_satisfaction.in_(("1", "2")))
-    orders("instant_rated", called & rated & (W.immediate_answer != ""))
-    orders("instant_satisfied", called & good & (W.immediate_answer != ""))
-    orders("dissatisfied", called & (W.callback_result_satisfaction == "3"))
-    counts.extend(_call_counts(start, end))
     return counts
-
-
-def _call_counts(start: dt.datetime, end: dt.datetime) -> list[codec.Count]:
-    try:
-        from node.telephony.models import Call
-    except ImportError:  # a build without telephony has no call figures
-        return []
-    totals = dict.fromkeys(CALL_METRICS, 0)
-    rows = (
-        Call.select(Call.started_at, Call.queued_at, Call.answered_at, Call.abandoned)
-        .where(Call.direction == "inbound", Call.started_at >= start, Call.started_at < end)
-        .tuples()
-    )
-    for started, queued, answered, abandoned in rows.iterator():
-        totals["calls_in"] += 1
-        totals["calls_abandoned"] += bool(abandoned)
-        if queued is None:
-            continue
-        totals["calls_to_agent"] += 1
-        if answered is not None:
-            wait = max(0, int((answered - queued).total_seconds() * 1000))
-            totals["calls_answered"] += 1
-            totals["calls_answered_10s"] += wait <= 10_000
-            totals["wait_ms"] += wait
-            totals["wait_ms_ivr"] += max(0, int((answered - started).total_seconds() * 1000))
-    return [(m, "", "", "", v) for m, v in totals.items() if v]
 
 
 # ---- storing, sending, catching up ----------------------------------------------------------------
@@ -281,30 +213,11 @@ def _child_of(scope: str, node: str) -> str:
     return node
 
 
-def _ratio(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
-
-
 def indicators(totals: dict[str, int], by_type: dict[str, dict[str, int]]) -> dict[str, float | None]:
-    """The DOMAIN.md §5 rates computable from the summed counts."""
-    consult = by_type.get("2", {})
-    complaint = by_type.get("1", {})
-    return {
-        "instant_answer_rate": _ratio(consult.get("instant_answered", 0), consult.get("accepted", 0)),
-        "closure_rate": _ratio(totals.get("closed", 0), totals.get("accepted", 0)),
-        "on_time_rate": _ratio(totals.get("closed_on_time", 0), totals.get("due", 0)),
-        "complaint_on_time_rate": _ratio(complaint.get("closed_on_time", 0), complaint.get("due", 0)),
-        "complaint_review_rate": _ratio(complaint.get("reviewed", 0), complaint.get("closed", 0)),
-        "callback_rate": _ratio(totals.get("callback_done", 0), totals.get("callback_due", 0)),
-        "result_satisfaction": _ratio(totals.get("result_satisfied", 0), totals.get("result_rated", 0)),
-        "service_satisfaction": _ratio(totals.get("service_satisfied", 0), totals.get("service_rated", 0)),
-        "instant_satisfaction": _ratio(totals.get("instant_satisfied", 0), totals.get("instant_rated", 0)),
-        "rectification_rate": _ratio(totals.get("reopened", 0), totals.get("dissatisfied", 0)),
-        "connection_rate": _ratio(totals.get("calls_answered", 0), totals.get("calls_to_agent", 0)),
-        "answered_10s_rate": _ratio(totals.get("calls_answered_10s", 0), totals.get("calls_to_agent", 0)),
-        "avg_wait_seconds": _ratio(totals.get("wait_ms", 0), totals.get("calls_answered", 0) * 1000),
-        "avg_wait_seconds_ivr": _ratio(totals.get("wait_ms_ivr", 0), totals.get("calls_answered", 0) * 1000),
-    }
+    """The engine's indicators (node.analytics) from summed counts: name -> value."""
+    from node.analytics import engine
+
+    return {name: v["value"] for name, v in engine.indicators_from_counts(totals, by_type).items()}
 
 
 def rollup(me: str, day: str | dt.date, region: str | None = None) -> dict[str, Any]:

@@ -33,8 +33,15 @@ VIEW_MODULES = [
     "node.portal.views",
     "node.portal.open311",
     "node.telephony.views",
+    "node.notices.views",
+    "node.followup.views",
     "node.telephony.admin_views",
     "node.text.views",
+    "node.files.views",
+    "node.analytics.views",
+    "node.appraisal.views",
+    "node.knowledge.views",
+    "node.routing.views",
     "federation.views",
 ]
 

@@ -22,6 +22,7 @@ CLI_EXTENSIONS = [
     "node.text.cli",
     "federation.cli",
     "node.telephony.cli",
+    "node.analytics.cli",
 ]
 
 LEVEL_CHOICES = click.Choice(["ministry", "province", "city"])

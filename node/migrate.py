@@ -26,9 +26,10 @@ def upgrade(database: pw.Database) -> list[str]:
 
 def _managed_indexes() -> set[str]:
     """Indexes created by migrations outside the models (full-text search), not drift."""
+    from node.knowledge.search import backend as knowledge_backend
     from node.workflow.search import backend
 
-    return {backend().pg_index}
+    return {backend().pg_index, knowledge_backend().pg_index}
 
 
 def pending_diff(database: pw.Database) -> object:

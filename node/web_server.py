@@ -68,9 +68,27 @@ def _post_fork(server: Any, worker: Any) -> None:
     die_with_parent(signal.SIGKILL, worker.ppid)
 
 
+def _warm_models() -> None:
+    """Load the text models and the duplicate index now rather than on the first agent's submit."""
+    import logging
+
+    from node.text import service as text_service
+
+    log = logging.getLogger(__name__)
+    try:
+        took = text_service.warm()
+    except Exception:  # a node without its tables yet still serves its pages
+        log.exception("warming the text models failed; they load on first use")
+        return
+    log.info("text models warm: %s", ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in took.items()))
+
+
 def _post_worker_init(worker: Any) -> None:
-    """On SIGTERM end the open push streams first, so the worker's graceful stop does not wait
-    for pages that never close their stream."""
+    """Warm the text models in the background; on SIGTERM end the open push streams first, so the
+    worker's graceful stop does not wait for pages that never close their stream."""
+    import threading
+
+    threading.Thread(target=_warm_models, name="warm-models", daemon=True).start()
     app, loop = getattr(worker, "asgi", None), getattr(worker, "loop", None)
     if app is None or loop is None or not hasattr(app, "stop_streams"):
         return

@@ -22,6 +22,7 @@ from node import settings as node_settings
 from node.auth import service as auth
 from node.catalog import service as catalog
 from node.config import service as config
+from node.knowledge import search as knowledge_search
 from node.registry import all_models
 from node.text import lexicon
 from node.workflow import search as order_search
@@ -44,6 +45,7 @@ def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
         with node_db.connection():
             database.create_tables(all_models())
             order_search.backend().ensure()
+            knowledge_search.backend().ensure()
             catalog.seed()
             lexicon.seed()
         dbs[name] = database
@@ -58,7 +60,7 @@ def prepared_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 @pytest.fixture
 def settings(tmp_path: Path) -> node_settings.Settings:
-    s = node_settings.for_tests(tmp_path, "sqlite:///unused.db")
+    s = node_settings.for_tests(tmp_path, f"sqlite:///{tmp_path}/unused.db")
     node_settings.configure(s)
     pii.configure(s.data_key)
     return s

@@ -74,3 +74,67 @@ def make_order(state: str = "accepted", unit: Unit | None = None, **overrides: A
     unit = unit or make_unit()
     actors = {"agent": agent, "unit": actor("unit_staff", unit)}
     return walk(order, state, lambda role: actors.get(role) or actor(role), unit.code, PATH_BODIES)
+
+
+# ---- statistics fixtures: rows as the engine reads them, with chosen times ---------------------
+
+_stat_seq = itertools.count(1)
+
+
+def stat_order(accepted_at: Any, state: str = "accepted", **fields: Any) -> WorkOrder:
+    """A work order row inserted as history left it (times chosen by the test), for the
+    indicator engine's known-answer tests; `events` = [(action, at), ...] adds history rows."""
+    from node.workflow.models import OrderEvent
+
+    n = next(_stat_seq)
+    events = fields.pop("events", [])
+    values: dict[str, Any] = {
+        "number": f"T{accepted_at:%Y%m%d}{n:06d}{os.getpid() % 1000:03d}",
+        "origin_node": "320100",
+        "channel": "01",
+        "business_type": "1",
+        "domain": "04",
+        "region_code": "320102",
+        "title": "测试工单",
+        "content": "测试内容",
+        "query_code": "123456",
+        "state": state,
+        "accepted_at": accepted_at,
+        "created_at": accepted_at,
+        "updated_at": accepted_at,
+        **fields,
+    }
+    order = WorkOrder.create(**values)
+    for action, at in events:
+        OrderEvent.create(order=order, at=at, actor_name="测试", node=values["origin_node"], action=action)
+    return order
+
+
+def stat_call_leg(entered_at: Any, *, outcome: str = "answered", origin: str = "ivr", **fields: Any) -> Any:
+    """A call with one call leg (the engine's telephony source), times chosen by the test."""
+    from node.telephony.models import Call, CallLeg
+
+    n = next(_stat_seq)
+    call = Call.create(
+        uuid=f"stat{os.getpid()}x{n:08d}",
+        engine="test",
+        started_at=entered_at,
+        business=fields.get("queue", ""),
+    )
+    return CallLeg.create(
+        call=call,
+        seq=1,
+        day=entered_at.date(),
+        origin=origin,
+        entered_at=entered_at,
+        outcome=outcome,
+        **fields,
+    )
+
+
+def stat_phone_rating(at: Any, score: int) -> Any:
+    from node.telephony.models import Call, PhoneRating
+
+    n = next(_stat_seq)
+    call = Call.create(uuid=f"rate{os.getpid()}x{n:08d}", engine="test", started_at=at)
+    return PhoneRating.create(call=call, score=score, at=at)

@@ -8,6 +8,7 @@ ROLES: dict[str, str] = {
     "dispatcher": "派单员",
     "reviewer": "审核员",
     "unit_staff": "承办人",
+    "unit_leader": "单位负责人",
     "knowledge_editor": "知识编辑",
     "supervisor": "监控员",
     "admin": "管理员",
@@ -70,19 +71,31 @@ _UNIT = {
     "order.extension.request",
     "order.note",
     "knowledge.view",
+    "appraisal.own",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "agent": frozenset(_AGENT),
+    "agent": frozenset(_AGENT | {"appraisal.own"}),
     "reviewer": frozenset(_REVIEWER),
     "dispatcher": frozenset(_DISPATCHER),
     "shift_leader": frozenset(
         _AGENT
         | _REVIEWER
         | _DISPATCHER
-        | {"order.approve", "order.reopen", "order.archive", "stats.view", "monitor.view", "appraisal.view"}
+        | {
+            "order.approve",
+            "order.reopen",
+            "order.archive",
+            "stats.view",
+            "monitor.view",
+            "appraisal.view",
+            "appraisal.manage",
+            "qa.inspect",
+        }
     ),
     "unit_staff": frozenset(_UNIT),
+    # receives 督办 escalated to level 2 (node/followup/supervision.py) besides the unit's work
+    "unit_leader": frozenset(_UNIT),
     "knowledge_editor": frozenset({"knowledge.view", "knowledge.edit", "knowledge.review", "order.view_all"}),
     "supervisor": frozenset(
         {
@@ -92,6 +105,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "stats.view",
             "monitor.view",
             "appraisal.view",
+            "qa.inspect",
             "knowledge.view",
             "recording.listen",
         }
@@ -108,6 +122,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "audit.view",
             "knowledge.view",
             "order.archive",
+            "appraisal.view",
+            "appraisal.scheme",
         }
     ),
     "auditor": frozenset({"audit.view", "order.view_all", "contact.view", "stats.view", "recording.listen"}),
@@ -184,7 +200,11 @@ PERMISSION_LABELS: dict[str, str] = {
     "knowledge.review": "审核知识",
     "stats.view": "查看统计分析",
     "monitor.view": "运行监控",
-    "appraisal.view": "查看绩效考核",
+    "appraisal.view": "查看绩效考核（全部排名与成绩）",
+    "appraisal.own": "查看本人/本单位考核成绩与质检，提出申诉",
+    "appraisal.manage": "考核评分、调整、发布与申诉处理",
+    "appraisal.scheme": "维护考核方案与质检评分表",
+    "qa.inspect": "通话质检（抽样、评分）",
     "audit.view": "查看审计日志",
     "catalog.manage": "维护代码表、承办单位、时限与日历",
     "user.manage": "管理用户与角色",

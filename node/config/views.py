@@ -22,6 +22,7 @@ ADMIN_MENU: list[tuple[str, str, str]] = [
     ("承办单位", "catalog_admin.units", "catalog.manage"),
     ("代码表", "catalog_admin.codes", "catalog.manage"),
     ("办理时限", "catalog_admin.sla", "catalog.manage"),
+    ("分派规则", "routing.rules", "catalog.manage"),
     ("工作日历", "catalog_admin.calendar", "catalog.manage"),
     ("语音导航", "ivr_admin.menus", "node.manage"),
     ("运行参数", "admin_home.settings", "node.manage"),

@@ -29,9 +29,9 @@ class Job:
 
 
 def _tracking(now: Any) -> int:
-    from node.tracking.service import scan
+    from node.tracking.service import scan_all
 
-    return scan(now)
+    return scan_all(now)
 
 
 def _idempotency_purge(now: Any) -> int:
@@ -49,9 +49,13 @@ JOBS: list[Job] = [
 JOB_EXTENSIONS = [
     "federation.jobs",
     "node.text.jobs",
+    "node.knowledge.jobs",
+    "node.routing.jobs",
     "node.telephony.jobs",
     "node.backup.jobs",
     "node.push.jobs",
+    "node.appraisal.jobs",
+    "node.followup.jobs",
 ]
 
 

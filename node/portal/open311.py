@@ -5,9 +5,13 @@
 - service_request_id ↔ order number; agency_responsible ↔ the lead handling unit;
   expected_datetime ↔ due time; token ↔ the intake record (受理记录) of the submission.
 
-Caller data (name, phone, e-mail, device) is accepted on POST and never returned; descriptions
-are not returned either, since citizens write personal details into them. Confidential orders
-are not listed. Writes are limited per address like the portal.
+POST needs `api_key`: a node API token (`hotline issue-token USER`) of an account allowed to create
+orders; `jurisdiction_id`, when given, must be this node's region code. A spec-minimal POST
+(service_code, address_string or lat/long, description) is accepted: the business type defaults to
+the automatic categorisation of the description, the phone is optional. Caller data (name, phone,
+e-mail, device) is never returned; descriptions are returned with personal data masked, with the
+submitted lat/long and address. Confidential orders are not listed. Writes are limited per
+address like the portal. `/open311/discovery.json` (and .xml) is the discovery document.
 """
 
 from __future__ import annotations
@@ -19,19 +23,23 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from node import clock
+from node.auth import service as auth_service
 from node.catalog import service as catalog
 from node.catalog.models import Unit
 from node.errors import DomainError, ValidationError
 from node.intake.models import Contact
 from node.portal import service
 from node.settings import current as current_settings
-from node.validation import EARLIEST, LATEST
+from node.text import service as text_service
+from node.text.normalize import mask_pii
+from node.validation import EARLIEST, LATEST, field_label, parse
 from node.web import pickers
 from node.web.common import client_address
 from node.workflow import states
 from node.workflow.models import Assignment, WorkOrder
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+discovery_bp = Blueprint("open311_discovery", __name__, url_prefix="/open311")
 
 FORMATS = ("json", "xml")
 MAX_PAGE_SIZE = 200
@@ -41,6 +49,15 @@ DEFAULT_DAYS = 90
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(discovery_bp)
+
+
+@bp.before_request
+def _jurisdiction() -> None:
+    """A client that names a jurisdiction must name this node's (its GB/T 2260 region code)."""
+    raw = request.values.get("jurisdiction_id")
+    if raw is not None and raw.strip() and raw.strip() != current_settings().region:
+        raise Open311Error(404, f"jurisdiction_id 无效：本中心为 {current_settings().region}")
 
 
 class Open311Error(Exception):
@@ -51,6 +68,9 @@ class Open311Error(Exception):
 @bp.errorhandler(Open311Error)
 def _error(err: Open311Error) -> Response:
     return _errors(err.status, err.description)
+
+
+discovery_bp.register_error_handler(Open311Error, _error)
 
 
 @bp.errorhandler(DomainError)
@@ -90,6 +110,14 @@ def _xml_item(parent: ET.Element, tag: str, item: dict[str, Any]) -> None:
                     ET.SubElement(wrapper, child_tag).text = _xml_value(v)
         else:
             ET.SubElement(el, key).text = _xml_value(value)
+
+
+def _xml_one(root_tag: str, item: dict[str, Any]) -> Response:
+    """One object as the root element itself (the service definition, the discovery document)."""
+    holder = ET.Element("holder")
+    _xml_item(holder, root_tag, item)
+    body = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(holder[0], encoding="utf-8")
+    return Response(body, mimetype="text/xml")
 
 
 def _xml(root_tag: str, item_tag: str, items: list[dict[str, Any]], status: int = 200) -> Response:
@@ -173,8 +201,8 @@ def _definition(code: str) -> dict[str, Any]:
                 "variable": True,
                 "code": "business_type",
                 "datatype": "singlevaluelist",
-                "required": True,
-                "datatype_description": "诉求类型",
+                "required": False,
+                "datatype_description": "诉求类型，缺省时按描述内容自动判断",
                 "order": 1,
                 "description": "诉求类型",
                 "values": [{"key": k, "name": v} for k, v in types.items()],
@@ -207,11 +235,7 @@ def service_definition(code: str, fmt: str) -> Response:
     _fmt(fmt)
     if code not in _service_codes():
         raise Open311Error(404, f"服务代码不存在：{code}")
-    return (
-        _out(fmt, "service_definition", "service_definition", [_definition(code)])
-        if fmt == "xml"
-        else jsonify(_definition(code))
-    )
+    return _xml_one("service_definition", _definition(code)) if fmt == "xml" else jsonify(_definition(code))
 
 
 # ---- requests ------------------------------------------------------------------------------------
@@ -232,9 +256,15 @@ def _lead_units(order_ids: list[int]) -> dict[int, str]:
     return {a.order_id: a.unit.name for a in rows}
 
 
+def _agency(order_id: int, leads: dict[int, str]) -> str:
+    """The lead handling unit, else this hotline centre (the same text in JSON and XML)."""
+    return leads.get(order_id) or current_settings().name or "12328交通运输服务监督热线"
+
+
 def _request_dict(order: WorkOrder, agency: str) -> dict[str, Any]:
     code = order.sub_business or order.domain
     closed = states.category(order.state) == states.CLOSED
+    region = catalog.region_name(order.region_code)
     return {
         "service_request_id": order.number,
         "status": "closed" if closed else "open",
@@ -243,16 +273,17 @@ def _request_dict(order: WorkOrder, agency: str) -> dict[str, Any]:
         if order.sub_business
         else (catalog.domain_name(order.domain) if order.domain else "待分类"),
         "service_code": code,
+        "description": mask_pii(order.content or ""),
         "agency_responsible": agency,
         "service_notice": catalog.type_name(order.business_type),
         "requested_datetime": _iso(order.accepted_at),
         "updated_datetime": _iso(order.updated_at),
         "expected_datetime": _iso(order.due_at),
-        "address": catalog.region_name(order.region_code),
+        "address": f"{region} {order.address}".strip() if order.address else region,
         "address_id": order.region_code,
         "zipcode": None,
-        "lat": None,
-        "long": None,
+        "lat": order.latitude,
+        "long": order.longitude,
         "media_url": None,
     }
 
@@ -319,7 +350,7 @@ def list_requests(fmt: str) -> Response:
     orders = list(query.order_by(WorkOrder.accepted_at.desc(), WorkOrder.id.desc()).paginate(page, size))
     agencies = _lead_units([o.id for o in orders])
     return _out(
-        fmt, "service_requests", "request", [_request_dict(o, agencies.get(o.id, "")) for o in orders]
+        fmt, "service_requests", "request", [_request_dict(o, _agency(o.id, agencies)) for o in orders]
     )
 
 
@@ -331,7 +362,7 @@ def get_request(number: str, fmt: str) -> Response:
     if order is None:
         raise Open311Error(404, f"服务请求不存在：{number}")
     return _out(
-        fmt, "service_requests", "request", [_request_dict(order, _lead_units([order.id]).get(order.id, ""))]
+        fmt, "service_requests", "request", [_request_dict(order, _agency(order.id, _lead_units([order.id])))]
     )
 
 
@@ -355,39 +386,90 @@ def _attribute(name: str) -> str:
     return (request.form.get(f"attribute[{name}]") or "").strip()
 
 
+def _api_key() -> None:
+    """POST needs a valid node API token of an account that may create orders (Open311 §POST)."""
+    key = (request.form.get("api_key") or request.args.get("api_key") or "").strip()
+    if not key:
+        raise Open311Error(403, "缺少 api_key（向本中心管理员申请应用密钥）")
+    try:
+        user = auth_service.user_for_token(key[:200])
+    except DomainError:
+        raise Open311Error(403, "api_key 无效或已过期") from None
+    if not auth_service.actor_for(user).can("order.create"):
+        raise Open311Error(403, "该 api_key 无权提交服务请求")
+
+
+def _business_type(description: str) -> str:
+    """attribute[business_type] when given, else the automatic categorisation of the description."""
+    given = _attribute("business_type")
+    if given:
+        if given not in catalog.business_types():
+            raise Open311Error(400, "attribute[business_type] 无效（1 投诉举报，2 信息咨询，3 意见建议）")
+        return given
+    if description.strip():
+        try:
+            found, _ = text_service.suggest("", description)
+        except DomainError:
+            found = None
+        if found is not None and found.business_type:
+            return found.business_type[0].code
+    return "1"
+
+
+# Open311 parameter names for the fields the portal's validation reports.
+_PARAMS = {
+    "content": "description",
+    "caller_phone": "phone",
+    "caller_name": "first_name / last_name",
+    "address": "address_string",
+    "region_code": "attribute[region_code]",
+    "respondent_name": "attribute[respondent]",
+    "latitude": "lat",
+    "longitude": "long",
+}
+
+
 @bp.post("/requests.<fmt>")
 def create_request(fmt: str) -> Response:
     _fmt(fmt)
+    _api_key()
     f = request.form
     code = (f.get("service_code") or "").strip()
     mapping = _service_codes()
     if code not in mapping:
         raise Open311Error(400, f"service_code 无效：{code or '（缺少）'}")
-    btype = _attribute("business_type")
-    if btype not in catalog.business_types():
-        raise Open311Error(400, "缺少必填属性 attribute[business_type]（1 投诉举报，2 信息咨询，3 意见建议）")
+    description = (f.get("description") or "").strip()
+    lat, lon = _coord(f.get("lat"), "lat", 90), _coord(f.get("long"), "long", 180)
+    address = (f.get("address_string") or "").strip()[:200]
+    if not address and (lat is None or lon is None) and not (f.get("address_id") or "").strip():
+        raise Open311Error(400, "须提供 address_string、address_id 或 lat 与 long 之一（事发位置）")
+    btype = _business_type(description)
     domain, sub = mapping[code]
     name = " ".join(p for p in ((f.get("last_name") or "").strip(), (f.get("first_name") or "").strip()) if p)
-    lat, lon = _coord(f.get("lat"), "lat", 90), _coord(f.get("long"), "long", 180)
+    region = _attribute("region_code") or (f.get("address_id") or "").strip() or current_settings().region
     body = {
         "business_type": btype,
         "domain": domain,
         "sub_business": sub,
-        "region_code": _attribute("region_code") or current_settings().region,
-        "address": (f.get("address_string") or "").strip()[:200],
+        "region_code": region,
+        "address": address,
         "respondent_name": _attribute("respondent")[:100],
-        "content": (f.get("description") or "").strip(),
+        "content": description,
         "caller_name": name[:40],
         "caller_phone": (f.get("phone") or "").strip(),
         "latitude": lat,
         "longitude": lon,
     }
-    if not body["caller_phone"]:
-        raise Open311Error(400, "缺少 phone：须留联系电话以便回访（不会公开）")
     try:
-        receipt = service.submit(client_address(), body)
+        data = parse(service.Open311Submission, body)
+        receipt = service.submit(client_address(), data)
     except ValidationError as exc:
-        raise Open311Error(400, exc.message) from None
+        details = exc.details if isinstance(exc.details, dict) else {}
+        if details:
+            text = "；".join(f"{_PARAMS.get(k, k)}（{field_label(k)}）{v}" for k, v in details.items())
+        else:
+            text = exc.message
+        raise Open311Error(400, text) from None
     item = {
         "service_request_id": receipt.number,
         "token": str(receipt.contact_id),
@@ -395,6 +477,30 @@ def create_request(fmt: str) -> Response:
         "account_id": None,
     }
     return _out(fmt, "service_requests", "request", [item], 201)
+
+
+@discovery_bp.get("/discovery.<fmt>")
+def discovery(fmt: str) -> Response:
+    """The GeoReport v2 discovery document: where this node's endpoint is and what it speaks."""
+    _fmt(fmt)
+    settings = current_settings()
+    doc = {
+        "changeset": "2026-12-01T00:00:00+08:00",
+        "contact": f"{settings.name or '12328交通运输服务监督热线'}，服务电话 12328",
+        "key_service": "向本中心管理员申请 api_key（节点访问令牌）",
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": request.host_url.rstrip("/") + "/open311/v2",
+                "changeset": "2026-12-01T00:00:00+08:00",
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    if fmt == "xml":
+        return _xml_one("discovery", doc)
+    return jsonify(doc)
 
 
 def _coord(raw: str | None, name: str, bound: float) -> float | None:

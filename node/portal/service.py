@@ -130,6 +130,12 @@ class PublicSubmission(Input):
     external_number: Annotated[str, Field(max_length=40)] = ""
 
 
+class Open311Submission(PublicSubmission):
+    """A GeoReport v2 POST: the spec makes the phone optional (the order then has no callback number)."""
+
+    caller_phone: Annotated[str, Field(max_length=24)] = ""
+
+
 @dataclass
 class Receipt:
     number: str
@@ -217,14 +223,43 @@ def _unit_names(order: WorkOrder) -> list[str]:
     return [u.name for u in rows]
 
 
-def public_view(order: WorkOrder) -> dict[str, Any]:
-    """The public-safe picture of an order (portal and Open311 share it)."""
-    closed = states.category(order.state) == states.CLOSED
-    result = None
+def _public_result(order: WorkOrder) -> dict[str, str] | None:
     if order.state == "answered":
-        result = {"answer": order.immediate_answer}
-    elif closed and order.result_basic:
-        result = {"basic": order.result_basic, "process": order.result_process, "basis": order.result_basis}
+        return {"answer": order.immediate_answer}
+    if states.category(order.state) == states.CLOSED and order.result_basic:
+        return {"basic": order.result_basic, "process": order.result_process, "basis": order.result_basis}
+    return None
+
+
+def _brief(order: WorkOrder) -> dict[str, Any]:
+    """A split part or a merge master as the citizen sees it beside the order they asked about."""
+    return {
+        "number": order.number,
+        "status": PUBLIC_STATUS.get(order.state, "办理中"),
+        "closed": states.category(order.state) == states.CLOSED,
+        "sub_business_name": catalog.sub_name(order.sub_business) if order.sub_business else "",
+        "closed_at": order.closed_at,
+        "result": _public_result(order),
+        "rateable": workflow.rateable(order) and not order.public_result_satisfaction,
+        "rated": bool(order.public_result_satisfaction),
+    }
+
+
+def public_view(order: WorkOrder) -> dict[str, Any]:
+    """The public-safe picture of an order (portal and Open311 share it). A split order lists its
+    parts (same query code: each is rated on its own); a merged order shows the master handled for
+    it, its result, and may be rated once the master is closed."""
+    closed = states.category(order.state) == states.CLOSED
+    result = _public_result(order)
+    master = None
+    if order.state == "merged" and order.master_id is not None:
+        master = _brief(order.master)
+        result = master["result"]
+    parts = []
+    if order.state == "split":
+        parts = [
+            _brief(c) for c in WorkOrder.select().where(WorkOrder.parent == order).order_by(WorkOrder.id)
+        ]
     events = (
         OrderEvent.select(OrderEvent.action, OrderEvent.at)
         .where(OrderEvent.order == order, OrderEvent.action.in_(list(PUBLIC_MILESTONES)))
@@ -245,7 +280,9 @@ def public_view(order: WorkOrder) -> dict[str, Any]:
         "units": _unit_names(order) if not order.confidential else [],
         "result": result,
         "timeline": [{"at": e.at, "label": PUBLIC_MILESTONES[e.action]} for e in events],
-        "rateable": order.state in workflow.RATEABLE and not order.public_result_satisfaction,
+        "rateable": workflow.rateable(order) and not order.public_result_satisfaction,
+        "master": master,
+        "parts": parts,
         "rating": {
             "result": SATISFACTION.get(order.public_result_satisfaction, ""),
             "service": SATISFACTION.get(order.public_service_satisfaction, ""),

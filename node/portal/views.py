@@ -13,7 +13,8 @@ from flask import Blueprint, Flask, redirect, render_template, request, session,
 from node.catalog import service as catalog
 from node.errors import DomainError
 from node.portal import service
-from node.web import pickers
+from node.validation import describe
+from node.web import attachments, pickers
 from node.web.common import client_address, require_form_csrf
 
 bp = Blueprint("portal", __name__, url_prefix="/public")
@@ -25,8 +26,32 @@ TYPE_HINTS = {
 }
 
 
+# How the portal's submit form labels its fields (error messages use these words).
+FORM_LABELS = {
+    "business_type": "诉求类型",
+    "domain": "业务类别",
+    "sub_business": "业务类别",
+    "region_code": "所在区域",
+    "address": "事发地点",
+    "respondent_name": "涉及企业",
+    "respondent_plate": "车牌号",
+    "title": "标题",
+    "content": "具体内容",
+    "caller_name": "您的称呼",
+    "caller_phone": "联系电话",
+    "files": "现场照片",
+}
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_url_rule("/portal", "portal_alias", _to_portal)
+    app.add_url_rule("/portal/<path:rest>", "portal_alias_path", _to_portal)
+
+
+def _to_portal(rest: str = "") -> Any:
+    """/portal (the address printed in older material) leads to the portal at /public."""
+    return redirect(url_for("portal.index"), code=301)
 
 
 @bp.before_request
@@ -64,6 +89,7 @@ def submit_form() -> Any:
 
 @bp.post("/submit")
 def submit() -> Any:
+    request.max_content_length = attachments.max_request_bytes()
     f = request.form
     body = {
         "business_type": f.get("business_type", ""),
@@ -82,10 +108,14 @@ def submit() -> Any:
     if body["sub_business"] and not body["domain"]:
         body["domain"] = body["sub_business"][:2]
     try:
+        photos = attachments.uploads(request.files)
+        attachments.precheck("photo", photos)  # a bad photo refuses the form before anything is kept
         receipt = service.submit(client_address(), body)
+        attachments.attach(service.PORTAL, "photo", receipt.number, photos)
     except DomainError as exc:
         errors = exc.details if isinstance(exc.details, dict) else {}
-        return render_template("portal/submit.html", **_form_context(f, errors, exc.message)), exc.status
+        message = describe(errors, FORM_LABELS) if exc.message.startswith("输入内容有误") else exc.message
+        return render_template("portal/submit.html", **_form_context(f, errors, message)), exc.status
     # Shown once after the redirect (PRG), so a reload does not submit twice.
     session["portal_receipt"] = {"number": receipt.number, "code": receipt.query_code}
     return redirect(url_for("portal.receipt"))
@@ -121,10 +151,12 @@ def _query_page(
 
 @bp.route("/query", methods=["GET", "POST"])
 def query() -> Any:
-    number = (request.values.get("number") or "").strip()
-    code = (request.values.get("code") or "").strip()
-    if request.method == "GET" and not (number and code):
-        return _query_page(number)
+    """The query code is read from a POST body only: in a URL it would land in the address bar,
+    the browser history and the server logs. A GET shows the form (the number pre-filled)."""
+    if request.method == "GET":
+        return _query_page((request.args.get("number") or "").strip()[:21])
+    number = (request.form.get("number") or "").strip()
+    code = (request.form.get("code") or "").strip()
     try:
         view = service.query(client_address(), number, code)
     except DomainError as exc:

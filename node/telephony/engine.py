@@ -35,6 +35,7 @@ from typing import Any
 import pjsua2 as pj
 
 from node import clock, db, pii
+from node.config import service as config
 from node.errors import ValidationError
 from node.settings import Settings
 from node.settings import load as load_settings
@@ -159,6 +160,7 @@ class DbWorker(threading.Thread):
         self.last_claim = 0.0
         self.last_beat = 0.0
         self.last_registrations = 0.0
+        self.last_menus_check = 0.0
 
     def event(self, ev: dict[str, Any]) -> None:
         self.q.put(("event", ev))
@@ -223,12 +225,32 @@ class DbWorker(threading.Thread):
             registered = kamailio.registered_extensions(eng.cfg)
             if registered is not None:
                 service.update_registrations(registered)
+        if now - self.last_menus_check >= config.CHECK_SECONDS:
+            self.last_menus_check = now
+            self._reload_menus_if_changed()
         if eng.waiting and now - self.last_claim >= 0.15 and eng.free_legs() > 0:
             self.last_claim = now
             offer = service.claim_next(eng.name)
             if offer is not None:
                 self.last_claim = 0.0
                 eng.post(lambda: eng.on_offer(offer))
+
+    def _reload_menus_if_changed(self) -> None:
+        """An administrator's menu edit (the "ivr" counter) reaches new calls without a restart:
+        read the menus and prepare their prompts here, off the SIP thread, then swap them in there.
+        Calls already in the IVR finish on the menus they started with."""
+        eng = self.engine
+        version = config.version("ivr")
+        if version == eng.menus_version:
+            return
+        menus = service.load_menus()
+        durations = {}
+        for p in ivr.all_prompts(menus):
+            path = eng.prompts.ensure(p)
+            if str(path) not in eng.durations:
+                durations[str(path)] = wav_duration(path)
+        eng.post(lambda: eng.use_menus(menus, durations, version))
+        log.info("语音导航菜单已更新（版本 %s）", version)
 
 
 class ControlHandler(socketserver.StreamRequestHandler):
@@ -280,6 +302,7 @@ class CallEngine:
         self.prompts = PromptLibrary(cfg.prompts_dir)
         self.durations: dict[str, float] = {}
         self.menus: dict[str, ivr.MenuSpec] = {}
+        self.menus_version = 0  # the "ivr" config counter the menus were read at
         self.db_worker = DbWorker(self)
         self.control: ControlServer | None = None
         self.ep: pj.Endpoint | None = None
@@ -298,10 +321,16 @@ class CallEngine:
             counts = service.recover_engine(self.name, self.cfg.recordings_dir)
             if counts["calls"] or counts["recordings"]:
                 log.warning("恢复上次异常退出的通话：%s", counts)
+            self.menus_version = config.version("ivr")
             self.menus = service.load_menus()
         for p in ivr.all_prompts(self.menus):
             self._remember(self.prompts.ensure(p))
         self._remember(self.prompts.hold_music())
+
+    def use_menus(self, menus: dict[str, ivr.MenuSpec], durations: dict[str, float], version: int) -> None:
+        """On the SIP thread: new calls get these menus (see DbWorker._reload_menus_if_changed)."""
+        self.durations.update(durations)
+        self.menus, self.menus_version = menus, version
 
     def _remember(self, path: Path) -> Path:
         if str(path) not in self.durations:
@@ -1045,6 +1074,7 @@ class CallEngine:
                     "calls": self.callers(),
                     "legs": PJ_MAX_CALLS - self.free_legs(),
                     "dead_legs": len(self.dead),
+                    "menus_version": self.menus_version,
                 }
             )
         elif name == "snapshot":

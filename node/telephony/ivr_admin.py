@@ -1,7 +1,7 @@
 """Administration of the IVR (语音导航): menus edited on a screen, prompts recorded by an operator
 (uploaded WAV, converted to 8 kHz mono) or synthesised with espeak-ng. Every change is validated
 (the whole menu tree must stay playable), audited, and bumps the "ivr" counter; the engines read
-the menus when they start (`hotline telephony gen-prompts` / an engine restart picks up at once)."""
+the counter and swap the menus in for new calls within seconds (no restart)."""
 
 from __future__ import annotations
 

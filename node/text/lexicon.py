@@ -34,14 +34,26 @@ def _snapshot(row: LexiconEntry) -> dict[str, Any]:
 
 
 def _log(actor: Any, action: str, row: LexiconEntry | None, before: dict[str, Any] | None) -> None:
+    """The lexicon's own history (its highest id is the version) and, for a person's edit, the
+    node's audit log."""
+    after = _snapshot(row) if row is not None and action != "delete" else None
     LexiconChange.create(
         at=clock.now(),
         by=getattr(actor, "user_id", None),
         action=action,
         entry_id=row.id if row is not None else None,
         before=before,
-        after=_snapshot(row) if row is not None and action != "delete" else None,
+        after=after,
     )
+    if getattr(actor, "user_id", None) is not None and row is not None:
+        from node.audit import service as audit
+
+        audit.record(
+            actor,
+            "lexicon.changed",
+            target=f"lexicon:{row.id}",
+            details={"action": action, "before": before, "after": after},
+        )
 
 
 def version() -> int:

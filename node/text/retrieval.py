@@ -42,3 +42,15 @@ class TfidfRetriever:
         top = np.argpartition(-scores, k - 1)[:k]
         ranked = sorted(top, key=lambda i: (-scores[i], i))
         return [(int(i), float(scores[i])) for i in ranked if scores[i] > 0]
+
+
+class Retriever:
+    """Ranked retrieval over (title, body) documents — knowledge articles for the workstation's
+    suggestions. The title is added to the body once more so words of the question weigh more;
+    ranking is TfidfRetriever's (see docs/KNOWLEDGE.md for the measured alternatives)."""
+
+    def __init__(self, docs: Sequence[tuple[str, str]]):
+        self.tfidf = TfidfRetriever([f"{title}\n{title}\n{body}" for title, body in docs])
+
+    def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
+        return self.tfidf.search(query, k)

@@ -34,9 +34,10 @@ from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimit
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import is_full_number, valid_phone
+from node.routing import service as routing
 from node.text import service as text_service
 from node.web import actions as action_forms
-from node.web import duplicates, pickers
+from node.web import attachments, duplicates, pickers
 from node.web import format as fmt
 from node.web.common import date_arg as _date_arg
 from node.web.common import is_htmx, require_form_csrf, safe_next
@@ -68,6 +69,7 @@ ROLE_QUEUES: dict[str, list[str]] = {
         "replied",
         "to_close",
         "to_callback",
+        "to_archive",
         "due_soon",
         "overdue",
         "mine",
@@ -77,6 +79,9 @@ CALLBACK_METHODS = {"phone": "电话", "sms": "短信", "wechat": "微信", "web
 
 
 def init_app(app: Flask) -> None:
+    from node.web import attachments
+
+    attachments.register()
     fmt.init_app(app)
     app.register_blueprint(bp)
     app.config.setdefault("HTML_ERROR_RENDERER", render_error)
@@ -144,7 +149,9 @@ def nav_items(actor: auth.Actor | None) -> list[tuple[str, str, str | tuple[str,
         items.append(("审计日志", url_for("audit_screens.log"), "audit_screens."))
     admin_home = first_admin_screen(actor)
     if admin_home:
-        items.append(("运行管理", admin_home, ("users.", "catalog_admin.", "admin_home.", "ivr_admin.")))
+        items.append(
+            ("运行管理", admin_home, ("users.", "catalog_admin.", "admin_home.", "ivr_admin.", "routing."))
+        )
     # screens other domains register at init_app: (label, url, endpoint prefix, permission)
     for label, href, prefix, permission in current_app.config.get("NAV_EXTRA", []):
         if actor.can(permission):
@@ -315,11 +322,13 @@ def caller_history() -> Any:
     )
 
 
-@bp.get("/workstation/duplicates")
+@bp.post("/workstation/duplicates")
 def workstation_duplicates() -> Any:
+    """The duplicate panel for the draft: POSTed (a long complaint in a GET query string could
+    exceed the request-line limit), with only the fields the finder compares."""
     actor = auth_web.current_actor()
     actor.require("contact.create")  # a panel of the intake form (workstation)
-    hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.args))
+    hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.form))
     return render_template("partials/duplicates.html", hits=hits)
 
 
@@ -393,6 +402,8 @@ def queues() -> Any:
         "domains": catalog.domains(),
         "state_names": {s: lbl for s, (lbl, _) in states.STATES.items()},
         "regions": pickers.node_regions(),
+        "can_archive": queue == "to_archive" and actor.can("order.archive"),
+        "here": request.full_path.rstrip("?"),
     }
     template = (
         "partials/queue_table.html"
@@ -454,6 +465,10 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
     return {
         "order": order,
         "d": detail,
+        "rel": present.related(order, actor),
+        "routing": routing.suggest(order) if "dispatch" in actions else None,
+        "attachments": attachments.of_order(actor, order.number),
+        "may_call": service.may_call(actor, order),
         "events": events,
         "actions": actions,
         "deadline": deadline_state(order, clock.now()),
@@ -491,13 +506,30 @@ def order_detail(number: str) -> Any:
     return render_template("order.html", **_detail_context(actor, number))
 
 
+@bp.post("/orders/<number>/phone")
+def order_phone(number: str) -> Any:
+    """显示完整号码: one click (htmx) for those who must call the citizen; audited."""
+    actor = auth_web.current_actor()
+    phones = service.reveal_phones(actor, number)
+    return render_template("partials/phone_reveal.html", phones=phones, number=number)
+
+
 @bp.post("/orders/<number>/act/<action>")
 def order_action(number: str, action: str) -> Any:
     actor = auth_web.current_actor()
     transition = states.TRANSITIONS.get(action)
+    request.max_content_length = attachments.max_request_bytes()
     body = action_forms.body_from_form(action, request.form)
+    kind = attachments.ACTION_KINDS.get(action)
+    items = attachments.uploads(request.files) if kind else []
     try:
+        if items:
+            assert kind is not None
+            attachments.precheck(kind, items)
         order = service.perform(actor, number, action, body)
+        if items:
+            assert kind is not None
+            attachments.attach(actor, kind, number, items)
     except (ValidationError, Conflict) as exc:
         # Reopen the dialog with the agent's input and the message.
         ctx = _detail_context(actor, number)

@@ -67,6 +67,33 @@ def order_summary(order: WorkOrder, actor: Actor | None = None) -> dict[str, Any
     }
 
 
+def related(order: WorkOrder, actor: Actor) -> dict[str, Any]:
+    """The orders a split or a merge tied to this one, so no order is a dead end: the parent or
+    master, the split's parts and the duplicates merged into it with their callers (masked numbers:
+    the full one is revealed on each order's page, audited)."""
+
+    def brief(o: WorkOrder) -> dict[str, Any]:
+        out = {
+            "number": o.number,
+            "title": o.title,
+            "state": o.state,
+            "state_label": states.label(o.state),
+            "accepted_at": iso(o.accepted_at),
+            "caller_name": "（匿名）" if o.anonymous else o.caller_name,
+            "caller_phone": o.caller_phone_masked,
+        }
+        return out
+
+    children = WorkOrder.select().where(WorkOrder.parent == order).order_by(WorkOrder.id)
+    merged = WorkOrder.select().where(WorkOrder.master == order).order_by(WorkOrder.accepted_at)
+    return {
+        "parent_order": brief(order.parent) if order.parent_id else None,
+        "master_order": brief(order.master) if order.master_id else None,
+        "split_parts": [brief(c) for c in children],
+        "merged_orders": [brief(m) for m in merged],
+    }
+
+
 def order_detail(order: WorkOrder, actor: Actor) -> dict[str, Any]:
     data = order_summary(order, actor)
     show_pii = actor.can("pii.view") and not order.confidential
@@ -164,6 +191,14 @@ ACTION_LABELS = {t.action: t.label for t in states.TRANSITIONS.values()} | {
     "receive_transfer": "外地转来",
     "receive_spot_check": "上级抽检下发",
     "public_rate": "公众评价",
+    # follow-up (node/followup)
+    "callback_sampled": "抽中回访",
+    "callback_not_sampled": "未抽中回访",
+    "callback_unreachable": "回访无法联系",
+    "dissatisfied": "不满意待整改",
+    "dissat_explained": "不满意不重办（已说明）",
+    "supervise": "督办",
+    "assist_waived": "不等协办反馈",
     "remote_accepted": "承办地已接收",
     "remote_refused": "承办地拒收",
     "remote_signed": "承办地已签收",

@@ -124,6 +124,8 @@ class Callback(Input):
     reached: bool = True
     result_satisfaction: Satisfaction | None = None
     service_satisfaction: Satisfaction | None = None
+    solved: bool | None = None  # 问题是否已解决 (callback plans ask it)
+    call_id: Annotated[str, Field(max_length=100)] = ""  # the click-to-dial call of this attempt
     note: Annotated[str, Field(max_length=2000)] = ""
 
     @model_validator(mode="after")

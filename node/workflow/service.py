@@ -38,7 +38,9 @@ from node.workflow.models import (
 # Callbacks run inside the transaction of every change: (order, event) -> None.
 # Federation registers its outbox writer here, the text module its index updater.
 ON_CHANGE: list[Callable[[WorkOrder, OrderEvent], None]] = []
-# Turns an order's title + content into the tokens stored in `search_text` (set by node.text).
+# Turns an order's title + content into the tokens stored in `search_text` (node.text may put
+# its configured segmenter first; without one the same jieba tokens are stored, so an order made
+# by any process — CLI, demo data, import, federation — is found by the full-text search).
 SEARCH_TOKENS: list[Callable[[str], str]] = []
 
 
@@ -48,7 +50,11 @@ def _search_text(order: WorkOrder) -> str:
             None, [order.title, order.content, order.respondent_name, order.respondent_plate, order.address]
         )
     )
-    return SEARCH_TOKENS[0](text) if SEARCH_TOKENS else text
+    if SEARCH_TOKENS:
+        return SEARCH_TOKENS[0](text)
+    from node.text.segment import search_tokens
+
+    return search_tokens(text)
 
 
 # ---- numbers ------------------------------------------------------------------------------------
@@ -126,6 +132,7 @@ QUEUES: dict[str, str] = {
     "replied": "待复核",
     "to_close": "待办结",
     "to_callback": "待回访",
+    "to_archive": "待归档",
     "due_soon": "即将到期",
     "overdue": "已超期",
     "unit_inbox": "本单位待办",
@@ -139,7 +146,6 @@ _QUEUE_STATES: dict[str, list[str]] = {
     "returned": ["return_requested"],
     "replied": ["replied"],
     "to_close": ["reviewed"],
-    "to_callback": ["closed"],
 }
 
 
@@ -154,6 +160,26 @@ def queue_condition(actor: Actor, queue: str, now: dt.datetime) -> pw.Expression
         return WorkOrder.state.in_(_QUEUE_STATES[queue])
     if queue == "mine":
         return WorkOrder.agent == actor.user_id
+    if queue == "to_callback":  # sampled at closure (node/followup), not yet done, retry time reached
+        from node.followup.models import VisitTask
+
+        due = VisitTask.select(VisitTask.order).where(
+            VisitTask.state == "pending",
+            VisitTask.next_try_at.is_null() | (VisitTask.next_try_at <= now),
+        )
+        return WorkOrder.state.in_(["closed", "answered"]) & WorkOrder.id.in_(due)
+    if queue == "to_archive":
+        # finished and nothing left to do (called back, answered on the spot, refused, merged,
+        # split), unless a sampled callback or a 不满意 case still holds it (node/followup)
+        from node.followup.models import Dissatisfaction, VisitTask
+
+        held = VisitTask.select(VisitTask.order).where(VisitTask.state == "pending")
+        unhappy = Dissatisfaction.select(Dissatisfaction.order).where(Dissatisfaction.state == "open")
+        return (
+            WorkOrder.state.in_(["visited", "answered", "rejected", "merged", "split"])
+            & WorkOrder.id.not_in(held)
+            & WorkOrder.id.not_in(unhappy)
+        )
     if queue == "due_soon":
         return (
             WorkOrder.state.in_(_LIVE)
@@ -276,6 +302,45 @@ def _unit_assignment(actor: Actor, order: WorkOrder) -> Assignment | None:
         .where(Assignment.order == order, Assignment.unit == actor.unit_id, Assignment.active == True)  # noqa: E712
         .first()
     )
+
+
+def may_call(actor: Actor, order: WorkOrder) -> bool:
+    """Whether the actor must be able to call the citizen back: an active handling unit's staff
+    (who reply how they contacted the caller), those who call back or hold `pii.view`. Never for
+    保密 (confidential) or 匿名 (anonymous) orders."""
+    if order.confidential or order.anonymous:
+        return False
+    if not (order.caller_phone_cipher or order.contact_phone_cipher):
+        return False
+    if actor.can("pii.view") or actor.can("order.callback"):
+        return True
+    return actor.can("order.reply") and _unit_assignment(actor, order) is not None
+
+
+def reveal_phones(actor: Actor, number: str) -> dict[str, str]:
+    """The caller's full numbers for one who must call (see `may_call`); every reveal is audited."""
+    from node import pii
+    from node.audit import service as audit
+    from node.errors import PermissionDenied
+
+    order = get_order(actor, number)
+    if order.confidential or order.anonymous:
+        raise PermissionDenied("保密或匿名工单不显示来电人号码")
+    if not may_call(actor, order):
+        raise PermissionDenied("无权查看来电人完整号码")
+    codec = pii.codec()
+    phones = {
+        "caller_phone": codec.reveal(order.caller_phone_cipher) if order.caller_phone_cipher else "",
+        "contact_phone": codec.reveal(order.contact_phone_cipher) if order.contact_phone_cipher else "",
+    }
+    with write_tx():
+        audit.record(
+            actor,
+            "pii.phone_viewed",
+            target=order.number,
+            details={"fields": [k for k, v in phones.items() if v]},
+        )
+    return phones
 
 
 def available_actions(actor: Actor, order: WorkOrder) -> list[states.Transition]:
@@ -410,7 +475,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             respondent_plate=data.respondent_plate.upper(),
             respondent_route=data.respondent_route,
             respondent_vessel=data.respondent_vessel,
-            title=data.title or _title_from(data.content),
+            title=data.title,
             content=data.content,
             priority=data.priority,
             caller_name=data.caller_name,
@@ -426,6 +491,7 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             created_at=now,
             updated_at=now,
         )
+        order.title = order.title or _title_from(order)
         _set_phones(order, data.caller_phone, data.contact_phone)
         if data.contact_id and not data.caller_phone:
             _caller_from_contact(order, data.contact_id)
@@ -451,9 +517,11 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
     return order
 
 
-def _title_from(content: str) -> str:
-    first = content.strip().splitlines()[0] if content.strip() else ""
-    return first[:30] + ("…" if len(first) > 30 else "")
+def _title_from(order: WorkOrder) -> str:
+    """Where, what and who ("鼓楼区 出租汽车 拒载 苏A8T123"): node.text.titles."""
+    from node.text.titles import make_title
+
+    return make_title(order)
 
 
 def _caller_from_contact(order: WorkOrder, contact_id: int) -> None:
@@ -815,8 +883,34 @@ def _assist_reply(order: WorkOrder, actor: Actor, p: schemas.AssistReply) -> Non
     _change(order, actor, "assist_reply", states.SAME, data_unit(assignment))
 
 
+def assist_pending(order: WorkOrder) -> list[Assignment]:
+    """Active co-handling (协办) assignments that have not fed back, unless the centre waived
+    waiting for them since the current dispatch (node/followup/supervision.waive_assist)."""
+    pending = list(
+        Assignment.select().where(
+            Assignment.order == order,
+            Assignment.role == "assist",
+            Assignment.active == True,  # noqa: E712
+            Assignment.replied_at.is_null(),
+        )
+    )
+    if pending and order.dispatched_at is not None:
+        waived = OrderEvent.select().where(
+            OrderEvent.order == order,
+            OrderEvent.action == "assist_waived",
+            OrderEvent.at >= order.dispatched_at,
+        )
+        if waived.exists():
+            return []
+    return pending
+
+
 def _reply(order: WorkOrder, actor: Actor, p: schemas.Reply) -> None:
     assignment = _require_unit(order, actor, lead=True)
+    waiting = assist_pending(order)
+    if waiting:
+        names = "、".join(a.unit.name for a in waiting)
+        raise InvalidTransition(f"协办单位尚未反馈（{names}），须待其反馈或由中心同意后才能回复")
     now = clock.now()
     order.result_basic, order.result_process, order.result_basis = p.basic, p.process, p.basis
     order.replied_at = now
@@ -845,6 +939,9 @@ def _callback(order: WorkOrder, actor: Actor, p: schemas.Callback) -> None:
         reached=p.reached,
         result=p.result_satisfaction,
         service=p.service_satisfaction,
+        method=p.method,
+        solved=p.solved,
+        call_id=p.call_id,
     )
 
 
@@ -913,7 +1010,8 @@ def _split(order: WorkOrder, actor: Actor, p: schemas.Split) -> None:
             part.domain,
             part.sub_business,
         )
-        child.title, child.content = part.title or _title_from(part.content), part.content
+        child.content = part.content
+        child.title = part.title or _title_from(child)
         child.state = "pending_dispatch"
         child.query_code = order.query_code
         child.due_at = catalog.due_at(policy, order.accepted_at)
@@ -1020,6 +1118,14 @@ assert set(_HANDLERS) == set(states.TRANSITIONS), "every transition needs a hand
 RATEABLE = frozenset({"closed", "visited", "archived", "answered", "rejected"})
 
 
+def rateable(order: WorkOrder) -> bool:
+    """Whether the citizen may rate this order now: after closure; a merged order once its master
+    (handled for both) is closed. A split order is rated through its parts."""
+    if order.state == "merged" and order.master_id is not None:
+        return WorkOrder.select(WorkOrder.state).where(WorkOrder.id == order.master_id).scalar() in RATEABLE
+    return order.state in RATEABLE
+
+
 def record_public_rating(
     actor: Actor, number: str, *, result: str, service: str, comment: str = "", channel: str = "02"
 ) -> WorkOrder:
@@ -1031,8 +1137,10 @@ def record_public_rating(
         order = locked(WorkOrder.select().where(WorkOrder.number == number)).first()
         if order is None:
             raise NotFound(f"工单不存在：{number}")
-        if order.state not in RATEABLE:
-            raise InvalidTransition("工单办结后才能评价")
+        if not rateable(order):
+            raise InvalidTransition(
+                "拆分的工单请分别评价拆分出的各件工单" if order.state == "split" else "工单办结后才能评价"
+            )
         if order.public_result_satisfaction:
             raise Conflict("该工单已评价，感谢您的反馈")
         order.public_result_satisfaction = result
@@ -1147,7 +1255,7 @@ def receive_spot_check(
             created_at=now,
             updated_at=now,
         )
-        order.title = order.title or _title_from(order.content)
+        order.title = order.title or _title_from(order)
         order.state = _submitted_state(order, policy)
         _set_phones(order, "", str(fields.get("contact_phone") or ""))
         order.search_text = _search_text(order)

@@ -219,10 +219,16 @@ def run_backend(name: str, url: str, total: int, repeat: int, engine_orders: int
         )
         dup = timed(
             client,
-            "GET",
-            "/workstation/duplicates?content=出租车拒载司机态度恶劣&domain=04"
-            "&region_code=320102&respondent_plate=苏A12345",
+            "POST",
+            "/workstation/duplicates",
             repeat,
+            data={
+                "content": "出租车拒载司机态度恶劣",
+                "domain": "04",
+                "region_code": "320102",
+                "respondent_plate": "苏A12345",
+                "csrf_token": token,
+            },
         )
         print(line("duplicates panel while typing", dup))
         node_db.database.close()

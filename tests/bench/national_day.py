@@ -112,7 +112,7 @@ def report_for(city: str, records: list[Any]) -> Any:
         if r.closed_at_ms:
             counts[("closed", *key)] += 1
     rows = [(m, t, d, c, v) for (m, t, d, c), v in sorted(counts.items())]
-    rows += [("calls_in", "", "", "", len(records) * 2), ("calls_answered", "", "", "", len(records))]
+    rows += [("legs_offered", "", "", "", len(records) * 2), ("legs_answered", "", "", "", len(records))]
     return codec.daily_report(city, DAY, rows, revision=1)
 
 

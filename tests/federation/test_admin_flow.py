@@ -17,6 +17,7 @@ from federation import directory, service
 from federation.models import InboxMessage, NodeKey, OutboxMessage
 from node import db as node_db
 from node import settings as node_settings
+from node.audit.models import AuditEntry
 from tests.test_cli import hotline as cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +133,23 @@ def test_enrol_rotate_and_directory(homes: dict[str, Path], tmp_path: Path) -> N
         assert query(c, lambda: OutboxMessage.select().where(OutboxMessage.status != "sent").count()) == 0
         listing = hotline(c, "admin", "outbox", "list")
         assert "KeyAnnouncement" in listing
+        # every key and peer operation is in each node's audit log, which still verifies
+        events = lambda: [(e.event, e.target) for e in AuditEntry.select().order_by(AuditEntry.seq)]  # noqa: E731
+        city = query(c, events)
+        for entry in [
+            ("federation.key_generated", "node:320100"),
+            ("federation.bundle_imported", "node:320000"),
+            ("federation.peer_changed", "node:320000"),
+            ("federation.key_rotated", "key:ed25519:320100:2"),
+            ("federation.key_revoked", "key:ed25519:320100:1"),
+        ]:
+            assert entry in city, entry
+        assert ("federation.enrolled", "node:320100") in query(p, events)
+        assert ("federation.directory_issued", "node:000000") in query(m, events)
+        assert query(
+            m, lambda: AuditEntry.get(AuditEntry.event == "federation.enrolled").actor_name
+        ).startswith("命令行")
+        assert "审计日志完整" in hotline(c, "audit", "verify")
     finally:
         for server in servers.values():
             server.stop()

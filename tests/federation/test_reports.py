@@ -16,6 +16,7 @@ from federation.models import NodeReport, OutboxMessage, ReportCount
 from federation.v1 import federation_pb2 as pb
 from node import clock
 from node import settings as node_settings
+from node.analytics.engine import MEASURES
 from node.errors import PermissionDenied, ValidationError
 from node.workflow import service
 from node.workflow.models import WorkOrder
@@ -74,19 +75,11 @@ def make_day(fc: clock.FrozenClock) -> dict[str, WorkOrder]:
     due = dt.datetime(2025, 3, 3, 17, 0)
     for key in ("due_open", "due_closed", "sent_away"):
         WorkOrder.update(due_at=due).where(WorkOrder.id == orders[key].id).execute()
-    from node.telephony.models import Call
-
     base = dt.datetime(2025, 3, 3, 11, 0)
-    s = dt.timedelta(seconds=1)
-    calls: list[dict[str, Any]] = [
-        {"started_at": base},  # self-service only
-        {"started_at": base, "queued_at": base + 20 * s, "answered_at": base + 25 * s},
-        {"started_at": base, "queued_at": base + 20 * s, "answered_at": base + 40 * s},
-        {"started_at": base, "queued_at": base + 20 * s, "abandoned": True},
-        {"started_at": base - dt.timedelta(days=1)},  # the day before
-    ]
-    for i, call in enumerate(calls):
-        Call.create(uuid=f"c{i}-{id(calls)}", engine="e1", **call)
+    factories.stat_call_leg(base, answered_at=base, wait_s=5, talk_s=60, wrapup_s=10)
+    factories.stat_call_leg(base, answered_at=base, wait_s=20, talk_s=100, wrapup_s=0)
+    factories.stat_call_leg(base, outcome="abandoned", wait_s=30)
+    factories.stat_call_leg(base - dt.timedelta(days=1), outcome="abandoned", wait_s=3)  # the day before
     return orders
 
 
@@ -96,19 +89,40 @@ def test_counts_from_database_state(frozen: clock.FrozenClock) -> None:
     totals = sum_counts(counts)
     assert totals["accepted"] == 6 and by(counts, "accepted", "2") == 1 and by(counts, "accepted", "1") == 5
     assert totals["instant_answered"] == 1 and by(counts, "instant_answered", "2") == 1
-    assert totals["closed"] == 3 and totals["reviewed"] == 3
+    assert (totals["cohort"], totals["cohort_done"]) == (6, 4)  # the instant answer is done
+    assert (totals["closed"], totals["closed_handled"], totals["closed_reviewed"]) == (4, 3, 3)
     assert totals["dispatched"] == 4  # the order sent to another city was never dispatched here
     assert totals["transferred_out"] == 1
-    assert (totals["due"], totals["closed_on_time"]) == (2, 1)  # the transferred one is not ours to close
-    assert (totals["callback_done"], totals["result_rated"], totals.get("result_satisfied", 0)) == (1, 1, 0)
-    assert (totals["service_rated"], totals["service_satisfied"], totals["dissatisfied"]) == (1, 1, 1)
-    assert totals["callback_due"] == 3
-    assert (totals["calls_in"], totals["calls_to_agent"], totals["calls_answered"]) == (4, 3, 2)
-    assert (totals["calls_answered_10s"], totals["wait_ms"], totals["calls_abandoned"]) == (1, 25_000, 1)
-    assert totals["wait_ms_ivr"] == 65_000
+    assert (totals["closed_due"], totals["closed_on_time"]) == (3, 3)  # the transferred one is not ours
+    assert (totals["callback_due"], totals["callback_done"]) == (3, 1)
+    assert (totals["cb_rated"], totals.get("cb_good", 0), totals["cb_bad"]) == (1, 0, 1)
+    assert (totals["cb_service_rated"], totals["cb_service_good"]) == (1, 1)
+    assert (totals["legs_offered"], totals["legs_answered"], totals["legs_answered_n"]) == (3, 2, 1)
+    assert (totals["legs_abandoned"], totals["wait_s_ms"], totals["handle_s_ms"]) == (1, 25_000, 170_000)
     # every order count carries its type, domain and channel
-    assert all(t and d and c for m, t, d, c, _ in counts if not m.startswith(("calls", "wait")))
-    assert sum_counts(reports.compute(CITY, DAY - dt.timedelta(days=1))) == {"accepted": 1, "calls_in": 1}
+    calls = {m for m, i in MEASURES.items() if i.source == "legs"}
+    assert all(t and d and c for m, t, d, c, _ in counts if m.removesuffix("_ms") not in calls)
+    assert sum_counts(reports.compute(CITY, DAY - dt.timedelta(days=1))) == {
+        "accepted": 1,
+        "cohort": 1,
+        "legs_offered": 1,
+        "legs_abandoned": 1,
+    }
+
+
+def test_rollup_indicators_are_the_engines(frozen: clock.FrozenClock) -> None:
+    """One way to compute each indicator: the daily report's counts, summed and turned into
+    indicators by the rollup, give the engine's own figures for the same day."""
+    from node.analytics import compute, engine, periods
+
+    make_day(frozen)
+    reports.generate(CITY, DAY, send=False)
+    rolled = reports.rollup(CITY, DAY)["indicators"]
+    names = [n for n, i in engine.INDICATORS.items() if i.kind != "growth"]
+    direct = compute(names, periods.day(DAY))[0]["values"]
+    assert rolled == {n: direct[n]["value"] for n in names}
+    assert rolled["callback_rate"] == round(1 / 3, 6) and rolled["closure_rate"] == round(4 / 6, 6)
+    assert rolled["connection_rate"] == round(2 / 3, 6) and rolled["asa"] == 12.5
 
 
 def test_generate_revises_and_queues_upward(frozen: clock.FrozenClock) -> None:
@@ -153,7 +167,7 @@ def test_province_and_ministry_rollups_with_drill_down(frozen: clock.FrozenClock
     children = {c["region"]: c for c in prov["children"]}
     assert set(children) == {CITY, CITY2, PROV} and children[PROV]["own"]
     assert children[CITY]["totals"] == {"accepted": 11, "closed": 4}
-    assert prov["indicators"]["closure_rate"] == 0.5
+    assert (prov["indicators"]["volume"], prov["indicators"]["closed"]) == (20, 10)
     # a province sees its cities; the city figures drill down
     assert reports.rollup(PROV, DAY, CITY2)["totals"] == {"accepted": 6, "closed": 5}
     with pytest.raises(PermissionDenied):

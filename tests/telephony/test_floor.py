@@ -195,7 +195,7 @@ def test_phone_bar_and_call_controls(tmp_path: Path) -> None:
 def factories_settings(home: Path) -> Any:
     from node import settings as node_settings
 
-    return node_settings.for_tests(home, "sqlite:///unused.db")
+    return node_settings.for_tests(home, f"sqlite:///{home}/unused.db")
 
 
 def test_wallboard_figures_and_thresholds(tmp_path: Path) -> None:

@@ -461,7 +461,7 @@ def test_worker_jobs_purge_once_a_day_and_sync(db: str, tmp_path: Path) -> None:
     from node import settings as node_settings
     from node.telephony import jobs
 
-    settings = node_settings.for_tests(tmp_path, "sqlite:///unused.db")
+    settings = node_settings.for_tests(tmp_path, f"sqlite:///{tmp_path}/unused.db")
     found = {j.name: j for j in jobs.jobs(settings)}
     assert set(found) == {"telephony_purge_recordings", "telephony_sync"}
     assert found["telephony_purge_recordings"].trigger == "cron"

@@ -73,6 +73,11 @@ def make_agent(stack: Stack, ext: str, ready: bool = True, role: str = "agent") 
 
 
 def all_offline() -> None:
+    """Every agent offline, once no call of an earlier test still rings or talks to one (an agent
+    left talking would go ready after its wrap-up and take the next test's call)."""
+    busy = lambda: q(lambda: Agent.select().where(Agent.state.in_(("ringing", "talking"))).exists())  # noqa: E731
+    wait_until(lambda: not busy(), 30, "earlier calls to end")
+
     def go() -> None:
         for a in Agent.select():
             if a.state not in ("ringing", "talking"):
@@ -490,3 +495,36 @@ def test_agent_transfers_to_agent_then_queue_then_outside_number(stack: Stack) -
     assert audio.band_level(outside_part, rate, 1800) > 0.1, "outside party missing from recording"
     for ua in (agents, outside, caller):
         assert ua.close() == 0, f"{ua.name} did not exit cleanly"
+
+
+def test_menu_edit_reaches_new_calls_without_restart(stack: Stack) -> None:
+    """An administrator changes the main menu on the screen (the "ivr" counter moves); every
+    running engine swaps the menus in within a few seconds and the next caller walks the new one."""
+    from node.config import service as config
+    from node.telephony import ivr, ivr_admin
+
+    all_offline()
+    main = q(lambda: service.load_menus()[ivr.MAIN])
+    changed = {
+        "prompt": "您好，这里是交通运输服务监督热线。意见建议请按1，人工服务请按0。",
+        "options": {
+            "1": {"action": "queue", "business": "3", "label": "意见建议"},
+            "0": {"action": "agent", "label": "人工服务"},
+        },
+    }
+    ports = stack.control_ports[: stack.cfg.engines]
+    try:
+        q(lambda: ivr_admin.save(SYSTEM, ivr.MAIN, changed))
+        version = q(lambda: (config.forget("ivr"), config.version("ivr"))[1])
+        for port in ports:
+            wait_until(
+                lambda p=port: control.send(p, {"cmd": "ping"}).get("menus_version") == version, 20, "reload"
+            )
+        caller, call = dial_in(stack, "caller-menu", "cm", "13800138077")
+        caller.send(op="dtmf", id="cm", digits="1")
+        wait_until(lambda: event(call, "queued"), 10, "queued")
+        assert q(lambda: Call.get_by_id(call.id)).business == "3"
+        caller.send(op="hangup", id="cm")
+        ended(call.uuid)
+    finally:
+        q(lambda: ivr_admin.save(SYSTEM, ivr.MAIN, {"prompt": main.prompt, "options": main.options}))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from node.audit.models import AuditEntry
 from node.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from node.text import lexicon, service
 from node.text.classifier import is_holdout, make_document
@@ -86,6 +87,10 @@ def test_an_edit_is_used_by_the_next_suggestion(fresh: None) -> None:
     assert actions[:5] == ["edit", "delete", "edit", "edit", "add"]
     last = lexicon.history(admin, 1)[0]
     assert last.before["enabled"] is True and last.after["enabled"] is False and last.by_id == admin.user_id
+    # a person's edits are in the node's audit log too
+    audited = AuditEntry.select().where(AuditEntry.event == "lexicon.changed").order_by(AuditEntry.seq)
+    assert [e.details["action"] for e in audited] == ["add", "edit", "edit", "delete", "edit"]
+    assert audited[-1].target == f"lexicon:{builtin.id}" and audited[-1].actor_id == admin.user_id
 
 
 def test_a_change_written_by_another_process_is_seen(fresh: None) -> None:

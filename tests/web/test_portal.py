@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from node.auth import service as auth
 from node.intake.models import Contact
 from node.portal import service as portal
 from node.workflow import service
@@ -110,10 +111,25 @@ def test_progress_query_shows_public_fields_only(client, db):
 def test_wrong_code_reveals_nothing(client, db):
     number, code = receipt_of(client, submit_form(client))
     wrong = "000000" if code != "000000" else "111111"
-    resp = client.get(f"/public/query?number={number}&code={wrong}")
+    token = csrf_of(client.get("/public/query").get_data(as_text=True))
+    resp = client.post("/public/query", data={"number": number, "code": wrong, "csrf_token": token})
     assert resp.status_code == 404 and "工单编号或查询码不正确" in resp.get_data(as_text=True)
     assert "出租车拒载" not in resp.get_data(as_text=True)
-    assert client.get(f"/public/query?number=123&code={code}").status_code == 422
+    short = client.post("/public/query", data={"number": "123", "code": code, "csrf_token": token})
+    assert short.status_code == 422
+
+
+def test_query_code_never_read_from_the_url(client, db):
+    number, code = receipt_of(client, submit_form(client))
+    page = client.get(f"/public/query?number={number}&code={code}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="progress"' not in html and f'value="{code}"' not in html
+    assert f'value="{number}"' in html  # the number may be linked; the code is typed
+    home = client.get("/public/").get_data(as_text=True)
+    assert 'id="quick-query"' in home and 'method="post"' in home.split('id="quick-query"')[0][-200:]
+    old = client.get("/portal")
+    assert old.status_code == 301 and old.headers["Location"].endswith("/public/")
+    assert client.get("/portal/query").status_code == 301
 
 
 def test_rating_only_after_closure_and_only_once(client, db):
@@ -135,6 +151,10 @@ def test_rating_only_after_closure_and_only_once(client, db):
     assert bad.status_code == 422
 
 
+def other_page(client):
+    return client.get("/public/query").get_data(as_text=True)
+
+
 def test_submissions_and_queries_are_limited_per_address(client, db):
     for _ in range(portal.LIMITS["submit"][0]):
         assert submit_form(client).status_code == 302
@@ -146,9 +166,10 @@ def test_submissions_and_queries_are_limited_per_address(client, db):
         environ_base={"REMOTE_ADDR": "10.9.9.9"},
     )
     assert other.status_code == 302, "another address is not affected"
+    query = {"number": "320100202601010000001", "code": "123456", "csrf_token": csrf_of(other_page(client))}
     for _ in range(portal.LIMITS["query"][0]):
-        client.get("/public/query?number=320100202601010000001&code=123456")
-    resp = client.get("/public/query?number=320100202601010000001&code=123456")
+        client.post("/public/query", data=query)
+    resp = client.post("/public/query", data=query)
     assert resp.status_code == 429 and "查询过于频繁" in resp.get_data(as_text=True)
 
 
@@ -165,17 +186,23 @@ def test_open311_services_in_json_and_xml(client, db):
     assert root.tag == "services" and len(root.findall("service")) == len(services)
     definition = client.get("/open311/v2/services/0403.json").get_json()
     attr = definition["attributes"][0]
-    assert attr["code"] == "business_type" and attr["required"] is True
+    assert attr["code"] == "business_type" and attr["required"] is False  # defaults from the text
     assert [v["name"] for v in attr["values"]] == ["投诉举报", "信息咨询", "意见建议"]
     xml_def = ET.fromstring(client.get("/open311/v2/services/0403.xml").data)
-    assert xml_def.find("service_definition/attributes/attribute/code").text == "business_type"
+    assert xml_def.tag == "service_definition" and xml_def.find("service_definition") is None
+    assert xml_def.find("attributes/attribute/code").text == "business_type"
     missing = client.get("/open311/v2/services/9999.json")
     assert missing.status_code == 404 and missing.get_json()[0]["code"] == 404
     assert client.get("/open311/v2/services.yaml").status_code == 404
 
 
+def _api_key(role: str = "agent") -> str:
+    return auth.issue_token(factories.make_user(role), "open311")
+
+
 def test_open311_post_then_token_then_request(client, db):
     form = {
+        "api_key": _api_key(),
         "service_code": "0403",
         "attribute[business_type]": "1",
         "description": "出租车拒载，司机态度恶劣。",
@@ -205,48 +232,81 @@ def test_open311_post_then_token_then_request(client, db):
     )
     text = client.get(f"/open311/v2/requests/{number}.json").get_data(as_text=True)
     xml_text = client.get(f"/open311/v2/requests/{number}.xml").get_data(as_text=True)
-    for secret in ("13988887777", "李 明", "li@example.com", "出租车拒载", "32.05"):
+    for secret in ("13988887777", "李 明", "li@example.com"):
         assert secret not in text and secret not in xml_text
+    assert (
+        got["description"] == "出租车拒载，司机态度恶劣。" and got["lat"] == 32.05 and got["long"] == 118.78
+    )
     assert ET.fromstring(xml_text).find("request/service_request_id").text == number
 
 
+_PLACE = {"address_string": "南京市玄武区中山路1号"}
+
+
 @pytest.mark.parametrize(
-    ("form", "message"),
+    ("form", "status", "message"),
     [
-        (
-            {"attribute[business_type]": "1", "phone": "13900000000", "description": "内容内容内容"},
-            "service_code",
-        ),
-        ({"service_code": "0403", "phone": "13900000000", "description": "内容内容内容"}, "business_type"),
-        ({"service_code": "0403", "attribute[business_type]": "1", "description": "内容内容内容"}, "phone"),
+        ({"attribute[business_type]": "1", "description": "内容内容内容", **_PLACE}, 400, "service_code"),
         (
             {
                 "service_code": "0403",
-                "attribute[business_type]": "1",
-                "phone": "1390000",
-                "description": "短",
-            },
-            "content",
-        ),
-        (
-            {
-                "service_code": "0403",
-                "attribute[business_type]": "1",
-                "phone": "13900000000",
+                "attribute[business_type]": "9",
                 "description": "内容内容内容",
-                "lat": "abc",
+                **_PLACE,
             },
-            "lat",
+            400,
+            "business_type",
+        ),
+        ({"service_code": "0403", "description": "内容内容内容"}, 400, "address_string"),
+        (
+            {"service_code": "0403", "phone": "1390000", "description": "短", **_PLACE},
+            400,
+            "description（诉求内容）",
+        ),
+        (
+            {"service_code": "0403", "phone": "12", "description": "内容内容内容", **_PLACE},
+            400,
+            "phone（来电号码）",
+        ),
+        ({"service_code": "0403", "description": "内容内容内容", "lat": "abc"}, 400, "lat"),
+        (
+            {"service_code": "0403", "description": "内容内容内容", **_PLACE, "api_key": "hl_wrong"},
+            403,
+            "api_key",
+        ),
+        ({"service_code": "0403", "description": "内容内容内容", **_PLACE, "api_key": ""}, 403, "api_key"),
+        (
+            {"service_code": "0403", "description": "内容内容内容", **_PLACE, "jurisdiction_id": "110000"},
+            404,
+            "jurisdiction_id",
         ),
     ],
 )
-def test_open311_post_errors_in_both_formats(client, db, form, message):
+def test_open311_post_errors_in_both_formats(client, db, form, status, message):
+    form = {"api_key": _api_key(), **form}
     before = WorkOrder.select().count()
     resp = client.post("/open311/v2/requests.json", data=form)
-    assert resp.status_code == 400 and message in resp.get_json()[0]["description"]
+    assert resp.status_code == status and message in resp.get_json()[0]["description"], resp.get_json()
+    assert resp.get_json()[0]["code"] == status
     xml = client.post("/open311/v2/requests.xml", data=form)
-    assert xml.status_code == 400 and ET.fromstring(xml.data).tag == "errors"
+    assert xml.status_code == status and ET.fromstring(xml.data).tag == "errors"
     assert WorkOrder.select().count() == before
+
+
+def test_open311_api_key_must_allow_creating_orders(client, db):
+    form = {"service_code": "0403", "description": "出租车拒载，要求处理。", **_PLACE}
+    resp = client.post("/open311/v2/requests.json", data={**form, "api_key": _api_key("auditor")})
+    assert resp.status_code == 403 and "无权" in resp.get_json()[0]["description"]
+    ok = client.post(
+        "/open311/v2/requests.json", data={**form, "api_key": _api_key(), "jurisdiction_id": "320100"}
+    )
+    assert ok.status_code == 201, ok.get_json()
+    order = WorkOrder.get(WorkOrder.number == ok.get_json()[0]["service_request_id"])
+    assert (
+        order.business_type == "1"
+        and not order.caller_phone_digest
+        and order.address == _PLACE["address_string"]
+    )
 
 
 def test_open311_list_filters_pages_and_hides_confidential(client, db):

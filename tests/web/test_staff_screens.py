@@ -116,7 +116,9 @@ def test_every_form_post_requires_the_csrf_token(app, client, web_login):
         "web.logout": "/logout",
         "web.workstation_submit": "/workstation",
         "web.workstation_suggest": "/workstation/suggest",
+        "web.workstation_duplicates": "/workstation/duplicates",
         "web.order_action": f"/orders/{order.number}/act/note",
+        "web.order_phone": f"/orders/{order.number}/phone",
         "portal.submit": "/public/submit",
         "portal.query": "/public/query",
         "portal.rate": "/public/rate",
@@ -255,23 +257,28 @@ def test_duplicates_panel_ranks_same_plate_and_similar_text(client, web_login):
         region_code="320115",
         content="国道路面坑洼需要修补。",
     )
-    web_login("agent")
-    html = client.get(
+    _, csrf = web_login("agent")
+    html = client.post(
         "/workstation/duplicates",
-        query_string={
+        data={
             "respondent_plate": "苏A77777",
-            "content": "新街口出租车拒载，司机态度很差",
+            "content": "新街口出租车拒载，司机态度很差" * 400,  # ~6 k characters: too long for a URL
             "domain": "04",
             "region_code": "320102",
+            "csrf_token": csrf,
         },
     ).get_data(as_text=True)
     assert near.number in html and "苏A77777" in html and "关联为重复" in html
     assert "国道路面坑洼" not in html
     # before any content is typed, the same caller is enough to show earlier orders
     caller = make_order("pending_dispatch", caller_phone="13677778888", content="地铁站电梯停运")
-    html = client.get("/workstation/duplicates?caller_phone=13677778888").get_data(as_text=True)
+    html = client.post(
+        "/workstation/duplicates", data={"caller_phone": "13677778888", "csrf_token": csrf}
+    ).get_data(as_text=True)
     assert caller.number in html and "同一来电人" in html
-    assert "暂无疑似重复" in client.get("/workstation/duplicates").get_data(as_text=True)
+    empty = client.post("/workstation/duplicates", data={"csrf_token": csrf})
+    assert "暂无疑似重复" in empty.get_data(as_text=True)
+    assert client.post("/workstation/duplicates", data={"caller_phone": "1"}).status_code == 403  # no CSRF
 
 
 # ---- queues and detail -------------------------------------------------------------------------------

@@ -11,13 +11,25 @@
   // ---- type-ahead combobox ---------------------------------------------------------------------
   // <div class="combo" data-source="ID of a JSON script" data-fill="field=key,field2=key2">
   //   <input type="text" role="combobox"> <ul role="listbox"></ul> hidden inputs named in data-fill
-  function matches(item, q) {
-    if (!q) return true;
+  // How well an item matches the typed text (lower is better, -1 no match): its name or one of
+  // the callers' words for it (`syn`, from the categorisation lexicon) exactly, then containing
+  // the text, then a caller's word by its pinyin initials (gj → 公交), then the name's initials
+  // or the code. So 公交 / gj offer 公共汽电车 before 国际运输 (gjys).
+  function rank(item, q) {
+    if (!q) return 0;
     q = q.toLowerCase().replace(/\s+/g, "");
     var label = item.label.toLowerCase().replace(/\s+/g, "");
-    if (label.indexOf(q) >= 0) return true;
-    if ((item.code || "").indexOf(q) === 0) return true;
-    return (item.py || "").split(" ").some(function (p) { return p.indexOf(q) === 0; });
+    var syn = (item.syn || "").toLowerCase().split(" ").filter(Boolean);
+    var synpy = (item.synpy || "").split(" ").filter(Boolean);
+    var tail = label.split("›").pop();
+    if (tail === q || syn.indexOf(q) >= 0) return 0;
+    if (label.indexOf(q) >= 0) return 1;
+    if (syn.some(function (w) { return w.indexOf(q) >= 0; })) return 2;
+    if (synpy.indexOf(q) >= 0) return 3;
+    if ((item.py || "").split(" ").some(function (p) { return p.indexOf(q) === 0; })) return 4;
+    if (synpy.some(function (p) { return p.indexOf(q) === 0; })) return 5;
+    if ((item.code || "").indexOf(q) === 0) return 6;
+    return -1;
   }
 
   function setupCombo(box) {
@@ -58,7 +70,10 @@
     }
     function search() {
       var q = input.value.trim();
-      shown = items.filter(function (it) { return matches(it, q); }).slice(0, 30);
+      shown = items.map(function (it, i) { return { it: it, r: rank(it, q), i: i }; })
+        .filter(function (x) { return x.r >= 0; })
+        .sort(function (a, b) { return a.r - b.r || a.i - b.i; })
+        .map(function (x) { return x.it; }).slice(0, 30);
       active = shown.length ? 0 : -1;
       render();
     }
@@ -151,12 +166,33 @@
   }
   function submitForm(form) { if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
 
+  // F2 / 新来电 start a clean form; a half-typed call is only discarded after the agent agrees.
+  var DRAFT_FIELDS = ["caller_name", "address", "respondent_name", "respondent_plate", "respondent_route",
+    "respondent_vessel", "title", "content", "answer", "transfer_target", "note_transfer", "note_invalid"];
+  function hasDraft(form) {
+    return DRAFT_FIELDS.some(function (name) {
+      var f = form.querySelector('[name="' + name + '"]');
+      return f && f.value.trim() !== "";
+    });
+  }
+  function newCall(form) {
+    if (hasDraft(form) && !window.confirm("当前来电尚未完成受理，放弃已录入的内容并开始新来电？")) return;
+    window.location.href = "/workstation";
+  }
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest ? e.target.closest("[data-new-call]") : null;
+    var form = document.getElementById("intake-form");
+    if (!link || !form) return;
+    e.preventDefault();
+    newCall(form);
+  });
+
   var OUTCOME_KEYS = { a: "answer", o: "order", t: "transfer", i: "invalid" };
   var FOCUS_KEYS = { p: "caller_phone", c: "category_text", r: "region_text", n: "content", b: "respondent_plate" };
   document.addEventListener("keydown", function (e) {
     var form = document.getElementById("intake-form");
     if (!form) return;
-    if (e.key === "F2") { e.preventDefault(); window.location.href = "/workstation"; return; }
+    if (e.key === "F2") { e.preventDefault(); newCall(form); return; }
     if (!e.altKey || e.ctrlKey || e.metaKey) return;
     var key = e.key.toLowerCase();
     if (OUTCOME_KEYS[key]) {
@@ -256,6 +292,20 @@
     setupDialogs(root);
     setupWorkstation(root);
   }
+  // Dispatch dialog: the lead unit is never offered again as a co-handler.
+  document.addEventListener("change", function (e) {
+    var sel = e.target.closest ? e.target.closest("[data-lead-select]") : null;
+    if (!sel) return;
+    var list = sel.closest("form").querySelector("[data-assist-list]");
+    if (!list) return;
+    list.querySelectorAll("input[name=assist_units]").forEach(function (box) {
+      var lead = box.value === sel.value;
+      if (lead) box.checked = false;
+      box.disabled = lead;
+      box.closest("label").hidden = lead;
+    });
+  });
+
   // Forms that change something irreversible ask first (data-confirm; no inline script under the CSP).
   document.addEventListener("submit", function (e) {
     var form = e.target;

@@ -1,0 +1,106 @@
+"""Follow-up screens: callback list and form, the dissatisfaction queue, plans; permissions and
+bad input (Chinese errors, never 5xx)."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from node.followup.models import CallbackPlan, Dissatisfaction, VisitTask
+from node.workflow.models import WorkOrder
+from tests import factories
+from tests.web.conftest import HTML, csrf_of
+
+
+def test_callback_screens_and_dissatisfaction_queue(client: FlaskClient, db: str, web_login) -> None:  # type: ignore[no-untyped-def]
+    unit = factories.make_unit()
+    order = factories.make_order("closed", unit=unit)
+    _leader, token = web_login("shift_leader")
+    page = client.get("/followup/callbacks", headers=HTML).get_data(as_text=True)
+    assert order.number in page and "回访" in page and 'href="/followup/dissatisfied"' in page
+    form = client.get(f"/followup/callbacks/{order.number}", headers=HTML).get_data(as_text=True)
+    assert "对处理结果是否满意" in form and "问题是否已解决" in form
+    resp = client.post(f"/followup/callbacks/{order.number}", data={"csrf_token": token, "reached": "0"})
+    assert resp.status_code == 302 and VisitTask.get(VisitTask.order == order).attempts == 1
+    resp = client.post(
+        f"/followup/callbacks/{order.number}",
+        data={
+            "csrf_token": token,
+            "reached": "1",
+            "result": "3",
+            "service": "2",
+            "solved": "0",
+            "note": "未解决",
+        },
+    )
+    assert resp.status_code == 302 and WorkOrder.get_by_id(order.id).state == "visited"
+    queue = client.get("/followup/dissatisfied", headers=HTML).get_data(as_text=True)
+    case = Dissatisfaction.get(Dissatisfaction.order == order)
+    assert f'data-case="{case.id}"' in queue and "处理结果" in queue
+    resp = client.post(f"/followup/dissatisfied/{case.id}/reopen", data={"csrf_token": token, "reason": ""})
+    assert resp.status_code == 422 and "理由" in resp.get_data(as_text=True)
+    resp = client.post(
+        f"/followup/dissatisfied/{case.id}/reopen",
+        data={"csrf_token": token, "reason": "重新核查", "unit": unit.code},
+    )
+    assert resp.status_code == 302 and WorkOrder.get_by_id(order.id).state == "dispatched"
+    assert (
+        client.post(f"/followup/dissatisfied/{case.id}/bogus", data={"csrf_token": token}).status_code == 404
+    )
+    assert client.get("/followup/dissatisfied?state=nope", headers=HTML).status_code == 422
+    assert client.get("/followup/dissatisfied?state=all", headers=HTML).status_code == 200
+
+
+def test_screens_refuse_roles_without_permission(client: FlaskClient, db: str, web_login) -> None:  # type: ignore[no-untyped-def]
+    web_login("unit_staff")
+    for url in ("/followup/callbacks", "/followup/dissatisfied", "/followup/plans"):
+        assert client.get(url, headers=HTML).status_code == 403
+    assert client.get("/followup/callbacks").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("share_percent", "abc"),
+        ("share_percent", "101"),
+        ("share_percent", "1e999"),
+        ("max_attempts", "0"),
+        ("name", ""),
+    ],
+)
+def test_plan_form_validation(client: FlaskClient, db: str, web_login, field: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    _admin, token = web_login("admin")
+    data = {
+        "csrf_token": token,
+        "name": "客运抽查",
+        "business_type": "2",
+        "share_percent": "30",
+        field: value,
+    }
+    resp = client.post("/followup/plans", data=data, headers=HTML)
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    assert not CallbackPlan.select().where(CallbackPlan.name == "客运抽查").exists()
+
+
+def test_plan_create_and_deactivate(client: FlaskClient, db: str, web_login) -> None:  # type: ignore[no-untyped-def]
+    _admin, token = web_login("admin")
+    data = {
+        "csrf_token": token,
+        "name": "咨询抽查",
+        "business_type": "2",
+        "share_percent": "25",
+        "questions": ["result", "service"],
+    }
+    assert client.post("/followup/plans", data=data).status_code == 302
+    plan = CallbackPlan.get(CallbackPlan.name == "咨询抽查")
+    assert plan.share_percent == 25.0 and plan.questions == "result,service"
+    page = client.get("/followup/plans", headers=HTML).get_data(as_text=True)
+    assert "咨询抽查" in page and "25%" in page
+    assert (
+        client.post(
+            "/followup/plans", data={"csrf_token": csrf_of(page), "deactivate": str(plan.id)}
+        ).status_code
+        == 302
+    )
+    assert CallbackPlan.get_by_id(plan.id).active is False
+    assert client.post("/followup/plans", data={"csrf_token": token, "deactivate": "x"}).status_code == 422

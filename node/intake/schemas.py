@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from node.pii import valid_phone
 from node.validation import Input
 
 
 class ContactCreate(Input):
+    """Over the API a contact needs something to record: a caller number, a summary or a call id
+    (issue 18: an empty body made an empty contact; the document says so with `anyOf`)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {name: {"minLength": 1}}, "required": [name]}
+                for name in ("caller_phone", "summary", "call_id")
+            ]
+        },
+    )
     channel: Annotated[str, Field(pattern=r"^\d{2}$")] = "01"
     caller_phone: Annotated[str, Field(max_length=24)] = ""
     caller_name: Annotated[str, Field(max_length=40)] = ""

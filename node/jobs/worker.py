@@ -34,8 +34,15 @@ def _tracking(now: Any) -> int:
     return scan_all(now)
 
 
+def _idempotency_purge(now: Any) -> int:
+    from node.api.idempotency import purge
+
+    return purge(now)
+
+
 JOBS: list[Job] = [
     Job("tracking_scan", _tracking, "interval", {"seconds": 60}),
+    Job("idempotency_purge", _idempotency_purge, "cron", {"hour": 3, "minute": 40}),
 ]
 
 # module path → function `jobs(settings) -> list[Job]` adding subsystem jobs (federation, text, telephony)

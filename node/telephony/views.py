@@ -121,9 +121,9 @@ def call_command(call_id: str, command: str) -> Any:
     """The phone bar on a talking call: `hangup` (the agent's side; the caller goes on to the
     rating), `hold`, `unhold`, `consult` {"extension"} (caller on hold, a colleague rung),
     `consult_transfer` (hand the caller to that colleague), `consult_cancel`."""
+    actor = web.current_actor()  # sign-in first (issue 18: no validation answers for anonymous)
     if command not in CALL_COMMANDS:
         raise ValidationError("未知的通话操作", details={"command": "取值错误"})
-    actor = web.current_actor()
     service.check_call_control(actor, call_id)
     cmd: dict[str, Any] = {"cmd": CALL_COMMANDS[command]}
     if command == "consult":
@@ -172,7 +172,11 @@ def live() -> Any:
 @bp.get("/metrics")
 def prometheus() -> Any:
     """Prometheus text format: calls by state, queue length, longest wait, agents by state and
-    the call-leg counters (answered, abandoned, overflow …)."""
+    the call-leg counters (answered, abandoned, overflow …). Same access as /metrics: the
+    allowed scrape addresses or a monitor.view account (issue 18: it was open to anyone)."""
+    from node.monitoring.metrics import _allow_scrape
+
+    _allow_scrape()
     return Response(metrics.render(service.live_state(), floor.leg_counters()), mimetype=metrics.CONTENT_TYPE)
 
 

@@ -306,6 +306,7 @@ def workstation_submit() -> Any:
 @bp.get("/workstation/caller")
 def caller_history() -> Any:
     actor = auth_web.current_actor()
+    actor.require("contact.create")  # a panel of the intake form (workstation)
     phone = (request.args.get("caller_phone") or "").strip()[:24]
     if not phone or not valid_phone(phone) or not is_full_number(phone) or not actor.can("pii.view"):
         return render_template("partials/caller.html", phone="", orders=[], contacts=[], total=0)
@@ -326,6 +327,7 @@ def workstation_duplicates() -> Any:
     """The duplicate panel for the draft: POSTed (a long complaint in a GET query string could
     exceed the request-line limit), with only the fields the finder compares."""
     actor = auth_web.current_actor()
+    actor.require("contact.create")  # a panel of the intake form (workstation)
     hits = duplicates.likely_duplicates(actor, duplicates.Draft.from_form(request.form))
     return render_template("partials/duplicates.html", hits=hits)
 

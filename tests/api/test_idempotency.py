@@ -57,3 +57,17 @@ def test_an_external_number_is_unique_per_channel(client, token_for):
     elsewhere = client.post("/api/v1/orders", json={**body, "channel": "01"}, headers=agent)
     assert elsewhere.status_code == 201 and elsewhere.get_json()["number"] != first.get_json()["number"]
     assert WorkOrder.select().where(WorkOrder.external_number == "WX-2026-0001").count() == 2
+
+
+def test_keys_are_forgotten_after_a_week(client, token_for):
+    import datetime as dt
+
+    from node import clock
+    from node.api import idempotency
+
+    agent = token_for("agent")
+    client.post("/api/v1/orders", json=ORDER_DEFAULTS, headers={**agent, "Idempotency-Key": "old"})
+    assert idempotency.purge(clock.now()) == 0
+    later = clock.now() + dt.timedelta(days=idempotency.KEY_DAYS, minutes=1)
+    assert idempotency.purge(later) == 1
+    assert IdempotentRequest.get_or_none(IdempotentRequest.key == "old") is None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from node import db as node_db
 from node import pii
@@ -52,6 +52,10 @@ class LiveNode:
         pii.configure(self.settings.data_key)
         node_db.database.initialize(self.database)
         catalog.invalidate()
+
+
+BROWSER_TIMEOUT_MS = 30_000
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # Playwright's own default for expect() is 5 s
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +111,10 @@ def new_page(browser: Browser, live_node: LiveNode) -> Iterator[Callable[[], Pag
             timezone_id="Asia/Shanghai",
             base_url=live_node.url,
         )
-        ctx.set_default_timeout(10_000)
+        # generous: a loaded machine (the suite beside stress-ng) must not fail a journey; the
+        # tests wait on conditions (a flash, a badge, a URL), never on time
+        ctx.set_default_timeout(BROWSER_TIMEOUT_MS)
+        ctx.set_default_navigation_timeout(2 * BROWSER_TIMEOUT_MS)
         contexts.append(ctx)
         return ctx.new_page()
 

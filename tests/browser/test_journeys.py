@@ -98,6 +98,8 @@ def test_complaint_dispatched_signed_replied_reviewed_closed(new_page, live_node
     reviewer.click(f"text={number}")
     act(reviewer, "accept_reply")
     reviewer.click("#dlg-accept_reply button[type=submit]")
+    # the next dialog belongs to the page the accepted reply leads to: wait for it, not for time
+    expect(reviewer.locator(".flash.ok")).to_contain_text("复核通过")
     act(reviewer, "close")
     reviewer.click("#dlg-close button[type=submit]")
     expect(reviewer.locator(".badge.st-closed")).to_contain_text("已办结")

@@ -58,7 +58,7 @@ def test_georeport_client_works_unchanged(live_node: LiveNode) -> None:
         assert codes[0] == "business_type"
         by_coords = client.get_service_request(created[0])
         assert by_coords["service_request_id"] == created[0]
-        assert by_coords["description"] == "出租车司机拒载，态度恶劣，电话138****5678。"
+        assert by_coords["description"] == "出租车司机拒载，态度恶劣，电话*******5678。"
         assert float(by_coords["lat"]) == 32.0415 and float(by_coords["long"]) == 118.7781
         by_address = client.get_service_request(created[1])
         assert "中山北路1号" in by_address["address"]

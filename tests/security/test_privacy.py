@@ -156,16 +156,18 @@ def test_a_right_code_with_a_bad_rating_confirms_nothing(client, db):
     assert "已办结" not in right and "已办结" not in wrong
 
 
+def _query(client, number, code, address):
+    token = csrf_of(client.get("/public/query").get_data(as_text=True))
+    data = {"number": number, "code": code, "csrf_token": token}
+    return client.post("/public/query", data=data, environ_base={"REMOTE_ADDR": address})
+
+
 def test_an_orders_code_locks_after_repeated_failures_from_any_address(client, db):
     number, code = _closed_public_order()
     for i in range(portal.CODE_MAX_FAILURES):
-        resp = client.get(
-            f"/public/query?number={number}&code={_wrong(code)}", environ_base={"REMOTE_ADDR": f"10.0.{i}.1"}
-        )
+        resp = _query(client, number, _wrong(code), f"10.0.{i}.1")
         assert resp.status_code == 404
-    locked = client.get(
-        f"/public/query?number={number}&code={code}", environ_base={"REMOTE_ADDR": "10.1.1.1"}
-    )
+    locked = _query(client, number, code, "10.1.1.1")
     assert locked.status_code == 429 and "锁定" in locked.get_data(as_text=True)
     assert _rate(client, number, code, "10.2.2.2", result="3", service="3").status_code == 429
     events = [e.event for e in AuditEntry.select().where(AuditEntry.target == number)]
@@ -197,3 +199,14 @@ def test_the_node_database_is_private(tmp_path: Path):
     modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in files}
     database.close()
     assert set(modes.values()) == {0o600}, modes
+
+
+def test_titles_in_the_unit_desk_are_masked(client, db):
+    from tests.web.conftest import post_login
+
+    unit = make_unit()
+    order = _dispatched(unit, title="请回电13912348000")
+    staff = factories.make_user("unit_staff", unit)
+    assert post_login(client, staff.username).status_code == 302
+    html = client.get("/unit?tab=inbox").get_data(as_text=True)
+    assert order.number in html and "13912348000" not in html and "*******8000" in html

@@ -150,3 +150,33 @@ def test_regions_outside_the_node_are_refused(client, token_for):
     assert "不属于本节点" in resp.get_json()["message"]
     ok = client.post("/api/v1/orders", json={**ORDER_DEFAULTS, "region_code": "320102"}, headers=agent)
     assert ok.status_code == 201
+
+
+def test_contract_details(client, token_for):
+    agent = token_for("agent")
+    empty = client.post("/api/v1/contacts", headers=agent)
+    _clear(empty, 422)
+    _clear(client.post("/api/v1/contacts", json={}, headers=agent), 422)
+    assert client.post("/api/v1/contacts", json={"summary": "咨询"}, headers=agent).status_code == 201
+    # logout without a session is not a success
+    assert client.post("/api/v1/auth/logout", headers=agent).status_code in (400, 401)
+    assert client.post("/api/v1/auth/logout").status_code == 401
+    # 405 says which methods the address takes
+    wrong = client.delete("/api/v1/orders", headers=agent)
+    assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    _clear(wrong, 405)
+
+
+def test_the_document_types_parameters_as_the_server_parses_them(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    params = {p["name"]: p for p in spec["paths"]["/api/v1/orders"]["get"]["parameters"]}
+    assert params["page"]["schema"]["type"] == "integer" and params["page_size"]["schema"]["maximum"] == 200
+    assert params["overdue"]["schema"]["type"] == "boolean" and "enum" in params["queue"]["schema"]
+    rollup = {p["name"]: p for p in spec["paths"]["/api/v1/federation/rollup"]["get"]["parameters"]}
+    assert rollup["date"]["required"] is True
+    contact = spec["paths"]["/api/v1/contacts/{contact_id}"]["get"]["parameters"][0]
+    assert contact["schema"]["type"] == "integer"
+    assert (
+        "schema"
+        in spec["paths"]["/api/v1/orders/{number}"]["get"]["responses"]["200"]["content"]["application/json"]
+    )

@@ -175,6 +175,21 @@ RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+_MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xml": "application/xml",
+}
+
+
+def _media_type(path: str) -> str:
+    """What a successful answer is, by the address's suffix (exports), JSON otherwise."""
+    for suffix, media in _MEDIA_TYPES.items():
+        if path.endswith(suffix):
+            return media
+    return "application/json"
+
+
 def _query_schema(path: str, name: str) -> dict[str, Any]:
     if name == "queue" and path == "/api/v1/orders":
         from node.workflow.service import QUEUES
@@ -228,7 +243,7 @@ def build_spec() -> dict[str, Any]:
             "responses": {
                 str(r.status): {"description": "成功"}
                 if r.status == 204
-                else {"description": "成功", "content": {"application/json": ok}},
+                else {"description": "成功", "content": {_media_type(path): ok}},
                 "4XX": {
                     "description": "请求有误",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},

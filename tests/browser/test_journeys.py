@@ -7,8 +7,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from node.catalog.models import Unit
 from node.intake.models import Contact
 from node.workflow.models import Assignment, WorkOrder
+from tests import factories
 from tests.browser.conftest import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,6 +88,18 @@ def test_complaint_dispatched_signed_replied_reviewed_closed(new_page, live_node
     row = unit.locator("tr", has_text=number)
     row.locator("button", has_text="签收").click()
     expect(unit.locator(".flash.ok")).to_contain_text("签收")
+    # the co-handler signs and reports first: the lead's reply waits for it (issue 12)
+    law = new_page()
+    staff = factories.make_user("unit_staff", Unit.get(Unit.code == "ZFZD"))
+    login(law, staff.username, factories.PASSWORD)
+    law.locator("tr", has_text=number).locator("button", has_text="签收").click()
+    expect(law.locator(".flash.ok")).to_contain_text("签收")
+    law.goto(f"/orders/{number}")
+    act(law, "assist_reply")
+    law.fill("#assist-content", "执法支队已调取车载视频，拒载属实，已立案。")
+    law.click("#dlg-assist_reply button[type=submit]")
+    expect(law.locator(".flash.ok")).to_be_visible()
+
     unit.goto(f"/orders/{number}")
     act(unit, "reply")
     unit.fill("#reply-basic", "经调查，驾驶员拒载属实。")

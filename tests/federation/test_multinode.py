@@ -146,7 +146,9 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node
 
 
 def transfer(nodes: dict[str, Node], origin: str, destination: str, **fields: Any) -> str:
-    number = nodes[origin].call("make_order", state="pending_dispatch", fields=fields)
+    number = nodes[origin].call(
+        "make_order", state="pending_dispatch", fields={"region_code": DISTRICT[origin], **fields}
+    )
     state = nodes[origin].call(
         "perform",
         number=number,

@@ -50,8 +50,10 @@ def test_upload_refusals(client: Any, token_for: Any, test_owner: str) -> None:
     assert missing.status_code == 422 and "请选择要上传的文件" in missing.get_json()["message"]
     no_owner = client.get("/api/v1/files", headers=editor)
     assert no_owner.status_code == 422
-    unknown = client.get("/api/v1/files?owner_kind=x%00y&owner_id=1", headers=editor)
+    unknown = client.get("/api/v1/files?owner_kind=xy&owner_id=1", headers=editor)
     assert unknown.status_code == 422 and "未知的附件归属类型" in unknown.get_json()["message"]
+    nul = client.get("/api/v1/files?owner_kind=x%00y&owner_id=1", headers=editor)  # the request guard
+    assert nul.status_code == 400 and "空字符" in nul.get_json()["message"]
     assert _upload(client, token_for("agent"), pdf_bytes(), "a.pdf").status_code == 403
     assert client.get("/api/v1/files/99999999/content", headers=editor).status_code == 404
     assert client.get("/api/v1/files/1/content").status_code == 401

@@ -146,6 +146,10 @@ def gunicorn_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "worker_connections": 1000,
         "asgi_loop": "asyncio",
         "timeout": 60,
+        # gunicorn's largest request line (default 4094 bytes): a query of a few Chinese words
+        # percent-encodes to 9–12 bytes a character; the request guard answers longer addresses
+        # (node.validation.MAX_URL) with a Chinese 414
+        "limit_request_line": 8190,
         "graceful_timeout": 10,
         "preload_app": True,
         "control_socket": str(settings.run_dir / "gunicorn-web.ctl"),

@@ -90,7 +90,7 @@ def test_complaint_dissatisfied_reopened_then_satisfied_and_archived(new_page, l
     log = leader.locator("#sms-log")
     for label in ("受理回执", "办结告知", "评价邀请"):
         expect(log).to_contain_text(label)
-    expect(log).to_contain_text("139****5678")
+    expect(log).to_contain_text("*******5678")
     shot(leader, "followup-tracking", full_page=True)
     leader.goto(f"/followup/callbacks/{number}")
     expect(leader.locator("#rating-table")).to_contain_text("不满意")

@@ -133,7 +133,7 @@ def test_tracking_page_supervise_waive_sms_log_and_overdue_history(
         tracking.scan_sign(clock.now())
     _leader, token = web_login("shift_leader")
     page = client.get(f"/followup/orders/{order.number}", headers=HTML).get_data(as_text=True)
-    assert "签收时限" in page and "协办单位未反馈" in page and "受理回执" in page and "139****5555" in page
+    assert "签收时限" in page and "协办单位未反馈" in page and "受理回执" in page and "*******5555" in page
     resp = client.post(
         f"/followup/orders/{order.number}/supervise", data={"csrf_token": token, "level": "9", "note": "x"}
     )

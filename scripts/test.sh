@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -c "from tests.pg import ensure_server; ensure_server()"
 .venv/bin/ruff check .
 set +e
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+# two workers (pytest-xdist): CI has 2 cores; every test waits on conditions, never on time
+.venv/bin/pytest -q -p no:cacheprovider -n "${TEST_WORKERS:-2}" "$@"
 code=$?
 set -e
 [ "$code" -eq 5 ] && { echo "没有执行任何测试"; exit 1; }

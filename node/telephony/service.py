@@ -7,6 +7,7 @@ menu, recording and live-state functions with an `Actor`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hmac
 from dataclasses import dataclass
@@ -346,6 +347,7 @@ def record_event(ev: dict[str, Any]) -> None:
                 raise ValidationError(f"评价按键无效：{score}")
             PhoneRating.create(call=call, agent=call.agent_id, score=score, at=at)
             _log(call, kind, at, call.agent_id, score=score, label=RATINGS[score])
+            _rate_order_of_call(call, score)
         elif kind == "callback_left":
             call.state = "ivr"
             call.save()
@@ -842,6 +844,21 @@ def update_registrations(registered: set[str], now: dt.datetime | None = None) -
 # ---------------------------------------------------------------------------------------------
 # crash recovery and recordings
 # ---------------------------------------------------------------------------------------------
+def _rate_order_of_call(call: Call, score: int) -> None:
+    """The key pressed after the call also rates the order the agent took on it (服务态度, source
+    电话按键): an 不满意 opens the dissatisfaction case like any other channel (node/followup)."""
+    if not call.order_number:
+        return
+    from node.followup import service as followup
+    from node.workflow.models import WorkOrder
+
+    order = WorkOrder.get_or_none(WorkOrder.number == call.order_number)
+    if order is None:
+        return
+    with contextlib.suppress(Conflict):  # rated by phone already (an earlier call about it)
+        followup.record_rating(order, "ivr", {"service": str(score)})
+
+
 def finish_recording_file(path: Path) -> dict[str, Any]:
     """Status fields for a recording file: finalized (repaired if its header was never written) or
     flagged when nothing usable is there."""

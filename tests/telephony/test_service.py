@@ -91,6 +91,35 @@ def test_claim_skips_calls_of_dead_engines_and_other_engines_calls(engines: None
     assert offer is not None and offer.call_uuid == mine
 
 
+def test_the_key_after_the_call_rates_the_order_taken_on_it(engines: None) -> None:
+    """电话按键 is a rating source of the order (服务态度): 不满意 opens the dissatisfaction case; a
+    second phone rating of the same order (a later call about it) is not stored twice."""
+    from node.followup.models import Dissatisfaction, Rating
+
+    order = factories.make_order("closed")
+    a = agent("8051", T0 - dt.timedelta(minutes=1))
+    with clock.frozen(T0):
+        for n, score in enumerate((3, 1)):
+            uid = new_call(T0, caller=f"1380013805{n}")
+            Call.update(order_number=order.number).where(Call.uuid == uid).execute()
+            ev("queued", uid, T0, business="1")
+            service.claim_next("engine-1")
+            ev("answered", uid, T0, agent_id=a.id)
+            ev("agent_hangup", uid, T0 + dt.timedelta(seconds=30), agent_id=a.id, wrapup_s=0)
+            ev("rated", uid, T0 + dt.timedelta(seconds=32), score=score)
+            ev("ended", uid, T0 + dt.timedelta(seconds=33), reason="completed")
+            Agent.update(state="ready").where(Agent.id == a.id).execute()
+    rows = [(r.source, r.dimension, r.value) for r in Rating.select().where(Rating.order == order.id)]
+    assert rows == [("ivr", "service", "3")]
+    case = Dissatisfaction.get(Dissatisfaction.order == order.id)
+    assert case.state == "open"
+    # a call that took no order rates only the agent (PhoneRating), as before
+    with clock.frozen(T0):
+        uid = new_call(T0, caller="13800138059")
+        ev("rated", uid, T0, score=3)
+    assert Rating.select().count() == 1
+
+
 def test_answer_hangup_wrapup_rating_and_abandon(engines: None) -> None:
     a = agent("8001", T0 - dt.timedelta(minutes=1))
     with clock.frozen(T0):

@@ -2,7 +2,9 @@
 has typed so far, ranked by node.text.retrieval over each article's title, keywords and answer.
 
 Each process keeps one index and rebuilds it when the published set changes (its signature — count,
-last change, last id — is read on every call: one indexed query)."""
+last change, last id — is read on every call: one indexed query). A small knowledge base is rebuilt
+in the request that notices the change; a large one (SYNC_REBUILD_MAX articles or more, ~30 s at
+20,000) in a background thread while the requests go on with the previous index."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from node.knowledge.models import Article
 from node.text.retrieval import Retriever
 
 MAX_QUERY = 2000
+SYNC_REBUILD_MAX = 2000  # published articles; above this a stale index is rebuilt in the background
 
 
 @dataclass
@@ -32,6 +35,7 @@ class _Index:
 
 _lock = threading.Lock()
 _index: _Index | None = None
+_rebuilding = False
 
 
 def _signature() -> tuple[Any, ...]:
@@ -45,39 +49,65 @@ def _signature() -> tuple[Any, ...]:
 
 
 def index() -> _Index:
-    global _index
+    global _rebuilding
     signature = _signature()
     current = _index
     if current is not None and current.signature == signature:
         return current
+    if current is not None and len(current.ids) >= SYNC_REBUILD_MAX:
+        with _lock:
+            if _rebuilding:
+                return current
+            _rebuilding = True
+        threading.Thread(target=_rebuild_in_background, name="knowledge-index", daemon=True).start()
+        return current
     with _lock:
         if _index is not None and _index.signature == signature:
             return _index
-        rows = list(
-            Article.select(
-                Article.id,
-                Article.title,
-                Article.keywords,
-                Article.answer,
-                Article.region_scope,
-                Article.effective_date,
-            )
-            .where(Article.state == "published")
-            .order_by(Article.id)
+        return _build(signature)
+
+
+def _rebuild_in_background() -> None:
+    global _rebuilding
+    from node import db
+
+    try:
+        with db.connection(), _lock:
+            _build(_signature())
+    except Exception:  # the next request tries again; suggestions go on from the previous index
+        import logging
+
+        logging.getLogger(__name__).exception("知识推荐索引重建失败")
+    finally:
+        _rebuilding = False
+
+
+def _build(signature: tuple[Any, ...]) -> _Index:
+    """Read the published articles and swap in a new index (call with `_lock` held)."""
+    global _index
+    rows = list(
+        Article.select(
+            Article.id,
+            Article.title,
+            Article.keywords,
+            Article.answer,
+            Article.region_scope,
+            Article.effective_date,
         )
-        retriever = (
-            Retriever([(a.title, f"{a.keywords.replace(',', ' ')}\n{a.answer}") for a in rows])
-            if rows
-            else None
-        )
-        _index = _Index(
-            signature,
-            [a.id for a in rows],
-            [a.region_scope for a in rows],
-            [a.effective_date for a in rows],
-            retriever,
-        )
-        return _index
+        .where(Article.state == "published")
+        .order_by(Article.id)
+    )
+    retriever = (
+        Retriever([(a.title, f"{a.keywords.replace(',', ' ')}\n{a.answer}") for a in rows]) if rows else None
+    )
+    _index = _Index(
+        signature,
+        [a.id for a in rows],
+        [a.region_scope for a in rows],
+        [a.effective_date for a in rows],
+        retriever,
+    )
+    return _index
 
 
 def _covers(scope: str, region: str) -> bool:

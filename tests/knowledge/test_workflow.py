@@ -4,6 +4,7 @@ and diffs, expiry by the job, bulletins arriving read-only, sanitising, synonyms
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -250,3 +251,23 @@ def test_feedback_near_duplicates_and_draft_from_order(db: str) -> None:
     assert draft.state == "draft" and "已约谈驾驶员" in service.version(draft).body_text
     with pytest.raises(ValidationError):
         service.draft_from_order(author, "123")
+
+
+def test_a_large_knowledge_base_is_reindexed_in_the_background(db: str, monkeypatch: Any) -> None:
+    """Above SYNC_REBUILD_MAX articles a publish does not make an agent's request wait for the
+    rebuild: the request gets the previous index and a thread swaps in the new one."""
+    from node.knowledge import suggest
+
+    monkeypatch.setattr(suggest, "SYNC_REBUILD_MAX", 2)
+    monkeypatch.setattr(suggest, "_index", None)
+    author, reviewer = factories.actor("knowledge_editor"), factories.actor("knowledge_editor")
+    published(author, reviewer, title="出租车拒载如何投诉")
+    published(author, reviewer, title="公交卡挂失办理")
+    first = suggest.index()
+    assert len(first.ids) == 2
+    published(author, reviewer, title="网约车退款流程")
+    assert suggest.index() is first  # stale, answered at once
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(suggest.index().ids) != 3:
+        time.sleep(0.05)
+    assert len(suggest.index().ids) == 3

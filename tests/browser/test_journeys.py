@@ -166,6 +166,8 @@ def test_unit_returns_dispatcher_rejects_then_redispatches(new_page, live_node):
     act(dispatcher, "withdraw")
     dispatcher.fill("#withdraw-reason", "核实为公交车辆，改派公交集团。")
     dispatcher.click("#dlg-withdraw button[type=submit]")
+    # the page the withdrawal leads to, not the one it was sent from (under load it comes late)
+    expect(dispatcher.locator(".flash.ok")).to_contain_text("已撤回")
     act(dispatcher, "dispatch")
     dispatcher.select_option("#lead_unit", "GJJT")
     dispatcher.click("#dlg-dispatch button[type=submit]")

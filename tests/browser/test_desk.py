@@ -39,9 +39,7 @@ def test_workstation_shows_errors_and_asks_before_discarding(new_page, live_node
     assert dialogs and "放弃" in dialogs[0]
     page.once("dialog", lambda d: d.accept())
     page.keyboard.press("F2")
-    page.wait_for_function(
-        "document.querySelector('#content') && document.querySelector('#content').value === ''"
-    )
+    expect(page.locator("#content")).to_have_value("")  # (CSP: no wait_for_function)
     assert page.locator("#intake-error").count() == 0
 
 

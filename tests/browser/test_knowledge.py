@@ -5,6 +5,8 @@ every knowledge screen go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -71,7 +73,7 @@ def test_write_review_publish_and_answer_from_the_workstation(new_page, live_nod
     expect(panel).to_contain_text("网约车上遗失物品怎么找回", timeout=60_000)
     shot(agent, "knowledge-workstation-panel")
     agent.keyboard.press("Alt+k")
-    agent.wait_for_function("document.getElementById('answer').value.includes('联系驾驶员')")
+    expect(agent.locator("#answer")).to_have_value(re.compile("联系驾驶员"))  # (CSP: no wait_for_function)
     assert agent.locator("input[name=outcome][value=answer]").is_checked()
     live_node.activate()
     article = Article.get(Article.title == "网约车上遗失物品怎么找回")

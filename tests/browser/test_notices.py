@@ -20,7 +20,8 @@ def test_badge_updates_live_and_inbox_marks_read(new_page, live_node: LiveNode) 
     login(page, "dispatch")
     page.goto("/queues", wait_until="domcontentloaded")
     badge = page.locator("#notice-count")
-    page.wait_for_function("document.body.dataset.pushState === 'open'")
+    # a locator, not wait_for_function: the page's CSP forbids the eval a polled predicate needs
+    expect(page.locator("body")).to_have_attribute("data-push-state", "open")
     with db.connection():
         user = User.get(User.username == "dispatch")
         before = notices.unread_count(user.id)

@@ -10,8 +10,6 @@ import http.client
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,11 +20,9 @@ import pytest
 from node import db as node_db
 from node import settings as node_settings
 from node.demo import DEMO_PASSWORD
-from tests import pg
-from tests.bench.harness import free_port, hotline
 from tests.factories import ORDER_DEFAULTS
+from tests.integration.demo_node import demo_node
 
-ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 32
 THREADS = 8
 KILLS = 2
@@ -71,23 +67,8 @@ def _web_master(supervisor: int) -> psutil.Process | None:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_no_order_lost_or_doubled_when_the_web_master_is_killed(tmp_path: Path, backend: str) -> None:
-    port = free_port()
-    home = tmp_path / "node"
-    url = pg.create_database("t_crash") if backend == "postgresql" else None
-    hotline(
-        "init", "--level", "city", "--region", "320100", "--web-port", str(port),
-        "--federation-port", str(free_port()), "--metrics-port", str(free_port()),
-        *(["--database-url", url] if url else []), "--no-telephony", str(home),
-    )  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "-c", str(home), "run", "--demo"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_until(lambda: _healthy(port), 180, "the node to serve")
+    with demo_node(tmp_path, backend, "t_crash") as node:
+        port, home, proc = node.port, node.home, node.proc
         status, _, body = _call(
             port,
             "POST",
@@ -179,12 +160,3 @@ def test_no_order_lost_or_doubled_when_the_web_master_is_killed(tmp_path: Path, 
         assert len(stored) == ORDERS, f"0 lost, 0 doubled: {len(stored)} stored for {ORDERS} keys"
         assert set(stored) == set(first.values())
         print(f"\n[{backend}] {ORDERS}/{ORDERS} orders, {KILLS} kills, {sum(tries.values())} attempts")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        if url:
-            pg.drop_database(url)

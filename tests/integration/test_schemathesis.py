@@ -10,19 +10,15 @@ are token revocation and forced sign-out (they would end the run's own credentia
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from node.demo import DEMO_PASSWORD
-from tests import pg
-from tests.bench.harness import free_port, hotline
+from tests.integration.demo_node import demo_node
 
 ROOT = Path(__file__).resolve().parents[2]
 ST = str(Path(sys.executable).with_name("st"))
@@ -43,39 +39,8 @@ def _token(port: int, username: str) -> str:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    port = free_port()
-    home = tmp_path_factory.mktemp("st") / "node"
-    url = pg.create_database("t_st") if request.param == "postgresql" else None
-    hotline(
-        "init", "--level", "city", "--region", "320100", "--web-port", str(port),
-        "--federation-port", str(free_port()), "--metrics-port", str(free_port()),
-        *(["--database-url", url] if url else []), "--no-telephony", str(home),
-    )  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "-c", str(home), "run", "--demo"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "the node did not start"
-                time.sleep(0.3)
-        yield port, {"admin": _token(port, "admin"), "unit_staff": _token(port, "taxi")}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        if url:
-            pg.drop_database(url)
+    with demo_node(tmp_path_factory.mktemp("st"), request.param, "t_st") as node:
+        yield node.port, {"admin": _token(node.port, "admin"), "unit_staff": _token(node.port, "taxi")}
 
 
 @pytest.mark.slow

@@ -155,7 +155,7 @@ def walk(
 
 
 def load_demo(settings: Settings, orders: int = 60) -> list[str]:
-    if User.select().where(User.username == "admin").exists():
+    if Unit.select().where(Unit.code == UNITS[0][0]).exists():
         return ["演示数据已存在，跳过"]
     region = settings.region
     counties = [r.code for r in Region.select().where(Region.parent_code == region).limit(8)] or [region]
@@ -171,6 +171,10 @@ def load_demo(settings: Settings, orders: int = 60) -> list[str]:
         )
     users: dict[str, auth.Actor] = {}
     for username, display, roles, unit_code in USERS:
+        existing = User.get_or_none(User.username == username)
+        if existing is not None:  # e.g. the administrator `hotline init --admin admin` created: kept as it is
+            users[username] = auth.actor_for(existing)
+            continue
         unit_id = Unit.get(Unit.code == unit_code).id if unit_code else None
         user = auth.create_user(
             username=username, display_name=display, password=DEMO_PASSWORD, roles=roles, unit_id=unit_id

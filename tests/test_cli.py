@@ -133,6 +133,33 @@ def test_init_with_admin_makes_a_fresh_node_with_code_tables_and_nothing_else(tm
         database.close()
 
 
+def test_demo_data_loads_beside_the_administrator_init_created(tmp_path: Path) -> None:
+    """`hotline init --admin admin` then demo data: the demo loads (it once skipped itself because an
+    account named admin existed) and keeps the operator's administrator and password."""
+    from node import db, pii
+    from node import settings as node_settings
+    from node.auth import service as auth
+    from node.auth.models import User
+    from node.catalog.models import Unit
+
+    home = tmp_path / "nj"
+    args = ["--level", "city", "--region", "320100", "--admin", "admin", "--admin-password", "own-pass-1"]
+    hotline("init", *args, str(home))
+    assert "工单 8 件" in hotline("-c", str(home), "demo-data", "--orders", "8").stdout
+    assert "演示数据已存在" in hotline("-c", str(home), "demo-data", "--orders", "8").stdout
+    s = node_settings.load(home)
+    node_settings.configure(s)
+    pii.configure(s.data_key)
+    database = db.bind(s.database_url)
+    try:
+        with db.connection():
+            assert Unit.select().where(Unit.code == "CZC").exists()
+            assert User.select().where(User.username == "agent1").exists()
+            assert auth.authenticate("admin", "own-pass-1") is not None
+    finally:
+        database.close()
+
+
 def test_init_without_a_terminal_asks_for_the_identity(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "node.cli", "init", str(tmp_path / "n")],

@@ -170,10 +170,12 @@ def load_demo(settings: Settings, orders: int = 60) -> list[str]:
             contacts=[{"name": "值班联络员", "phone": "13900000000", "position": "联络员"}],
         )
     users: dict[str, auth.Actor] = {}
+    kept: list[str] = []
     for username, display, roles, unit_code in USERS:
         existing = User.get_or_none(User.username == username)
         if existing is not None:  # e.g. the administrator `hotline init --admin admin` created: kept as it is
             users[username] = auth.actor_for(existing)
+            kept.append(username)
             continue
         unit_id = Unit.get(Unit.code == unit_code).id if unit_code else None
         user = auth.create_user(
@@ -229,10 +231,12 @@ def load_demo(settings: Settings, orders: int = 60) -> list[str]:
         }
         callback = {"result_satisfaction": rng.choice("1122223"), "service_satisfaction": rng.choice("11222")}
         walk(order, stop, by_role.__getitem__, lead_unit, {"callback": callback})
+    created = len(USERS) - len(kept)
     return [
-        f"已创建承办单位 {len(UNITS)} 个、用户 {len(USERS)} 个（密码 {DEMO_PASSWORD}）、工单 {made} 件",
+        f"已创建承办单位 {len(UNITS)} 个、用户 {created} 个（密码 {DEMO_PASSWORD}）、工单 {made} 件",
         *seats,
-        "用户：" + "，".join(f"{u}({'/'.join(r)})" for u, _, r, _ in USERS),
+        "用户：" + "，".join(f"{u}({'/'.join(r)})" for u, _, r, _ in USERS if u not in kept),
+        *([f"已有账号保留原密码：{'，'.join(kept)}"] if kept else []),
     ]
 
 

@@ -145,7 +145,8 @@ def test_demo_data_loads_beside_the_administrator_init_created(tmp_path: Path) -
     home = tmp_path / "nj"
     args = ["--level", "city", "--region", "320100", "--admin", "admin", "--admin-password", "own-pass-1"]
     hotline("init", *args, str(home))
-    assert "工单 8 件" in hotline("-c", str(home), "demo-data", "--orders", "8").stdout
+    out = hotline("-c", str(home), "demo-data", "--orders", "8").stdout
+    assert "用户 12 个" in out and "工单 8 件" in out and "已有账号保留原密码：admin" in out
     assert "演示数据已存在" in hotline("-c", str(home), "demo-data", "--orders", "8").stdout
     s = node_settings.load(home)
     node_settings.configure(s)

@@ -7,7 +7,7 @@ import importlib
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -132,6 +132,10 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
     def _unexpected(err: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error_response(500, {"code": "internal", "message": HTTP_MESSAGES[500]})
+
+    @app.get("/favicon.ico")
+    def favicon() -> Any:  # browsers ask for it on pages without an icon link (JSON, files)
+        return redirect(url_for("static", filename="favicon.svg"), 301)
 
     @app.get("/healthz")
     def healthz() -> Any:

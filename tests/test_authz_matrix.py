@@ -27,7 +27,7 @@ from tests.factories import make_order, make_unit
 
 # Reachable without signing in (the WeChat callback checks the platform's signature instead).
 PUBLIC = re.compile(
-    r"^/(public|portal|open311|wechat/callback$|healthz|login|logout|password-reset|no-screen|api/docs|api/v1/openapi\.json"
+    r"^/(public|portal|open311|wechat/callback$|healthz|favicon\.ico$|login|logout|password-reset|no-screen|api/docs|api/v1/openapi\.json"
     r"|api/v1/auth/(login|token)$)"
 )
 # Open to every signed-in user whatever the role: the user's own account, the way in, reference

@@ -338,3 +338,12 @@ def test_portal_pages_render_for_anonymous_visitors(client, db):
     for path in ("/public/", "/public/submit?type=2", "/public/query"):
         resp = client.get(path, headers=HTML)
         assert resp.status_code == 200 and "12328" in resp.get_data(as_text=True)
+
+
+def test_pages_name_the_icon_and_favicon_ico_leads_to_it(client, db):
+    page = client.get("/public/").get_data(as_text=True)
+    assert 'rel="icon"' in page and "favicon.svg" in page
+    moved = client.get("/favicon.ico")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("/static/favicon.svg")
+    with client.get("/static/favicon.svg") as icon:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data

@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from node import hooks
 from node.auth import service as auth
 from node.auth.models import User
 from node.catalog import service as catalog
@@ -157,6 +158,7 @@ def walk(
 def load_demo(settings: Settings, orders: int = 60) -> list[str]:
     if Unit.select().where(Unit.code == UNITS[0][0]).exists():
         return ["演示数据已存在，跳过"]
+    hooks.install_all(settings)  # the demo orders get what the live node gives orders (callback sampling …)
     region = settings.region
     counties = [r.code for r in Region.select().where(Region.parent_code == region).limit(8)] or [region]
     for code, name, parent in UNITS:

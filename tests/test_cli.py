@@ -141,6 +141,7 @@ def test_demo_data_loads_beside_the_administrator_init_created(tmp_path: Path) -
     from node.auth import service as auth
     from node.auth.models import User
     from node.catalog.models import Unit
+    from node.workflow.models import WorkOrder
 
     home = tmp_path / "nj"
     args = ["--level", "city", "--region", "320100", "--admin", "admin", "--admin-password", "own-pass-1"]
@@ -157,6 +158,11 @@ def test_demo_data_loads_beside_the_administrator_init_created(tmp_path: Path) -
             assert Unit.select().where(Unit.code == "CZC").exists()
             assert User.select().where(User.username == "agent1").exists()
             assert auth.authenticate("admin", "own-pass-1") is not None
+            # the demo orders went through the live node's hooks: closures were sampled for callback
+            from node.followup.models import VisitTask
+
+            closed = WorkOrder.select().where(WorkOrder.state.in_(["closed", "answered", "visited"])).count()
+            assert closed and VisitTask.select().count() == closed
     finally:
         database.close()
 

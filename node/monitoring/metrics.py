@@ -118,6 +118,16 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "hotline_orders_overdue", "Unfinished orders past their due time", value=overdue
         )
+        from node.jobs.worker import last_heartbeat
+
+        with connection():
+            beat = last_heartbeat(now)
+        if beat is not None:  # absent before the worker first ran: the alert on its age fires
+            yield GaugeMetricFamily(
+                "hotline_worker_heartbeat_timestamp_seconds",
+                "When the worker process last said it was alive",
+                value=beat.at.replace(tzinfo=clock.TZ).timestamp(),
+            )
         last = backup.list_backups(self.settings)
         if last:  # absent before the first backup: the alert on its age fires
             yield GaugeMetricFamily(

@@ -284,8 +284,23 @@ def system(cfg: TelephonyConfig, home: Path) -> dict[str, Any]:
         "engines_configured": cfg.engines,
         "announcer_live": any(e.name == "announcer" for e in engines),
         "kamailio": kamailio_up,
+        "telephony_enabled": cfg.enabled,
         "outbox": _outbox(),
+        "worker": _worker(),
     }
+
+
+def _worker() -> dict[str, Any]:
+    """The worker's heartbeat (node.jobs.worker): alive, how long ago, the newest failed job."""
+    from node.jobs.worker import last_heartbeat
+
+    now = clock.now()
+    beat = last_heartbeat(now)
+    if beat is None:
+        return {"alive": False, "age_s": None, "last_failure": None}
+    failure = beat.last_failure
+    recent = bool(failure) and (now - dt.datetime.fromisoformat(failure["at"])).total_seconds() < 3600
+    return {"alive": not beat.stale, "age_s": round(beat.age_s), "last_failure": failure if recent else None}
 
 
 def _pid_alive(pidfile: Path) -> bool:
@@ -343,8 +358,8 @@ def wallboard(actor: Actor, cfg: TelephonyConfig, home: Path) -> dict[str, Any]:
             "alert": sys_info["cpu_percent"] >= 90
             or sys_info["memory_percent"] >= 90
             or sys_info["disk_percent"] >= 90
-            or sys_info["engines_live"] < cfg.engines
-            or not sys_info["kamailio"]
+            or (cfg.enabled and (sys_info["engines_live"] < cfg.engines or not sys_info["kamailio"]))
+            or not sys_info["worker"]["alive"]
             or outbox.get("lag_s", 0) >= 600
             or outbox.get("parked", 0) > 0,
         },

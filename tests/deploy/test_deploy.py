@@ -114,7 +114,7 @@ def test_prometheus_config_and_rules(tmp_path):
     done = _run(promtool, "check", "config", "prometheus.yml", cwd=DEPLOY / "prometheus")
     assert done.returncode == 0, done.stdout + done.stderr
     done = _run(promtool, "check", "rules", "node.rules.yml", cwd=DEPLOY / "prometheus")
-    assert done.returncode == 0 and "6 rules found" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "7 rules found" in done.stdout, done.stdout + done.stderr
     done = _run(promtool, "test", "rules", "node.rules.test.yml", cwd=DEPLOY / "prometheus")
     assert done.returncode == 0, done.stdout + done.stderr
     rules = (DEPLOY / "prometheus" / "node.rules.yml").read_text()

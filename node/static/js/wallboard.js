@@ -58,7 +58,8 @@
         '<span class="t" data-seconds="' + a.seconds + '">' + clock(a.seconds) + '</span>' +
         (a.registered === false ? ' <span class="badge" style="background:var(--bad-bg);color:var(--bad)">未注册</span>' : "") + '</div>' +
         '<div class="acts">' + acts + '</div></div>';
-    }).join("") || '<p class="muted">尚无坐席分机（hotline telephony enroll-agent）。</p>';
+    }).join("") || (d.system.telephony_enabled ? '<p class="muted">尚无坐席分机（hotline telephony enroll-agent）。</p>'
+      : '<p class="muted">本节点未启用电话系统（node.toml 的 [telephony] enabled）。</p>');
     var rows = ['<tr><th>队列</th><th class="right">排队</th><th class="right">最长等待</th><th class="right">接听</th><th class="right">放弃</th><th class="right">服务水平</th></tr>'];
     d.queues.forEach(function (q) {
       rows.push('<tr class="wb-row' + (q.alert ? " alert" : "") + '" data-queue="' + esc(q.queue) + '"><td>' + esc(q.label) + '</td><td class="right" data-col="waiting">' + q.waiting +
@@ -67,10 +68,16 @@
     });
     $("queues").innerHTML = rows.join("");
     var ob = s.outbox;
+    var w = s.worker, wf = w.last_failure;
     $("processes").innerHTML =
-      '<tr><td>呼叫引擎</td><td class="right">' + s.engines_live + " / " + s.engines_configured + " 运行" + '</td></tr>' +
-      '<tr><td>忙音引擎</td><td class="right">' + (s.announcer_live ? "运行" : "未运行") + '</td></tr>' +
-      '<tr><td>Kamailio</td><td class="right">' + (s.kamailio ? "运行" : "未运行") + '</td></tr>' +
+      '<tr class="wb-row' + (w.alive ? "" : " alert") + '" data-process="worker"><td>后台任务</td><td class="right">' +
+        (w.age_s === null ? "从未运行" : (w.alive ? "运行（" : "无响应（") + clock(w.age_s) + " 前）") + '</td></tr>' +
+      (wf ? '<tr class="wb-row alert"><td>最近失败任务</td><td class="right">' + esc(wf.job) + " " + esc((wf.at || "").slice(11, 16)) + '</td></tr>' : "") +
+      (s.telephony_enabled ?
+        '<tr><td>呼叫引擎</td><td class="right">' + s.engines_live + " / " + s.engines_configured + " 运行" + '</td></tr>' +
+        '<tr><td>忙音引擎</td><td class="right">' + (s.announcer_live ? "运行" : "未运行") + '</td></tr>' +
+        '<tr><td>Kamailio</td><td class="right">' + (s.kamailio ? "运行" : "未运行") + '</td></tr>'
+        : '<tr><td>电话系统</td><td class="right">未启用</td></tr>') +
       '<tr><td>负载（' + s.cores + ' 核）</td><td class="right">' + s.load.join(" / ") + '</td></tr>' +
       '<tr><td>内存</td><td class="right">' + s.memory_used_mb + " / " + s.memory_total_mb + ' MB</td></tr>' +
       '<tr><td>磁盘剩余</td><td class="right">' + s.disk_free_gb + ' GB</td></tr>' +

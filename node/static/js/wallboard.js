@@ -14,6 +14,7 @@
   }
   function pct(x) { return x === null || x === undefined ? "—" : Math.round(x * 1000) / 10 + "%"; }
   function tile(name, alert) { var t = root.querySelector('[data-wb-tile="' + name + '"]'); if (t) t.classList.toggle("alert", !!alert); }
+  function ago(s) { return s < 60 ? s + " 秒前" : s < 3600 ? Math.floor(s / 60) + " 分钟前" : Math.floor(s / 3600) + " 小时前"; }
   function esc(s) { var d = document.createElement("span"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
 
   function render(d) {
@@ -71,7 +72,7 @@
     var w = s.worker, wf = w.last_failure;
     $("processes").innerHTML =
       '<tr class="wb-row' + (w.alive ? "" : " alert") + '" data-process="worker"><td>后台任务</td><td class="right">' +
-        (w.age_s === null ? "从未运行" : (w.alive ? "运行（" : "无响应（") + clock(w.age_s) + " 前）") + '</td></tr>' +
+        (w.age_s === null ? "从未运行" : (w.alive ? "运行（" : "无响应（") + ago(w.age_s) + "）") + '</td></tr>' +
       (wf ? '<tr class="wb-row alert"><td>最近失败任务</td><td class="right">' + esc(wf.job) + " " + esc((wf.at || "").slice(11, 16)) + '</td></tr>' : "") +
       (s.telephony_enabled ?
         '<tr><td>呼叫引擎</td><td class="right">' + s.engines_live + " / " + s.engines_configured + " 运行" + '</td></tr>' +

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, render_template, request
 
-from node.audit import service
+from node.audit import present, service
 from node.auth import web as auth_web
 from node.web.common import date_arg, page_arg, pages
 
@@ -47,6 +47,7 @@ def log() -> Any:
         args=request.args,
         events=service.EVENTS,
         verdict=verdict,
+        describe=present.describe,
     )
 
 
@@ -58,7 +59,7 @@ def export() -> Any:
     buf = io.StringIO()
     buf.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
     w = csv.writer(buf)
-    w.writerow(["序号", "时间", "事件", "事件代码", "操作人", "地址", "对象", "详情", "哈希"])
+    w.writerow(["序号", "时间", "事件", "事件代码", "操作人", "地址", "对象", "详情", "详情（原始）", "哈希"])
     for e in items:
         w.writerow(
             [
@@ -69,6 +70,7 @@ def export() -> Any:
                 e.actor_name,
                 e.address,
                 e.target,
+                present.text(e.details),
                 json.dumps(e.details, ensure_ascii=False, sort_keys=True),
                 e.hash,
             ]

@@ -61,6 +61,24 @@ def test_auditor_home_is_the_audit_log_and_export_is_audited(client, web_login):
     assert "哈希链完整" in client.get("/audit?verify=1", headers=HTML).get_data(as_text=True)
 
 
+def test_audit_details_read_as_chinese_with_role_and_unit_names(client, web_login, db):
+    from node.audit import service as audit
+
+    unit = factories.make_unit()
+    audit.record(
+        None, "user.created", "li", {"roles": ["agent", "reviewer"], "unit_id": unit.id, "active": False}
+    )
+    audit.record(None, "user.created", "wang", {"roles": ["agent"], "unit_id": None})
+    web_login("auditor")
+    page = client.get("/audit?event=user.created", headers=HTML).get_data(as_text=True)
+    assert f'角色</span>：话务员、审核员；<span class="muted">承办单位</span>：{unit.name}' in page
+    assert "启用</span>：否" in page and "承办单位</span>：无" in page
+    assert "unit_id" not in page and "[&#39;agent&#39;]" not in page and "None" not in page
+    rows = client.get("/audit/export.csv?event=user.created").get_data(as_text=True)
+    assert f"启用：否；角色：话务员、审核员；承办单位：{unit.name}" in rows  # readable column
+    assert '""unit_id"": null' in rows  # and the stored JSON verbatim
+
+
 def test_role_homes(client, web_login):
     web_login("admin")
     assert client.get("/", headers=HTML).headers["Location"].endswith("/admin/")

@@ -253,6 +253,24 @@
     if (alt && form) { e.preventDefault(); acceptCategory(form, alt.dataset.domain, alt.dataset.sub, alt.dataset.label); }
   });
 
+  // The page's CSP refuses inline handlers and javascript: links, so two small behaviours live here:
+  // <a data-back href="fallback">: back in history (the fallback when the page was opened directly);
+  // <a data-fill-target="#id" data-fill-value="v">: put v into the field #id (e.g. a suggested number).
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest ? e.target.closest("[data-back], [data-fill-target]") : null;
+    if (!el) return;
+    if (el.hasAttribute("data-back")) {
+      if (window.history.length > 1 && document.referrer) { e.preventDefault(); window.history.back(); }
+      return;
+    }
+    var field = document.querySelector(el.dataset.fillTarget);
+    if (!field) return;
+    e.preventDefault();
+    field.value = el.dataset.fillValue || "";
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.focus();
+  });
+
   // One-click "关联为重复": record this contact against an existing order.
   document.addEventListener("click", function (e) {
     var btn = e.target.closest ? e.target.closest("[data-link-order]") : null;

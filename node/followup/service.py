@@ -412,11 +412,17 @@ def on_change(order: WorkOrder, event: OrderEvent) -> None:
                 event.reason,
             )
             case.save()
-    elif action == "archive":
-        if open_cases(order):
-            raise InvalidTransition("该工单有未处理的不满意评价，须由班长重办或说明理由后才能归档")
-        if open_task(order) is not None:
-            raise InvalidTransition("该工单已抽中回访，须完成回访或确认无法联系后才能归档")
+    elif action == "archive" and (hold := archive_hold(order)) is not None:
+        raise InvalidTransition(hold)
+
+
+def archive_hold(order: WorkOrder) -> str | None:
+    """Why the order may not be archived yet (an open 不满意 case, a sampled callback), or None."""
+    if open_cases(order):
+        return "该工单有未处理的不满意评价，须由班长重办或说明理由后才能归档"
+    if open_task(order) is not None:
+        return "该工单已抽中回访，须完成回访或确认无法联系后才能归档"
+    return None
 
 
 def install() -> None:

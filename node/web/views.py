@@ -31,6 +31,7 @@ from node.catalog.models import Unit
 from node.config import service as config
 from node.config.views import first_admin_screen
 from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimited, ValidationError
+from node.followup import service as followup
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import is_full_number, valid_phone
@@ -443,6 +444,8 @@ def _detail_context(actor: auth.Actor, number: str) -> dict[str, Any]:
     pending_return = service.pending_return(order)
     if pending_ext is None:
         actions.pop("decide_extension", None)
+    if "archive" in actions and (hold := followup.archive_hold(order)) is not None:
+        actions["archive"] = {**actions["archive"], "held": hold}  # shown disabled with the reason
     my_assignment = None
     if actor.unit_id is not None:
         unit = _unit(actor.unit_id)

@@ -51,6 +51,21 @@ def test_callback_screens_and_dissatisfaction_queue(client: FlaskClient, db: str
     assert client.get("/followup/dissatisfied?state=all", headers=HTML).status_code == 200
 
 
+def test_order_page_shows_archive_held_by_a_callback_with_the_reason(
+    client: FlaskClient, db: str, web_login
+) -> None:  # type: ignore[no-untyped-def]
+    order = factories.make_order("closed")
+    _leader, token = web_login("shift_leader")
+    page = client.get(f"/orders/{order.number}", headers=HTML).get_data(as_text=True)
+    assert 'disabled title="该工单已抽中回访' in page and 'id="archive-held"' in page
+    client.post(
+        f"/followup/callbacks/{order.number}",
+        data={"csrf_token": token, "reached": "1", "result": "1", "service": "1"},
+    )
+    page = client.get(f"/orders/{order.number}", headers=HTML).get_data(as_text=True)
+    assert 'data-dialog="dlg-archive"' in page and 'id="archive-held"' not in page
+
+
 def test_screens_refuse_roles_without_permission(client: FlaskClient, db: str, web_login) -> None:  # type: ignore[no-untyped-def]
     web_login("unit_staff")
     for url in ("/followup/callbacks", "/followup/dissatisfied", "/followup/plans"):

@@ -21,6 +21,11 @@ VENDOR = ROOT / "node" / "static" / "vendor"
 FILES: dict[str, dict[str, str]] = {
     "htmx.org": {"dist/htmx.min.js": "htmx.min.js", "LICENSE": "htmx.LICENSE.txt"},
     "echarts": {"dist/echarts.min.js": "echarts.min.js", "LICENSE": "echarts.LICENSE.txt"},
+    "quill": {
+        "dist/quill.js": "quill.js",
+        "dist/quill.snow.css": "quill.snow.css",
+        "LICENSE": "quill.LICENSE.txt",
+    },
 }
 
 

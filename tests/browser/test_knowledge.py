@@ -30,6 +30,7 @@ def test_write_review_publish_and_answer_from_the_workstation(new_page, live_nod
     login(editor, "editor")
     editor.goto("/knowledge/new")
     editor.fill("#kb-title", "网约车上遗失物品怎么找回")
+    editor.click("#kb-body-source")  # prepared HTML goes in through the source view
     editor.fill("#kb-body-input", BODY)
     editor.fill("#kb-keywords", "遗失物品，失物招领")
     editor.click("button[value=save]")
@@ -94,3 +95,40 @@ def test_write_review_publish_and_answer_from_the_workstation(new_page, live_nod
     ):
         editor.goto(path)
         shot(editor, name, full_page=True)
+
+
+def test_visual_editor_writes_lists_and_tables(new_page, live_node):
+    editor = new_page()
+    login(editor, "editor")
+    editor.goto("/knowledge/new")
+    editor.fill("#kb-title", "出租汽车投诉需要提供哪些信息")
+    expect(editor.locator("#kb-body-input")).to_be_hidden()
+    body = editor.locator("#kb-body-editor .ql-editor")
+    body.click()
+    editor.keyboard.type("投诉时请提供：")
+    editor.keyboard.press("Enter")
+    editor.click(".ql-toolbar button.ql-list[value=ordered]")
+    editor.keyboard.type("车牌号")
+    editor.keyboard.press("Enter")
+    editor.keyboard.type("乘车时间和上下车地点")
+    editor.keyboard.press("Enter")
+    editor.keyboard.press("Enter")  # leaves the list
+    editor.click(".ql-toolbar button.ql-table-insert")
+    editor.keyboard.type("发票")
+    expect(editor.locator(".ql-toolbar button.ql-table-insert")).to_have_attribute(
+        "title", "插入表格（3行×3列）"
+    )
+    shot(editor, "knowledge-visual-editor", full_page=True)
+    editor.click("button[value=save]")
+    expect(editor.locator("#kb-suggestion")).to_contain_text("自动归类建议", timeout=60_000)
+    article_id = int(re.search(r"/knowledge/(\d+)", editor.url).group(1))
+    editor.goto(f"/knowledge/{article_id}")
+    shown = editor.locator("#kb-work .kb-body")  # the draft, as saved and sanitised
+    expect(shown.locator("ol li")).to_have_count(2)
+    expect(shown.locator("ol li").first).to_have_text("车牌号")
+    expect(shown.locator("table td")).to_have_count(9)
+    expect(shown.locator("table td").first).to_have_text("发票")
+    # the edit screen loads the saved body back into the visual editor
+    editor.goto(f"/knowledge/{article_id}/edit")
+    expect(editor.locator("#kb-body-editor .ql-editor ol li")).to_have_count(2)
+    expect(editor.locator("#kb-body-editor .ql-editor td")).to_have_count(9)

@@ -16,7 +16,10 @@
 4. Categorisation in the 12328 taxonomy (业务类型 / 业务领域 / 子业务): the shipped lexicon's
    suggestions for the 交通运输 messages against `tests/data/taxonomy_labels.csv` (labels by row_id,
    read and labelled by hand; the texts stay in ../shared/data), top-1 and top-3 accuracy per level
-   and confusion tables. `--extra FILE` adds a labelled CSV kept outside the repository
+   and confusion tables; then the same for the held-out set `tests/data/taxonomy_labels_heldout.csv`
+   (transport messages of other files, by file and msg_id, never used to tune the rules), and the
+   node's model trained on the first set and tested on the second. `--errors` lists the misread
+   business types. `--extra FILE` adds a labelled CSV kept outside the repository
    (columns id, title, text, business_type, domain, sub_business) as a cross-check.
 
 Usage: .venv/bin/python scripts/eval_text.py [--data ../shared/data]

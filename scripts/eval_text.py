@@ -16,7 +16,10 @@
 4. Categorisation in the 12328 taxonomy (业务类型 / 业务领域 / 子业务): the shipped lexicon's
    suggestions for the 交通运输 messages against `tests/data/taxonomy_labels.csv` (labels by row_id,
    read and labelled by hand; the texts stay in ../shared/data), top-1 and top-3 accuracy per level
-   and confusion tables. `--extra FILE` adds a labelled CSV kept outside the repository
+   and confusion tables; then the same for the held-out set `tests/data/taxonomy_labels_heldout.csv`
+   (transport messages of other files, by file and msg_id, never used to tune the rules), and the
+   node's model trained on the first set and tested on the second. `--errors` lists the misread
+   business types. `--extra FILE` adds a labelled CSV kept outside the repository
    (columns id, title, text, business_type, domain, sub_business) as a cross-check.
 
 Usage: .venv/bin/python scripts/eval_text.py [--data ../shared/data]
@@ -45,6 +48,9 @@ from node.text.retrieval import Retriever  # noqa: E402
 from node.text.rules import builtin_categoriser, taxonomy  # noqa: E402
 
 LABELS = ROOT / "tests" / "data" / "taxonomy_labels.csv"
+# A second, independent set: 交通运输 messages of other files, labelled the same way after the rules
+# were tuned and never used to tune them (file, msg_id → labels; the texts stay in ../shared/data).
+HELDOUT = ROOT / "tests" / "data" / "taxonomy_labels_heldout.csv"
 
 
 def eval_classifier(data_dir: Path, folds: int = 5) -> None:
@@ -236,7 +242,7 @@ def _matrix(title: str, pairs: list[tuple[str, str]], names: dict[str, str]) -> 
         print("\t".join([f"{a} {names.get(a, '')}", *[str(counts[(a, b)] or ".") for b in cols]]))
 
 
-def _score_taxonomy(name: str, cases: list[dict[str, str]]) -> None:
+def _score_taxonomy(name: str, cases: list[dict[str, str]], errors: bool = False) -> None:
     cat = builtin_categoriser()
     tax = taxonomy()
     hits: Counter[str] = Counter()
@@ -260,6 +266,8 @@ def _score_taxonomy(name: str, cases: list[dict[str, str]]) -> None:
                 hits[f"in_{level}3"] += label in ranked[:3]
         hits["in"] += c["domain"] != "00"
         type_pairs.append((c["business_type"], types[0] if types else ""))
+        if errors and types[:1] != [c["business_type"]]:
+            print(f"  业务类型错分 {c.get('id', '')}：{c['business_type']} → {types[0]}｜{c['title'][:40]}")
         domain_pairs.append((c["domain"], domains[0] if domains else ""))
         leaf_pairs.append((leaf, leaves[0] if leaves else ""))
     elapsed = (time.perf_counter() - started) / max(len(cases), 1) * 1000
@@ -279,7 +287,29 @@ def _score_taxonomy(name: str, cases: list[dict[str, str]]) -> None:
         print(f"  {tax.leaf_label(a)} → {tax.leaf_label(b) if b else '无建议'}：{k}")
 
 
-def eval_taxonomy(data_dir: Path, extra: Path | None = None) -> None:
+def _heldout_cases(data_dir: Path) -> list[dict[str, str]]:
+    """The held-out labels joined to their texts: each row names its file and msg_id."""
+    with HELDOUT.open(encoding="utf-8", newline="") as fh:
+        labels = list(csv.DictReader(fh))
+    texts: dict[tuple[str, str], dict[str, str]] = {}
+    for name in sorted({r["file"] for r in labels}):
+        with (data_dir / name).open(encoding="utf-8-sig", newline="") as fh:
+            texts.update({(name, r["msg_id"]): r for r in csv.DictReader(fh)})
+    missing = [f"{r['file']}:{r['msg_id']}" for r in labels if (r["file"], r["msg_id"]) not in texts]
+    if missing:
+        sys.exit(f"留出标注中的 {len(missing)} 条在数据中找不到：{', '.join(missing[:5])}")
+    return [
+        {
+            **r,
+            "id": f"{r['file']}:{r['msg_id']}",
+            "title": texts[(r["file"], r["msg_id"])]["title"],
+            "text": texts[(r["file"], r["msg_id"])]["detail"],
+        }
+        for r in labels
+    ]
+
+
+def eval_taxonomy(data_dir: Path, extra: Path | None = None, errors: bool = False) -> None:
     with LABELS.open(encoding="utf-8", newline="") as fh:
         labels = {r["row_id"]: r for r in csv.DictReader(fh)}
     with (data_dir / "teddy2020c_messages_dev.csv").open(encoding="utf-8-sig", newline="") as fh:
@@ -288,23 +318,35 @@ def eval_taxonomy(data_dir: Path, extra: Path | None = None) -> None:
     if missing:
         sys.exit(f"标注中的 {len(missing)} 个 row_id 在数据中找不到：{', '.join(missing[:5])}")
     cases = [
-        {**labels[i], "title": texts[i]["title"], "text": texts[i]["detail"]} for i in sorted(labels, key=int)
+        {**labels[i], "id": i, "title": texts[i]["title"], "text": texts[i]["detail"]}
+        for i in sorted(labels, key=int)
     ]
-    _score_taxonomy("Teddy 交通运输留言，人工标注", cases)
+    _score_taxonomy("调词集：Teddy 交通运输留言，人工标注", cases, errors)
+    heldout = _heldout_cases(data_dir)
+    _score_taxonomy("留出集：答复文件中的交通留言，人工标注，未用于调词", heldout, errors)
     # what a node's own model would reach once it has this many confirmed orders
     docs = [C.make_document(c["title"], c["text"]) for c in cases]
-    for name, labels_ in (
-        ("业务类型", [c["business_type"] for c in cases]),
-        ("子业务", [_leaf(c["domain"], c["sub_business"]) for c in cases]),
-    ):
+    held_docs = [C.make_document(c["title"], c["text"]) for c in heldout]
+    for name, key in (("业务类型", "business_type"), ("子业务", "leaf")):
+        labels_ = [
+            c["business_type"] if key == "business_type" else _leaf(c["domain"], c["sub_business"])
+            for c in cases
+        ]
+        held = [
+            c["business_type"] if key == "business_type" else _leaf(c["domain"], c["sub_business"])
+            for c in heldout
+        ]
         reports = C.cross_validate(C.Dataset(docs, labels_), 5)
         acc = sum(r.accuracy * r.samples for r in reports) / sum(r.samples for r in reports)
+        model = C.TextClassifier().fit(docs, labels_)
+        held_acc = C.evaluate(model, held_docs, held).accuracy
         print(
-            f"本节点模型（同一批标注 5 折交叉验证，各折训练约 {len(docs) * 4 // 5} 条）：{name}首选准确率 {acc:.4f}"
+            f"本节点模型（调词集 {len(docs)} 条）：{name}首选准确率 5 折交叉验证 {acc:.4f}；"
+            f"在调词集上训练、留出集上检验 {held_acc:.4f}"
         )
     if extra is not None:
         with extra.open(encoding="utf-8-sig", newline="") as fh:
-            _score_taxonomy(f"外部交叉检验 {extra.name}", list(csv.DictReader(fh)))
+            _score_taxonomy(f"外部交叉检验 {extra.name}", list(csv.DictReader(fh)), errors)
 
 
 def main() -> None:
@@ -316,6 +358,9 @@ def main() -> None:
     parser.add_argument("--only", default="classifier,replies,duplicates,taxonomy")
     parser.add_argument("--extra", default="", help="外部交叉检验的带标注CSV（不入库）")
     parser.add_argument("--folds", type=int, default=5, help="分类器交叉验证折数（0 = 不做）")
+    parser.add_argument(
+        "--errors", action="store_true", help="列出业务类型错分的条目（编号、标注、建议、标题）"
+    )
     parser.add_argument("--dup-params", default="", help="判重参数覆盖，如 w_geo=0,w_time=0")
     args = parser.parse_args()
     data_dir = Path(args.data)
@@ -330,7 +375,7 @@ def main() -> None:
         params = dict(kv.split("=", 1) for kv in args.dup_params.split(",") if kv)
         eval_duplicates(data_dir, params=params)
     if "taxonomy" in parts:
-        eval_taxonomy(data_dir, Path(args.extra) if args.extra else None)
+        eval_taxonomy(data_dir, Path(args.extra) if args.extra else None, args.errors)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ counts once and not also as 公交 (a weight-0 term only stops a shorter one: �
 Each term's weight grows a little with repetition (at most double).
 - Business type: P(t) ∝ exp(β·Σ weights for t). A cue in the title counts 2.5 times (the title
   states the purpose); question cues in a sentence that also complains count 0.3 times (为什么还要
-  另外收费？ is not a question), and in every sentence once three sentences complain.
+  另外收费？ is not a question), and in every sentence once three sentences complain. Proposal
+  words are proposals only in the optative mood: in the title or after a mood word (希望, 建议,
+  请求, 能否, 应该 … `OPTATIVE`) up to the end of its sentence (to the end of the text when the mood
+  word opens a list: 建议如下：). Elsewhere they describe (车流量增加, 规划滞后) and count half.
 - Category, two levels: P(domain) ∝ exp(β·D) where D sums, per matched term, its strongest
   weight within the domain (domain-level or any of its sub-businesses); P(sub | domain) ∝
   exp(β·S) with S the sub-business's own weights. A leaf is a sub-business, or the domain itself
@@ -49,6 +52,17 @@ COMPLAINT, CONSULTATION = "1", "2"  # business type codes (node.catalog.data.BUS
 # question words count this much towards 信息咨询.
 RHETORICAL = 0.3
 COMPLAINING_SENTENCES = 3
+PROPOSAL = "3"  # 意见建议
+# Mood words (a closed class, grammar rather than vocabulary): what follows them up to the end of
+# the sentence is wished for, asked for or proposed. A proposal word outside such a span (and
+# outside the title) is read as description and counts `REALIS` times.
+OPTATIVE = re.compile(
+    r"希望|建议|提议|倡议|呼吁|恳请|恳求|请求|盼望|期盼|能否|可否|可不可以|是否可以|能不能|如果能|若能|"
+    r"应该|应当|最好|不妨|何不|需要|要求|(?<![申邀聘])请|望|盼"
+)
+REALIS = 0.5
+# a mood word followed by a colon opens a list of proposals: its span runs to the end of the text
+_OPENS_LIST = re.compile(r"[^。！？!?；;\n]{0,4}?[：:]")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 MAX_WORDS = 6
 MAX_TERM_CHARS = 20
@@ -243,13 +257,15 @@ def builtin_entries() -> list[Entry]:
 
 @dataclass
 class _Count:
-    """How often a term was read: for categories (title 1.5×), for business types (title 2.5×)
-    and, for 信息咨询, without questions asked in complaining sentences."""
+    """How often a term was read: for categories (title 1.5×), for business types (title 2.5×),
+    for 信息咨询 without questions asked in complaining sentences, for 意见建议 with readings
+    outside the optative mood at `REALIS`."""
 
     surface: str
     category: float = 0.0
     type: float = 0.0
     asked: float = 0.0
+    proposed: float = 0.0
 
 
 @dataclass
@@ -258,6 +274,20 @@ class _Hit:
     surface: str
     in_title: bool
     sentence: int
+    optative: bool = False  # inside the span of a mood word (`OPTATIVE`)
+
+
+def optative_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each mood word's span: from the word to the end of its sentence, or to the
+    end of the text when a colon follows it (建议如下：1. … 2. …)."""
+    spans = []
+    for m in OPTATIVE.finditer(text):
+        if _OPENS_LIST.match(text, m.end()):
+            spans.append((m.start(), len(text)))
+            continue
+        end = _SENTENCE_END.search(text, m.end())
+        spans.append((m.start(), end.start() if end else len(text)))
+    return spans
 
 
 class Categoriser:
@@ -288,11 +318,16 @@ class Categoriser:
         def sentence(pos: int) -> int:
             return first_sentence + bisect.bisect_left(ends, pos)
 
+        wished = bytearray(len(text))  # 1 where a mood word's span covers the text
+        for a, b in optative_spans(text):
+            wished[a:b] = b"\x01" * (b - a)
         taken = bytearray(len(text))
         for token, pattern in self.recognisers:
             for m in pattern.finditer(text):
                 if not any(taken[m.start() : m.end()]):
-                    hits.append(_Hit(token, m.group(0), in_title, sentence(m.start())))
+                    hits.append(
+                        _Hit(token, m.group(0), in_title, sentence(m.start()), bool(wished[m.start()]))
+                    )
                     taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
         low = text.translate(_ASCII_LOWER)
         i, n = 0, len(low)
@@ -302,7 +337,9 @@ class Categoriser:
             if terms:
                 for term in terms:
                     if low.startswith(term, i) and not any(taken[i : i + len(term)]):
-                        hits.append(_Hit(term, text[i : i + len(term)], in_title, sentence(i)))
+                        hits.append(
+                            _Hit(term, text[i : i + len(term)], in_title, sentence(i), bool(wished[i]))
+                        )
                         i += len(term)
                         break
                 else:
@@ -331,6 +368,7 @@ class Categoriser:
             place = TYPE_TITLE_FACTOR if h.in_title else 1.0
             c.type += place
             c.asked += place * rhetorical
+            c.proposed += place if h.in_title or h.optative else place * REALIS
         return out
 
     # ---- scoring -----------------------------------------------------------------------------
@@ -356,6 +394,8 @@ class Categoriser:
             for target, weight in self.targets[term]:
                 if target == CONSULTATION:
                     w = weight * self._repeat(count.asked)
+                elif target == PROPOSAL:
+                    w = weight * self._repeat(count.proposed)
                 elif target in tax.types:
                     w = weight * self._repeat(count.type)
                 else:

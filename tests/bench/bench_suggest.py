@@ -133,37 +133,37 @@ class Agent:
         resp = self.conn.getresponse()
         data = json.loads(resp.read())
         assert resp.status == 200, data
-        self.cookie = resp.getheader("Set-Cookie", "").split(";", 1)[0]
+        # every cookie the login sets (the session and the remembered device), as a browser keeps them
+        self.cookie = "; ".join(v.split(";", 1)[0] for k, v in resp.getheaders() if k.lower() == "set-cookie")
         self.csrf = data["csrf_token"]
 
     def panel(self, title: str, content: str) -> int:
         form = urllib.parse.urlencode({"title": title, "content": content})
-        self.conn.request(
-            "POST",
+        return self._post(
             "/workstation/suggest",
-            body=form,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Cookie": self.cookie,
-                "X-CSRF-Token": self.csrf,
-                "HX-Request": "true",
-            },
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded", "HX-Request": "true"},
         )
-        resp = self.conn.getresponse()
-        resp.read()
-        return resp.status
 
     def api(self, title: str, content: str) -> int:
         body = json.dumps({"title": title, "content": content})
-        self.conn.request(
-            "POST",
-            "/api/v1/text/suggest",
-            body=body,
-            headers={"Content-Type": "application/json", "Cookie": self.cookie, "X-CSRF-Token": self.csrf},
-        )
-        resp = self.conn.getresponse()
-        resp.read()
-        return resp.status
+        return self._post("/api/v1/text/suggest", body, {"Content-Type": "application/json"})
+
+    def _post(self, path: str, body: str, headers: dict[str, str]) -> int:
+        """POST on the kept-alive connection; when the server has closed it meanwhile (its keep-alive
+        timeout), open a new one and send again, as a browser does."""
+        headers = {**headers, "Cookie": self.cookie, "X-CSRF-Token": self.csrf}
+        for attempt in (1, 2):
+            try:
+                self.conn.request("POST", path, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                resp.read()
+                return resp.status
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def typing_load(
@@ -185,7 +185,7 @@ def typing_load(
             elapsed = time.perf_counter() - t0
             with lock:
                 latencies.append(elapsed)
-                errors += status >= 400
+                errors += status != 200  # a redirect to the login page is no suggestion either
             time.sleep(max(0.0, DEBOUNCE - elapsed))
 
     with ThreadPoolExecutor(len(users)) as pool:

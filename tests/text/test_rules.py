@@ -18,6 +18,7 @@ from node.text.rules import (
     builtin_entries,
     check_term,
     check_weight,
+    optative_spans,
     taxonomy,
 )
 
@@ -62,6 +63,41 @@ def test_title_states_the_purpose() -> None:
     body = "小区门口的公交站牌被撞歪了，乘客等车不方便。"
     assert top("关于公交站牌的建议", body)[0] == "3"
     assert top("投诉公交站牌无人维修", body)[0] == "1"
+
+
+# Proposal words are proposals only in the optative mood (after 希望/建议/能否 … or in the title);
+# in a description (车流量增加) they count half. A two-word lexicon makes the arithmetic visible:
+# 增加 (意见建议 2) against 严重 (投诉举报 1.5).
+MOOD = Categoriser([Entry("增加", "3", 2), Entry("严重", "1", 1.5)])
+
+
+def mood_type(title: str, content: str) -> str:
+    return MOOD.suggest(title, content).business_type[0].code
+
+
+def test_a_proposal_word_in_a_description_counts_half() -> None:
+    assert mood_type("", "近年车流量增加，拥堵严重。") == "1"  # 2 × 0.5 < 1.5
+    assert mood_type("", "拥堵严重，希望增加班次。") == "3"  # wished for: 2 > 1.5
+    assert mood_type("", "拥堵严重。能否增加班次？") == "3"
+    assert mood_type("增加班次", "拥堵严重。") == "3"  # the title states the purpose
+
+
+def test_the_mood_ends_with_its_sentence_unless_a_list_follows() -> None:
+    # 希望 governs its own sentence only: the next sentence describes again
+    assert mood_type("", "希望早日开通。车流量增加，拥堵严重。") == "1"
+    # 建议如下： opens a list: every item is proposed
+    assert mood_type("", "拥堵严重。建议如下：\n1. 调整线路。\n2. 增加班次。") == "3"
+    text = "车多。希望增设站点，方便出行。以前没有"
+    assert [text[a:b] for a, b in optative_spans(text)] == ["希望增设站点，方便出行"]
+    assert optative_spans("现状如下：拥堵") == []
+
+
+def test_proposal_words_in_complaints_and_proposals_on_the_shipped_lexicon() -> None:
+    # 增加 describes traffic here; the road's state is the complaint
+    assert top("", "这条路车流量增加，大车也增加了，路面坑坑洼洼。")[0] == "1"
+    assert top("", "路面坑坑洼洼，希望增加养护次数。")[0] == "3"
+    first = CAT.suggest("", "早高峰65路太挤，建议增加班次。").business_type[0]
+    assert first.code == "3" and first.words[:2] == ["建议", "增加"]
 
 
 def test_type_words_are_shown_and_confidence_is_a_probability() -> None:

@@ -77,7 +77,7 @@ def index() -> _Index:
             return _build(signature)
         if _index.signature == signature or _rebuilding:
             return _index
-        changes = _changes(_index, SYNC_UPDATE_MAX)
+        changes = _changes(_index, SYNC_UPDATE_MAX, signature[0] or 0)
         if changes is not None:
             return _apply(_index, signature, *changes)
         _rebuilding = True
@@ -99,7 +99,7 @@ def _update_in_background() -> None:
         with db.connection():
             signature = _signature()
             if _index is not None:
-                _apply(_index, signature, *(_changes(_index, limit=None) or ([], set())))
+                _apply(_index, signature, *(_changes(_index, None, signature[0] or 0) or ([], set())))
     except Exception:  # the next request tries again; suggestions go on from the index as it is
         import logging
 
@@ -117,16 +117,22 @@ def _build(signature: tuple[Any, ...]) -> _Index:
     return _index
 
 
-def _changes(idx: _Index, limit: int | None) -> tuple[list[Article], set[int]] | None:
-    """Published articles to (re)index and ids to drop since `idx` was last updated; None when more
-    than `limit` articles changed."""
-    published = {i for (i,) in Article.select(Article.id).where(Article.state == "published").tuples()}
-    gone = set(idx.meta) - published
+def _changes(idx: _Index, limit: int | None, published: int) -> tuple[list[Article], set[int]] | None:
+    """Published articles to (re)index and ids to drop since `idx` was last updated, from the
+    articles changed since (every publish, revision, withdrawal and expiry sets `updated_at`); the
+    full list of published ids is read only when the count of `published` articles disagrees.
+    None when more than `limit` articles changed."""
     since = idx.signature[1] if len(idx.signature) > 1 else None
-    query = Article.select(Article.id).where(Article.state == "published")
+    query = Article.select(Article.id, Article.state)
     if since is not None:
         query = query.where(Article.updated_at >= since - MARGIN)
-    changed = {i for (i,) in query.tuples()} | (published - set(idx.meta))
+    recent = list(query.tuples())
+    changed = {i for i, state in recent if state == "published"}
+    gone = {i for i, state in recent if state != "published" and i in idx.meta}
+    if len((set(idx.meta) - gone) | changed) != published:
+        ids = {i for (i,) in Article.select(Article.id).where(Article.state == "published").tuples()}
+        gone = set(idx.meta) - ids
+        changed |= ids - set(idx.meta)
     if limit is not None and len(changed) + len(gone) > limit:
         return None
     rows = list(Article.select(*_COLUMNS).where(Article.id.in_(sorted(changed) or [0])).order_by(Article.id))

@@ -52,11 +52,11 @@ class TfidfIndex:
 
         self._lock = threading.RLock()
         self.vocab: dict[str, int] = {}
-        self._df: list[int] = []
+        self._df = np.zeros(1024, dtype=np.int64)  # document frequency by column (spare capacity)
         self.keys: list[Hashable] = []  # row -> key (None once removed)
         self._row: dict[Hashable, int] = {}
         self._alive = np.zeros(0, dtype=bool)
-        self._counts: Any = sp.csr_matrix((0, 0))  # term counts of the main rows
+        self._counts: Any = sp.csr_matrix((0, 0), dtype=np.float32)  # term counts of the main rows
         self._main: Any = sp.csr_matrix((0, 0))  # their tf-idf weights, rows l2-normalised
         self._delta: list[tuple[list[int], list[float]]] = []  # counts of rows added since the merge
         self._delta_weights: Any = None
@@ -78,6 +78,8 @@ class TfidfIndex:
         return np.log((1.0 + n) / (1.0 + np.asarray(df, dtype=float))) + 1.0
 
     def _vector(self, text: str, grow: bool) -> tuple[list[int], list[float]]:
+        import numpy as np
+
         counts = Counter(features(normalize(text)))
         cols, values = [], []
         for term, c in counts.items():
@@ -86,7 +88,8 @@ class TfidfIndex:
                 if not grow:
                     continue
                 col = self.vocab[term] = len(self.vocab)
-                self._df.append(0)
+                if col >= self._df.size:
+                    self._df = np.concatenate([self._df, np.zeros(self._df.size, dtype=np.int64)])
             cols.append(col)
             values.append(float(c))
         return cols, values
@@ -95,8 +98,7 @@ class TfidfIndex:
         if key in self._row:
             self._delete(key)
         cols, values = self._vector(text, grow=True)
-        for col in cols:
-            self._df[col] += 1
+        self._df[cols] += 1  # each column once per document
         self._row[key] = len(self.keys)
         self.keys.append(key)
         self._delta.append((cols, values))
@@ -104,6 +106,8 @@ class TfidfIndex:
         self._changed += 1
 
     def _delete(self, key: Hashable) -> None:
+        import numpy as np
+
         row = self._row.pop(key)
         self.keys[row] = None
         base = self._counts.shape[0]
@@ -114,8 +118,7 @@ class TfidfIndex:
             cols = self._delta[row - base][0]
             self._delta[row - base] = ([], [])
             self._delta_weights = None
-        for col in cols:
-            self._df[int(col)] -= 1
+        self._df[np.asarray(cols, dtype=np.int64)] -= 1
         self._changed += 1
 
     def add(self, key: Hashable, text: str) -> None:
@@ -146,7 +149,7 @@ class TfidfIndex:
             data.extend(values)
             indptr.append(len(indices))
         counts = sp.csr_matrix(
-            (np.asarray(data, dtype=float), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
             shape=(len(self._delta), len(self.vocab)),
         )
         return self._weigh(counts) if weighted else counts
@@ -157,7 +160,7 @@ class TfidfIndex:
         import scipy.sparse as sp
 
         w = counts.copy().astype(float)
-        w.data = (1.0 + np.log(w.data)) * self._idf(self._df, len(self._row))[w.indices]
+        w.data = (1.0 + np.log(w.data)) * self._idf(self._df[w.indices], len(self._row))
         norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
         return sp.diags(1.0 / norms) @ w
@@ -204,7 +207,7 @@ class TfidfIndex:
             remap = {term: int(np.searchsorted(used, col)) for term, col in self.vocab.items() if df[col]}
             counts = counts[:, used]
             self.vocab = remap
-            self._df = [int(x) for x in df[used]]
+            self._df = np.concatenate([df[used].astype(np.int64), np.zeros(1024, dtype=np.int64)])
             self.keys = [self.keys[i] for i in live]
             self._row = {key: i for i, key in enumerate(self.keys)}
             self._counts = counts.tocsr()
@@ -218,7 +221,7 @@ class TfidfIndex:
 
         with self._lock:
             cols, values = self._vector(query, grow=False)
-            idf = self._idf([self._df[c] for c in cols], len(self._row))
+            idf = self._idf(self._df[cols], len(self._row))
             q = np.zeros(len(self.vocab))
             if cols:
                 q[cols] = (1.0 + np.log(values)) * idf

@@ -204,7 +204,10 @@ class TfidfIndex:
                 else np.zeros(len(self.vocab))
             )
             used = np.flatnonzero(df)  # forget words no document holds any more
-            remap = {term: int(np.searchsorted(used, col)) for term, col in self.vocab.items() if df[col]}
+            new_col = np.full(len(self.vocab), -1, dtype=np.int64)
+            new_col[used] = np.arange(used.size)
+            moved = new_col.tolist()
+            remap = {term: moved[col] for term, col in self.vocab.items() if moved[col] >= 0}
             counts = counts[:, used]
             self.vocab = remap
             self._df = np.concatenate([df[used].astype(np.int64), np.zeros(1024, dtype=np.int64)])

@@ -23,6 +23,7 @@ from node.auth import service as auth
 from node.catalog import service as catalog
 from node.config import service as config
 from node.knowledge import search as knowledge_search
+from node.knowledge import suggest as knowledge_suggest
 from node.registry import all_models
 from node.text import lexicon
 from node.workflow import search as order_search
@@ -74,6 +75,7 @@ def db(
     node_db.database.initialize(database)
     catalog.invalidate()
     lexicon.reset()
+    knowledge_suggest.reset()
     config.forget()  # each test's counters restart where the rolled-back one began
     database.connect(reuse_if_open=True)
     with database.atomic() as txn:
@@ -81,6 +83,7 @@ def db(
         txn.rollback()
     catalog.invalidate()
     lexicon.reset()
+    knowledge_suggest.reset()
     database.close()
 
 

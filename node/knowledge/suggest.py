@@ -1,16 +1,20 @@
 """Suggestions on the agent workstation: the published, valid articles best matching what the agent
 has typed so far, ranked by node.text.retrieval over each article's title, keywords and answer.
 
-Each process keeps one index and rebuilds it when the published set changes (its signature — count,
-last change, last id — is read on every call: one indexed query). A small knowledge base is rebuilt
-in the request that notices the change; a large one (SYNC_REBUILD_MAX articles or more, ~30 s at
-20,000) in a background thread while the requests go on with the previous index."""
+Each process keeps one index. The published set's signature (count, last change, last id: one
+indexed query) is read on every call; when it changed, the index is brought up to date
+incrementally: the articles changed since the last update are re-indexed (jieba on those texts
+only) and those no longer published removed, so a newly published or revised article reaches the
+suggestions in the next request. The first build runs in the request that needs it
+(~30 s for 20,000 articles); an update touching more than SYNC_UPDATE_MAX articles (an import, a bulk
+expiry) runs in a background thread while the requests go on with the index as it is."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import peewee as pw
 
@@ -21,21 +25,30 @@ from node.knowledge.models import Article
 from node.text.retrieval import Retriever
 
 MAX_QUERY = 2000
-SYNC_REBUILD_MAX = 2000  # published articles; above this a stale index is rebuilt in the background
+SYNC_UPDATE_MAX = 200  # changed articles re-indexed inside the request; more go to a background thread
+MARGIN = dt.timedelta(minutes=1)  # changes read again around the last one (commits land out of order)
 
 
 @dataclass
 class _Index:
     signature: tuple[Any, ...]
-    ids: list[int]
-    scopes: list[str]
-    effective: list[Any]
     retriever: Retriever | None
+    meta: dict[int, tuple[str, Any]] = field(default_factory=dict)  # id -> (region scope, effective date)
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # held while the index is built or updated inside a request
 _index: _Index | None = None
 _rebuilding = False
+
+_COLUMNS = (
+    Article.id,
+    Article.state,
+    Article.title,
+    Article.keywords,
+    Article.answer,
+    Article.region_scope,
+    Article.effective_date,
+)
 
 
 def _signature() -> tuple[Any, ...]:
@@ -48,66 +61,100 @@ def _signature() -> tuple[Any, ...]:
     return tuple(row or ())
 
 
+def _doc(a: Article) -> tuple[str, str]:
+    return a.title, f"{a.keywords.replace(',', ' ')}\n{a.answer}"
+
+
 def index() -> _Index:
+    """The up-to-date index (or, while a large update runs in the background, the current one)."""
     global _rebuilding
     signature = _signature()
     current = _index
-    if current is not None and current.signature == signature:
-        return current
-    if current is not None and len(current.ids) >= SYNC_REBUILD_MAX:
-        with _lock:
-            if _rebuilding:
-                return current
-            _rebuilding = True
-        threading.Thread(target=_rebuild_in_background, name="knowledge-index", daemon=True).start()
+    if current is not None and (current.signature == signature or _rebuilding):
         return current
     with _lock:
-        if _index is not None and _index.signature == signature:
+        if _index is None:
+            return _build(signature)
+        if _index.signature == signature or _rebuilding:
             return _index
-        return _build(signature)
+        changes = _changes(_index, SYNC_UPDATE_MAX, signature[0] or 0)
+        if changes is not None:
+            return _apply(_index, signature, *changes)
+        _rebuilding = True
+        try:
+            threading.Thread(target=_update_in_background, name="knowledge-index", daemon=True).start()
+        except BaseException:
+            _rebuilding = False
+            raise
+        return _index
 
 
-def _rebuild_in_background() -> None:
+def _update_in_background() -> None:
+    """A large update, without holding `_lock`: requests go on searching the index meanwhile (each
+    change to it is atomic) and none starts another update while `_rebuilding` is set."""
     global _rebuilding
     from node import db
 
     try:
-        with db.connection(), _lock:
-            _build(_signature())
-    except Exception:  # the next request tries again; suggestions go on from the previous index
+        with db.connection():
+            signature = _signature()
+            if _index is not None:
+                _apply(_index, signature, *(_changes(_index, None, signature[0] or 0) or ([], set())))
+    except Exception:  # the next request tries again; suggestions go on from the index as it is
         import logging
 
-        logging.getLogger(__name__).exception("知识推荐索引重建失败")
+        logging.getLogger(__name__).exception("知识推荐索引更新失败")
     finally:
         _rebuilding = False
 
 
 def _build(signature: tuple[Any, ...]) -> _Index:
-    """Read the published articles and swap in a new index (call with `_lock` held)."""
+    """Index every published article."""
     global _index
-    rows = list(
-        Article.select(
-            Article.id,
-            Article.title,
-            Article.keywords,
-            Article.answer,
-            Article.region_scope,
-            Article.effective_date,
-        )
-        .where(Article.state == "published")
-        .order_by(Article.id)
-    )
-    retriever = (
-        Retriever([(a.title, f"{a.keywords.replace(',', ' ')}\n{a.answer}") for a in rows]) if rows else None
-    )
-    _index = _Index(
-        signature,
-        [a.id for a in rows],
-        [a.region_scope for a in rows],
-        [a.effective_date for a in rows],
-        retriever,
-    )
+    rows = list(Article.select(*_COLUMNS).where(Article.state == "published").order_by(Article.id))
+    retriever = Retriever([_doc(a) for a in rows], keys=[a.id for a in rows]) if rows else None
+    _index = _Index(signature, retriever, {a.id: (a.region_scope, a.effective_date) for a in rows})
     return _index
+
+
+def _changes(idx: _Index, limit: int | None, published: int) -> tuple[list[Article], set[int]] | None:
+    """Published articles to (re)index and ids to drop since `idx` was last updated, from the
+    articles changed since (every publish, revision, withdrawal and expiry sets `updated_at`); the
+    full list of published ids is read only when the count of `published` articles disagrees.
+    None when more than `limit` articles changed."""
+    since = idx.signature[1] if len(idx.signature) > 1 else None
+    query = Article.select(Article.id, Article.state)
+    if since is not None:
+        query = query.where(Article.updated_at >= since - MARGIN)
+    recent = list(query.tuples())
+    changed = {i for i, state in recent if state == "published"}
+    gone = {i for i, state in recent if state != "published" and i in idx.meta}
+    if len((set(idx.meta) - gone) | changed) != published:
+        ids = {i for (i,) in Article.select(Article.id).where(Article.state == "published").tuples()}
+        gone = set(idx.meta) - ids
+        changed |= ids - set(idx.meta)
+    if limit is not None and len(changed) + len(gone) > limit:
+        return None
+    rows = list(Article.select(*_COLUMNS).where(Article.id.in_(sorted(changed) or [0])).order_by(Article.id))
+    return rows, gone
+
+
+def _apply(idx: _Index, signature: tuple[Any, ...], rows: list[Article], gone: set[int]) -> _Index:
+    """Re-index `rows`, drop `gone`."""
+    global _index
+    if idx.retriever is None:
+        return _build(signature)
+    for i in gone:
+        idx.retriever.remove(i)
+        idx.meta.pop(i, None)
+    for a in rows:
+        if a.state != "published":
+            continue
+        idx.retriever.add(a.id, *_doc(a))
+        idx.meta[a.id] = (a.region_scope, a.effective_date)
+    idx.signature = signature
+    _index = idx
+    return idx
 
 
 def _covers(scope: str, region: str) -> bool:
@@ -128,17 +175,26 @@ def suggest(actor: Actor, text: str, *, region: str = "", limit: int = 5) -> lis
         raise ValidationError("建议条数应在1至20之间", details={"limit": "超出范围"})
     text = text.strip()[:MAX_QUERY]
     idx = index()
-    if not text or idx.retriever is None:
+    if not text or idx.retriever is None or not len(idx.retriever):
         return []
     today = clock.today()
     picked: list[tuple[int, float]] = []
-    for i, score in idx.retriever.search(text, k=min(len(idx.ids), limit * 4)):
-        if score <= 0 or not _covers(idx.scopes[i], region):
+    for key, score in idx.retriever.search(text, k=min(len(idx.retriever), limit * 4)):
+        article_id = cast(int, key)
+        scope, effective = idx.meta.get(article_id, ("", None))
+        if score <= 0 or not _covers(scope, region):
             continue
-        if idx.effective[i] is not None and idx.effective[i] > today:
+        if effective is not None and effective > today:
             continue
-        picked.append((idx.ids[i], score))
+        picked.append((article_id, score))
         if len(picked) == limit:
             break
     found = {a.id: a for a in Article.select().where(Article.id.in_([i for i, _ in picked] or [0]))}
     return [(found[i], s) for i, s in picked if i in found and found[i].state == "published"]
+
+
+def reset() -> None:
+    """Forget the index (tests whose database rolls back under it)."""
+    global _index, _rebuilding
+    with _lock:
+        _index, _rebuilding = None, False

@@ -5,6 +5,7 @@ export, attachments through the article page, diff page; refusals for agents."""
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import openpyxl
@@ -127,6 +128,66 @@ def test_import_preview_rejects_bad_rows(client: Any, web_login: Any) -> None:
         content_type="multipart/form-data",
     )
     assert junk.status_code == 422 and "仅支持" in junk.get_data(as_text=True)
+
+
+def word_faq() -> bytes:
+    """A Word FAQ as editors write them: a question | answer table, 问：/答： paragraphs and a
+    heading-style question, with one bad entry of each kind."""
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=0, cols=2)
+    for question, answer in (
+        ("问题", "答案"),
+        ("公交卡丢了怎么挂失", "携带身份证到公交服务网点办理挂失。"),
+        ("表格里没有答案的问题", ""),
+    ):
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text = question, answer
+    document.add_paragraph("问：网约车多收费怎么办")
+    document.add_paragraph("答：保留行程单，拨打12328投诉。")
+    document.add_heading("出租车拒载如何投诉", level=2)
+    document.add_paragraph("记下车牌号和时间，拨打12328。")
+    document.add_paragraph("问：" + "很长的问题" * 60)
+    document.add_paragraph("答：标题超长的一条。")
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def test_word_import_preview_reports_rejected_entries(client: Any, web_login: Any) -> None:
+    _, token = web_login("knowledge_editor")
+    resp = client.post(
+        "/knowledge/import",
+        data={"file": (io.BytesIO(word_faq()), "常见问题.docx"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "可导入 3 条，拒绝 2 条" in html, html
+    rejected = html.split('id="kb-rejected"')[1]
+    assert "表格里没有答案的问题" in rejected and "很长的问题" in rejected
+    assert rejected.count('class="err"') == 2
+    token_field = html.split('name="token" value="')[1].split('"')[0]
+    before = {a.id for a in Article.select(Article.id)}
+    client.post("/knowledge/import", data={"token": token_field, "csrf_token": token})
+    from node.knowledge import service
+
+    created = {service.version(a).title: a for a in Article.select().where(Article.id.not_in(before or {0}))}
+    assert set(created) == {"公交卡丢了怎么挂失", "网约车多收费怎么办", "出租车拒载如何投诉"}
+    assert all(a.state == "draft" for a in created.values()), "imported entries go through review"
+    body = service.version(created["网约车多收费怎么办"]).body_text
+    assert "保留行程单" in body and "答：" not in body
+    again = client.post("/knowledge/import", data={"token": token_field, "csrf_token": token})
+    assert again.status_code in (404, 422) and "失效" in again.get_data(as_text=True)
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as z:
+        z.writestr("hello.txt", "not a document")
+    resp = client.post(
+        "/knowledge/import",
+        data={"file": (io.BytesIO(broken.getvalue()), "faq.docx"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 422 and "无法读取 Word 文件" in resp.get_data(as_text=True)
 
 
 def test_screens_need_sign_in_and_csrf(client: Any, web_login: Any) -> None:

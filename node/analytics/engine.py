@@ -1023,6 +1023,11 @@ def _value(ind: Indicator, num: float | None, den: float | None) -> float | None
     return round(num / den, 6)
 
 
+def value_of(indicator: str, numerator: float | None, denominator: float | None) -> float | None:
+    """An indicator's value from its (summed) numerator and denominator, by its kind's rule."""
+    return _value(INDICATORS[indicator], numerator, denominator)
+
+
 def compute(
     indicators: Sequence[str],
     period: Period,

@@ -27,17 +27,6 @@ from node.validation import Input, parse
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 api = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats")
 
-# targets the dashboard compares with (configurable in node.toml [stats] targets = {...})
-DEFAULT_TARGETS = {
-    "connection_rate": 0.90,
-    "service_level": 0.80,
-    "on_time_rate": 0.95,
-    "callback_rate": 0.90,
-    "result_satisfaction": 0.90,
-    "phone_satisfaction": 0.90,
-    "instant_answer_rate": 0.80,
-    "abandonment_rate": 0.05,
-}
 LOWER_IS_BETTER = {"abandonment_rate", "asa"}
 DASHBOARD = [
     "volume",
@@ -74,8 +63,12 @@ def _csrf() -> None:
 
 
 def _targets() -> dict[str, float]:
+    """Targets in force: the administrator's (运行参数 → 统计目标), else node.toml's, else built in."""
+    from node.config import service as config
+
     raw = current_app.config["NODE"].section("stats").get("targets", {})
-    return {**DEFAULT_TARGETS, **{k: float(v) for k, v in raw.items() if k in engine.INDICATORS}}
+    extra = {k: float(v) for k, v in raw.items() if k in engine.INDICATORS and k not in config.STATS_TARGETS}
+    return {**extra, **config.stats_targets()}
 
 
 # ---- reading the query string ------------------------------------------------------------------
@@ -470,11 +463,29 @@ def forms_page() -> Any:
     today = clock.today()
     default = (periods.month(today.year, today.month).previous()).key
     period = _period(default)
-    form = forms.build(period, current_app.config["NODE"].name)
+    me = str(current_app.config["NODE"].region)
+    region = (request.args.get("region") or "").strip()
+    rollup = request.args.get("rollup") == "1"
+    source = ""
+    if rollup or region:
+        # forms the subordinates sent upward (federation/forms.py), or their sum
+        from federation import forms as upward
+
+        if period.kind != "month":
+            raise ValidationError("下级报送的是月报：请选择一个月份")
+        if rollup:
+            form = upward.rollup(me, period.key, region or me)
+            source = "rollup"
+        else:
+            form = upward.get_form(me, region, period.key)
+            source = "node"
+    else:
+        form = forms.build(period, current_app.config["NODE"].name)
     fmt = request.args.get("format", "")
     if fmt == "xlsx":
-        _audit_export(actor, "xlsx", period.key)
-        return _xlsx(form, f"12328统计报表-{period.key}.xlsx")
+        _audit_export(actor, "xlsx", f"{region or me}{' 汇总' if rollup else ''} {period.key}")
+        suffix = f"-{region}" if region and not rollup else ("-汇总" if rollup else "")
+        return _xlsx(form, f"12328统计报表-{period.key}{suffix}.xlsx")
     if fmt:
         raise ValidationError("导出格式应为 xlsx")
     choices = []
@@ -487,9 +498,14 @@ def forms_page() -> Any:
         periods.parse_period(f"{today.year - (1 if q > (today.month - 1) // 3 else 0)}-Q{q + 1}")
         for q in range(4)
     ]
+    held = _subordinate_forms(me, period)
     return render_template(
         "stats/forms.html",
         form=form,
+        source=source,
+        region=region,
+        held=held,
+        query=request.query_string.decode("utf-8", "replace"),
         period=period,
         cell_text=forms.cell_text,
         months=choices,
@@ -497,6 +513,21 @@ def forms_page() -> Any:
         years=[periods.parse_period(str(today.year - i)) for i in range(1, 4)],
         print_view=request.args.get("print") == "1",
     )
+
+
+def _subordinate_forms(me: str, period: periods.Period) -> dict[str, Any] | None:
+    """What the 下级报表 panel lists: subordinate nodes and, for a month, whose form is held."""
+    from federation import forms as upward
+    from node.catalog import service as catalog
+
+    subs = upward.subordinates(me)
+    if not subs:
+        return None
+    got = {f["node"]: f for f in upward.list_forms(me, period.key)} if period.kind == "month" else {}
+    return {
+        "nodes": [{"region": n, "name": catalog.region_name(n) or n, "form": got.get(n)} for n in subs],
+        "count": sum(1 for n in subs if n in got),
+    }
 
 
 REGION_INDICATORS = [
@@ -753,14 +784,14 @@ def topic_page(topic_id: int) -> Any:
     chart_trend = {
         "type": "line",
         "title": f"专题受理量（按{topics_mod.GRAINS[grain]}）",
-        "categories": [b["label"] for b in trend],
+        "categories": [b["key"][5:] if grain == "day" else b["key"] for b in trend],
         "series": [{"name": "专题受理量", "data": [b["volume"] for b in trend]}],
         "links": [_drill_url("volume", periods.parse_period(b["period"]), flt) for b in trend],
     }
     chart_share = {
         "type": "line",
         "title": "占全部受理量的比例",
-        "categories": [b["label"] for b in trend],
+        "categories": [b["key"][5:] if grain == "day" else b["key"] for b in trend],
         "series": [{"name": "占比", "data": [b["share"] for b in trend]}],
         "percent": True,
         "links": chart_trend["links"],

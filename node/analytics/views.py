@@ -504,6 +504,7 @@ def forms_page() -> Any:
         form=form,
         source=source,
         region=region,
+        region_name=_region_name(region) if region else "",
         held=held,
         query=request.query_string.decode("utf-8", "replace"),
         period=period,
@@ -513,6 +514,12 @@ def forms_page() -> Any:
         years=[periods.parse_period(str(today.year - i)) for i in range(1, 4)],
         print_view=request.args.get("print") == "1",
     )
+
+
+def _region_name(region: str) -> str:
+    from node.catalog import service as catalog
+
+    return catalog.region_name(region) or region
 
 
 def _subordinate_forms(me: str, period: periods.Period) -> dict[str, Any] | None:

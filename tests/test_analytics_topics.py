@@ -168,8 +168,9 @@ def test_definitions_are_checked_and_edits_audited(orders: dict[str, Any]) -> No
     )
     assert [e.details["action"] for e in entries] == ["create", "update"]
     assert entries[1].details["changes"]["active"] == {"before": True, "after": False}
-    with pytest.raises(ValidationError, match="专题不存在"):
-        compute(["volume"], NOV, filters={"topic": "999999"})
+    for missing in ("999999", "99999999999", "x1"):  # unknown, beyond a 32-bit id, not an id
+        with pytest.raises(ValidationError, match="专题不存在"):
+            compute(["volume"], NOV, filters={"topic": missing})
 
 
 def text(resp: Any) -> str:
@@ -224,6 +225,11 @@ def test_screens_api_and_exports(client: FlaskClient, login_as: Any, orders: dic
     )
     assert rows[0] == ["指标", "数值", "分子", "分母"] and ["受理量", "2", "2", "—"] in rows
     assert client.get(f"/stats/topic-reports/{topic_id}?period=2026-11&format=pdf").status_code == 422
+    assert client.get("/stats/topic-reports/99999999999").status_code == 404
+    assert (
+        client.get("/api/v1/stats/compute?indicators=volume&period=2026-11&f_topic=99999999999").status_code
+        == 422
+    )
     # API: list, report, patch, the engine's compute with f_topic
     headers = {"X-CSRF-Token": csrf}
     assert [t["name"] for t in client.get("/api/v1/stats/topics").get_json()] == ["出租车拒载"]

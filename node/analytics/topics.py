@@ -36,6 +36,7 @@ MAX_GROUPS = 12
 MAX_SYNONYMS = 12
 MAX_EXCLUDE = 20
 MAX_PHRASE = 40
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: anything larger names no topic
 GRAINS = {"day": "日", "week": "周", "month": "月"}
 INDICATORS = [
     "volume",
@@ -150,7 +151,7 @@ def clean(data: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
             owner = int(data["owner"])
         except (TypeError, ValueError):
             raise ValidationError("负责人无效") from None
-        if User.get_or_none(User.id == owner) is None:
+        if not 1 <= owner <= MAX_ID or User.get_or_none(User.id == owner) is None:
             raise ValidationError("负责人不存在")
         out["owner"] = owner
     return out
@@ -229,7 +230,7 @@ def list_topics(actor: Any, include_inactive: bool = True) -> list[Topic]:
 
 def get(actor: Any, topic_id: int) -> Topic:
     actor.require(VIEW)
-    topic = Topic.get_or_none(Topic.id == topic_id)
+    topic = _by_code(str(topic_id))
     if topic is None:
         raise NotFound(f"专题 {topic_id} 不存在")
     return topic
@@ -292,7 +293,7 @@ def order_condition(values: Sequence[str], dims: Mapping[str, Any]) -> Any:
 
     parts = []
     for value in values:
-        topic = Topic.get_or_none(Topic.id == int(value)) if value.isdigit() and len(value) < 12 else None
+        topic = _by_code(value)
         if topic is None:
             raise ValidationError(f"专题不存在：{value[:20]}")
         sub = backend().boolean_ids_sql(_groups(topic), topic.exclude or [])
@@ -307,8 +308,15 @@ def order_condition(values: Sequence[str], dims: Mapping[str, Any]) -> Any:
     return reduce(lambda a, b: a | b, parts)
 
 
+def _by_code(value: str) -> Topic | None:
+    """The topic a filter value names (its id), None for anything else."""
+    if not value.isdigit() or len(value) > 10 or not 1 <= int(value) <= MAX_ID:
+        return None
+    return Topic.get_or_none(Topic.id == int(value))
+
+
 def topic_name(value: str) -> str:
-    topic = Topic.get_or_none(Topic.id == int(value)) if value.isdigit() and len(value) < 12 else None
+    topic = _by_code(value)
     return topic.name if topic else value
 
 

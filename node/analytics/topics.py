@@ -137,8 +137,8 @@ def clean(data: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
         out["filters"] = {d: list(v) for d, v in checked.items()}
     if "note" in data or not partial:
         note = str(data.get("note") or "").strip()
-        if len(note) > 200:
-            raise ValidationError("说明最多 200 个字")
+        if len(note) > 200 or "\x00" in note:
+            raise ValidationError("说明最多 200 个字，且不能含控制字符")
         out["note"] = note
     if "active" in data:
         if not isinstance(data["active"], bool):

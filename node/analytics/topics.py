@@ -301,7 +301,11 @@ def order_condition(values: Sequence[str], dims: Mapping[str, Any]) -> Any:
             parts.append(pw.SQL("1 = 0"))
             continue
         sql, params = sub
-        condition = WorkOrder.id.in_(pw.SQL(f"({sql})", params))
+        # SQLite: `+id` keeps the planner on the period's time index, checking each row against the
+        # matching ids, instead of looking up every matching order of all time (3–4× slower for a
+        # topic that is common over the years; PostgreSQL chooses by its statistics)
+        column = pw.NodeList((pw.SQL("+"), WorkOrder.id), glue="") if db.is_sqlite() else WorkOrder.id
+        condition = column.in_(pw.SQL(f"({sql})", params))
         for dim, codes in (topic.filters or {}).items():
             condition &= dims[dim].in_(tuple(codes))
         parts.append(condition)

@@ -415,7 +415,7 @@ def report(topic: Topic, period: periods.Period, grain: str = "day") -> dict[str
     """Everything the topic page, its Excel/CSV export and the API show, from the engine."""
     flt = {"topic": str(topic.id)}
     values = engine.compute(INDICATORS, period, filters=flt)[0]["values"]
-    whole = engine.compute(["volume", "volume_mom", "volume_yoy"], period)[0]["values"]
+    whole = engine.compute(["volume"], period)[0]["values"]
     volume = values["volume"]["value"] or 0
     breakdowns = {d: engine.compute(BREAKDOWN_INDICATORS, period, [d], flt) for d in BREAKDOWN_DIMS}
     return {

@@ -364,6 +364,64 @@ def report_counts(report: pb.DailyReport) -> list[Count]:
     ]
 
 
+# ---- monthly report forms -----------------------------------------------------------------------
+
+MAX_FORM_SECTIONS = 20
+MAX_FORM_ROWS = 1000
+MAX_FORM_COLUMNS = 20
+
+
+def monthly_form(node: str, period: str, form: dict[str, Any], revision: int) -> pb.MonthlyForm:
+    return pb.MonthlyForm(
+        node=node,
+        period=period,
+        generated_at_ms=ms(clock.now()),
+        revision=revision,
+        form_json=json.dumps(form, ensure_ascii=False, sort_keys=True, default=str),
+    )
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+
+
+def form_data(message: pb.MonthlyForm) -> dict[str, Any]:
+    """The form a MonthlyForm carries, checked to be the shape `node.analytics.forms` renders
+    (ValueError with a Chinese message otherwise): title, period equal to the message's, sections
+    of headers, formats and rows whose cells are text, numbers or empty."""
+    try:
+        form = json.loads(message.form_json)
+    except ValueError:
+        raise ValueError("月报内容不是合法的 JSON") from None
+    if not isinstance(form, dict) or not isinstance(form.get("title"), str):
+        raise ValueError("月报缺少标题")
+    if form.get("period") != message.period or not isinstance(form.get("period_label"), str):
+        raise ValueError("月报的统计周期与报文不符")
+    sections = form.get("sections")
+    if not isinstance(sections, list) or not 1 <= len(sections) <= MAX_FORM_SECTIONS:
+        raise ValueError("月报的表格数量无效")
+    for section in sections:
+        if not isinstance(section, dict) or not isinstance(section.get("title"), str):
+            raise ValueError("月报表格缺少标题")
+        headers, formats, rows = section.get("headers"), section.get("formats"), section.get("rows")
+        if not isinstance(headers, list) or not 1 <= len(headers) <= MAX_FORM_COLUMNS:
+            raise ValueError("月报表头无效")
+        if not isinstance(formats, list) or len(formats) != len(headers):
+            raise ValueError("月报的格式与表头不符")
+        if not all(isinstance(h, str) for h in headers) or not all(isinstance(f, str) for f in formats):
+            raise ValueError("月报表头无效")
+        if not isinstance(rows, list) or len(rows) > MAX_FORM_ROWS:
+            raise ValueError("月报行数无效")
+        for row in rows:
+            cells = row.get("cells") if isinstance(row, dict) else None
+            if not isinstance(cells, list) or len(cells) != len(headers) or not all(map(_scalar, cells)):
+                raise ValueError("月报某行的单元格无效")
+            base = row.get("base")
+            if base is not None and (not isinstance(base, dict) or not all(map(_scalar, base.values()))):
+                raise ValueError("月报某行的同比、环比基数无效")
+    return dict(form)
+
+
 # ---- flowing down: spot-check orders and knowledge bulletins -------------------------------------
 
 

@@ -49,6 +49,7 @@ PAYLOAD_TYPES: dict[str, type[Message]] = {
         pb.OrderTransfer,
         pb.OrderUpdate,
         pb.DailyReport,
+        pb.MonthlyForm,
         pb.KnowledgeBulletin,
         pb.SpotCheckOrder,
         pb.NodeDirectory,

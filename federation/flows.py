@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -70,7 +71,13 @@ SPOT_CHECK_KINDS: dict[str, str] = {
     "callback": "progress",
 }
 # Payload types a relay also applies to its own tables on their way up (province sees its cities).
-TAP_TYPES = frozenset({pb.OrderRecordBatch.DESCRIPTOR.full_name, pb.DailyReport.DESCRIPTOR.full_name})
+TAP_TYPES = frozenset(
+    {
+        pb.OrderRecordBatch.DESCRIPTOR.full_name,
+        pb.DailyReport.DESCRIPTOR.full_name,
+        pb.MonthlyForm.DESCRIPTOR.full_name,
+    }
+)
 
 
 def _me() -> str:
@@ -84,7 +91,7 @@ def _me() -> str:
 
 def install() -> None:
     """Hook the flows into the work-order engine and the inbox. Idempotent."""
-    from federation import downward, reports
+    from federation import downward, forms, reports
     from node.workflow import service as workflow
 
     if on_change not in workflow.ON_CHANGE:
@@ -93,9 +100,11 @@ def install() -> None:
     inbox.register(pb.OrderTransfer, apply_transfer)
     inbox.register(pb.OrderUpdate, apply_update)
     inbox.register(pb.DailyReport, reports.apply_report)
+    inbox.register(pb.MonthlyForm, forms.apply_form)
     inbox.PRECHECKS.update(
         {
             pb.DailyReport.DESCRIPTOR.full_name: _check_report,
+            pb.MonthlyForm.DESCRIPTOR.full_name: _check_form,
             pb.OrderRecordBatch.DESCRIPTOR.full_name: _check_records,
             pb.OrderTransfer.DESCRIPTOR.full_name: _check_transfer,
             pb.OrderUpdate.DESCRIPTOR.full_name: _check_update,
@@ -435,6 +444,19 @@ def _check_report(claim: authority.Claim, report: Message) -> None:
         dt.date.fromisoformat(report.report_date)
     except ValueError:
         raise Rejected(pb.Ack.PAYLOAD_MALFORMED, f"日报日期格式错误：{report.report_date[:20]!r}") from None
+
+
+def _check_form(claim: authority.Claim, form: Message) -> None:
+    assert isinstance(form, pb.MonthlyForm)
+    if form.node != claim.origin:
+        raise _not_authorised(f"{claim.origin} 不能以 {form.node[:6]} 的名义报送月报")
+    _upward(claim.origin, claim.destination)
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", form.period):
+        raise Rejected(pb.Ack.PAYLOAD_MALFORMED, f"月报周期格式错误：{form.period[:20]!r}")
+    try:
+        codec.form_data(form)
+    except ValueError as exc:
+        raise Rejected(pb.Ack.PAYLOAD_MALFORMED, str(exc)) from None
 
 
 def _check_records(claim: authority.Claim, batch: Message) -> None:

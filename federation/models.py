@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from node.db import BaseModel
+from node.db import BaseModel, JsonText
 
 
 class NodeKey(BaseModel):
@@ -207,6 +207,21 @@ class ReportCount(BaseModel):
         indexes = ((("report_date", "node"), False),)
 
 
+class NodeForm(BaseModel):
+    """A subordinate node's monthly report form (annex A 月报, `node.analytics.forms.build` data)
+    received through the federation; a later revision of the same (node, period) replaces it."""
+
+    node = pw.CharField(max_length=6)
+    period = pw.CharField(max_length=7)  # YYYY-MM
+    revision = pw.BigIntegerField()
+    generated_at_ms = pw.BigIntegerField(default=0)
+    received_at = pw.DateTimeField()
+    form = JsonText()
+
+    class Meta:
+        indexes = ((("node", "period"), True), (("period",), False))
+
+
 class KnowledgeBulletin(BaseModel):
     """A knowledge bulletin (知识通报) written here or received from above: the latest revision.
 
@@ -295,6 +310,7 @@ MODELS = [
     RemoteOrder,
     NodeReport,
     ReportCount,
+    NodeForm,
     KnowledgeBulletin,
     SpotCheck,
     DirectoryVersion,

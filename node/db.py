@@ -168,6 +168,46 @@ def lock_named(name: str) -> None:
         database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
 
+STATS_DRIFT = 0.2  # re-ANALYZE when the orders table grew or shrank by a fifth since the last one
+
+
+def planner_statistics(force: bool = False, on: pw.Database | None = None) -> bool:
+    """SQLite: refresh the query planner's statistics (ANALYZE) when they are missing or stale —
+    the orders table has changed by more than STATS_DRIFT since they were taken (its indexes' row
+    estimate in `sqlite_stat1`). Without them SQLite joins each order's lead assignment through the
+    low-selectivity `active` index, and figures grouped by handling unit turn quadratic. Called
+    after migrations, after a historical import, by the worker (hourly) and before an appraisal
+    run — never per request. PostgreSQL keeps its own statistics (autovacuum); `force` there runs
+    ANALYZE too (after a bulk import). `on`: a database other than the node's (migrations).
+    Returns whether ANALYZE ran."""
+    target: Any = on if on is not None else database
+    real = target.obj if isinstance(target, pw.DatabaseProxy) else target
+    if not isinstance(real, pw.SqliteDatabase):
+        if force:
+            target.execute_sql("ANALYZE")
+        return force
+    if not force:
+        rows = target.execute_sql("SELECT count(*) FROM work_order").fetchone()[0]
+        try:
+            stat = target.execute_sql(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = 'work_order' AND idx IS NOT NULL LIMIT 1"
+            ).fetchone()
+        except pw.OperationalError:  # no sqlite_stat1 yet: never analysed
+            stat = None
+        if stat is None and rows == 0:
+            return False  # nothing to measure yet
+        if stat is not None:
+            taken = int(str(stat[0]).split()[0])
+            if abs(rows - taken) <= STATS_DRIFT * max(taken, 1):
+                return False
+    if on is None:
+        with write_tx():
+            target.execute_sql("ANALYZE")
+    else:
+        target.execute_sql("ANALYZE")
+    return True
+
+
 @contextmanager
 def connection() -> Iterator[None]:
     """Open (or reuse) a connection for a unit of work outside a web request."""

@@ -20,8 +20,11 @@ def runner(database: pw.Database) -> Runner:
 
 
 def upgrade(database: pw.Database) -> list[str]:
-    """Apply pending migrations; returns their names."""
-    return list(runner(database).up())
+    """Apply pending migrations; returns their names. Then refresh SQLite's planner statistics if
+    they are missing or stale (`node.db.planner_statistics`)."""
+    applied = list(runner(database).up())
+    db.planner_statistics(on=database)
+    return applied
 
 
 def _managed_indexes() -> set[str]:

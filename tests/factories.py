@@ -104,6 +104,10 @@ def stat_order(accepted_at: Any, state: str = "accepted", **fields: Any) -> Work
         "updated_at": accepted_at,
         **fields,
     }
+    if "search_text" not in values:  # what the engine's service stores: full-text search, topics
+        from node.text.segment import search_tokens
+
+        values["search_text"] = search_tokens(f"{values['title']} {values['content']}")
     order = WorkOrder.create(**values)
     for action, at in events:
         OrderEvent.create(order=order, at=at, actor_name="测试", node=values["origin_node"], action=action)

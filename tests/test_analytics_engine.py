@@ -448,3 +448,30 @@ def test_daily_facts_give_the_raw_figures_and_are_used_only_when_complete(db: st
         assert val("volume", today) == 1  # stale facts are not used
         assert facts.refresh_due(clock.now()) > 0
         assert facts.usable(today, [], []) and val("volume", today) == 1
+
+
+def test_planner_statistics_refreshed_when_missing_or_stale(db: str) -> None:
+    """Grouped-by-unit figures need SQLite's planner statistics; they are taken when missing or
+    when the orders table changed by more than a fifth — not on every call (node.db)."""
+    from node import db as node_db
+
+    if db == "postgresql":
+        assert node_db.planner_statistics() is False  # autovacuum's business
+        assert node_db.planner_statistics(force=True) is True
+        return
+    node_db.database.execute_sql("ANALYZE")
+    node_db.database.execute_sql("DELETE FROM sqlite_stat1")
+    assert node_db.planner_statistics() is False  # no orders: nothing to measure
+    for _ in range(10):
+        stat_order(T)
+    assert node_db.planner_statistics() is True  # missing
+    assert node_db.planner_statistics() is False  # fresh
+    stat_order(T)
+    assert node_db.planner_statistics() is False  # 11 of 10: within a fifth
+    for _ in range(2):
+        stat_order(T)
+    assert node_db.planner_statistics() is True  # 13 of 10: stale
+    stat = node_db.database.execute_sql(
+        "SELECT stat FROM sqlite_stat1 WHERE tbl = 'work_order' AND idx IS NOT NULL LIMIT 1"
+    ).fetchone()[0]
+    assert stat.split()[0] == "13"

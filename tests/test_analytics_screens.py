@@ -236,3 +236,29 @@ def test_hot_topics_screen(client: FlaskClient, login_as: Any, db: str) -> None:
     page = text(client.get("/stats/topics?period=2026-11&periods=2"))
     assert "热点分析" in page and "2026年11月 · 受理 6 件" in page
     assert client.get("/stats/topics?period=2026-11&periods=99").status_code == 422
+
+
+def test_dashboard_targets_are_run_time_settings(
+    client: FlaskClient, login_as: Any, data: dict[str, Any]
+) -> None:
+    """The administrator edits the targets on 运行参数 (统计目标): audited, in force at once, bad
+    values refused in Chinese; node.toml's value or the built-in one is the default."""
+    csrf = login_as("admin")
+    with clock.frozen(NOW):
+        page = text(client.get("/stats"))
+    assert "目标 95.00%" in page  # 限时办结率 built in
+    settings_page = text(client.get("/admin/settings", headers={"Accept": "text/html"}))
+    assert "统计目标" in settings_page and "目标：限时办结率（%）" in settings_page
+    resp = client.post("/admin/settings", data={"csrf_token": csrf, "target_on_time_rate": "abc"})
+    assert resp.status_code == 422 and "应为数字" in text(resp)
+    resp = client.post("/admin/settings", data={"csrf_token": csrf, "target_on_time_rate": "120"})
+    assert resp.status_code == 422 and "0 到 100" in text(resp)
+    resp = client.post("/admin/settings", data={"csrf_token": csrf, "target_on_time_rate": "42.5"})
+    assert resp.status_code == 302
+    with clock.frozen(NOW):
+        page = text(client.get("/stats"))
+    assert "目标 42.50%" in page and "目标 95.00%" not in page
+    entry = (
+        AuditEntry.select().where(AuditEntry.event == "config.changed").order_by(AuditEntry.seq.desc()).get()
+    )
+    assert entry.details == {"target_on_time_rate": {"from": 95.0, "to": 42.5}}

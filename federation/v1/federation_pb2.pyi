@@ -435,6 +435,20 @@ class DailyReport(_message.Message):
     counts: _containers.RepeatedCompositeFieldContainer[Count]
     def __init__(self, node: _Optional[str] = ..., report_date: _Optional[str] = ..., generated_at_ms: _Optional[int] = ..., revision: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[Count, _Mapping]]] = ...) -> None: ...
 
+class MonthlyForm(_message.Message):
+    __slots__ = ("node", "period", "generated_at_ms", "revision", "form_json")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    FORM_JSON_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    period: str
+    generated_at_ms: int
+    revision: int
+    form_json: str
+    def __init__(self, node: _Optional[str] = ..., period: _Optional[str] = ..., generated_at_ms: _Optional[int] = ..., revision: _Optional[int] = ..., form_json: _Optional[str] = ...) -> None: ...
+
 class KnowledgeBulletin(_message.Message):
     __slots__ = ("bulletin_id", "issuer_node", "title", "body", "category", "tags", "published_at_ms", "valid_until_ms", "revision", "withdrawn", "effective_date", "scope")
     BULLETIN_ID_FIELD_NUMBER: _ClassVar[int]

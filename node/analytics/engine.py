@@ -47,6 +47,13 @@ DIMENSIONS: dict[str, str] = {
     "month": "月份",
 }
 TIME_DIMENSIONS = ("day", "month")
+# filters that are not dimensions (no grouping by them): `topic` = the orders of a saved keyword
+# set (专题, node/analytics/topics.py); call figures do not apply to it
+FILTER_ONLY: dict[str, str] = {"topic": "专题"}
+FILTERS: dict[str, str] = {
+    **{d: label for d, label in DIMENSIONS.items() if d not in TIME_DIMENSIONS},
+    **FILTER_ONLY,
+}
 MAX_FILTER_VALUES = 200
 
 DONE = ("answered", "closed", "visited", "archived")  # 办结 (an instant answer is finished on the call)
@@ -808,14 +815,14 @@ def check_group_by(dims: Iterable[str], limit: int = 3) -> list[str]:
 def check_filters(filters: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for dim, raw in (filters or {}).items():
-        if dim not in DIMENSIONS or dim in TIME_DIMENSIONS:
+        if dim not in FILTERS:
             raise ValidationError(f"未知的筛选维度：{str(dim)[:40]}")
         values = tuple(str(v) for v in (raw if isinstance(raw, (list, tuple, set, frozenset)) else [raw]))
         if not values or len(values) > MAX_FILTER_VALUES:
-            raise ValidationError(f"筛选条件 {DIMENSIONS[dim]} 的取值个数应在 1–{MAX_FILTER_VALUES} 之间")
+            raise ValidationError(f"筛选条件 {FILTERS[dim]} 的取值个数应在 1–{MAX_FILTER_VALUES} 之间")
         for v in values:
             if "\x00" in v or len(v) > 40:
-                raise ValidationError(f"筛选条件 {DIMENSIONS[dim]} 的取值无效")
+                raise ValidationError(f"筛选条件 {FILTERS[dim]} 的取值无效")
         out[dim] = values
     return out
 
@@ -879,6 +886,13 @@ def _prepared(
     q = _source(measure, "unit" in dims or "unit" in filters)
     conditions = list(measure.where(ctx))
     for dim, values in filters.items():
+        if dim == "topic":
+            if q.ref_kind != "order":
+                return None
+            from node.analytics import topics
+
+            conditions.append(topics.order_condition(values, q.dims))
+            continue
         expr = q.dims.get(dim)
         if expr is None:
             return None
@@ -1009,6 +1023,11 @@ def _value(ind: Indicator, num: float | None, den: float | None) -> float | None
     return round(num / den, 6)
 
 
+def value_of(indicator: str, numerator: float | None, denominator: float | None) -> float | None:
+    """An indicator's value from its (summed) numerator and denominator, by its kind's rule."""
+    return _value(INDICATORS[indicator], numerator, denominator)
+
+
 def compute(
     indicators: Sequence[str],
     period: Period,
@@ -1128,6 +1147,10 @@ def label(dim: str, code: str) -> str:
         return code
     if dim == "road_class":
         return code
+    if dim == "topic":
+        from node.analytics import topics
+
+        return topics.topic_name(code)
     if dim == "month":
         return f"{code[:4]}年{int(code[5:7])}月"
     if dim == "day":

@@ -11,6 +11,7 @@ screen, the print page and the Excel file render the same `build(period)` result
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 from node.analytics import engine
@@ -81,8 +82,10 @@ def _distribution(period: Period, dims: list[str], title: str) -> dict[str, Any]
                     v["volume_mom"]["value"],
                 ],
                 "filters": r["group"],
+                "base": {"yoy": v["volume_yoy"]["denominator"], "mom": v["volume_mom"]["denominator"]},
             }
         )
+    growth, base = _total_growth(period)
     out.append(
         {
             "cells": [
@@ -90,10 +93,11 @@ def _distribution(period: Period, dims: list[str], title: str) -> dict[str, Any]
                 *([""] * (len(dims) - 1)),
                 total,
                 1.0 if total else None,
-                *_total_growth(period),
+                *growth,
             ],
             "filters": {},
             "total": True,
+            "base": base,
         }
     )
     headers = [*(engine.DIMENSIONS[d] for d in dims), "数量（件）", "占比", "同比", "环比"]
@@ -106,9 +110,12 @@ def _distribution(period: Period, dims: list[str], title: str) -> dict[str, Any]
     }
 
 
-def _total_growth(period: Period) -> list[float | None]:
+def _total_growth(period: Period) -> tuple[list[float | None], dict[str, float | None]]:
     v = engine.compute(["volume_yoy", "volume_mom"], period)[0]["values"]
-    return [v["volume_yoy"]["value"], v["volume_mom"]["value"]]
+    return (
+        [v["volume_yoy"]["value"], v["volume_mom"]["value"]],
+        {"yoy": v["volume_yoy"]["denominator"], "mom": v["volume_mom"]["denominator"]},
+    )
 
 
 def _indicator_table(period: Period, names: list[str], title: str) -> dict[str, Any]:
@@ -147,6 +154,71 @@ def build(period: Period, node_name: str = "") -> dict[str, Any]:
             _indicator_table(period, VOICE, "五、话务统计（A.5）"),
         ],
     }
+
+
+def _growth(count: float, base: float | None) -> float | None:
+    return round((count - base) / base, 6) if base else None
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else a + b
+
+
+def rollup(parts: list[dict[str, Any]], title: str, period_label: str) -> dict[str, Any]:
+    """The sum of several nodes' forms of the same period (a province's or the ministry's rollup of
+    its subordinates): indicator tables sum numerators and denominators and recompute each value by
+    the engine's rule; distributions sum counts and their 同比/环比 bases per row (channel, type,
+    domain) and recompute shares and growth. Never an average of rates."""
+    if not parts:
+        raise ValidationError("没有可汇总的报表")
+    sections = []
+    for index, first in enumerate(parts[0]["sections"]):
+        same = [p["sections"][index] for p in parts if len(p["sections"]) > index]
+        if first["formats"][1:2] == ["indicator"]:
+            rows = []
+            for row in first["rows"]:
+                name = row["indicator"]
+                num = den = None
+                for section in same:
+                    for other in section["rows"]:
+                        if other.get("indicator") == name:
+                            num, den = _add(num, other["cells"][2]), _add(den, other["cells"][3])
+                value = engine.value_of(name, num, den)
+                rows.append({"cells": [row["cells"][0], value, num, den], "indicator": name, "filters": {}})
+            sections.append({**first, "rows": rows})
+            continue
+        width = len(first["headers"]) - 4  # label columns before 数量, 占比, 同比, 环比
+        summed: dict[str, dict[str, Any]] = {}
+        for section in same:
+            for row in section["rows"]:
+                key = "合计" if row.get("total") else json.dumps(row.get("filters", {}), sort_keys=True)
+                got = summed.setdefault(
+                    key, {"labels": row["cells"][:width], "count": 0, "yoy": None, "mom": None, "row": row}
+                )
+                got["count"] += row["cells"][width] or 0
+                base = row.get("base") or {}
+                got["yoy"], got["mom"] = _add(got["yoy"], base.get("yoy")), _add(got["mom"], base.get("mom"))
+        total = summed.get("合计", {"count": 0})["count"]
+        rows = []
+        ordered = sorted((k for k in summed if k != "合计"), key=lambda k: -summed[k]["count"])
+        for key in [*ordered, *(["合计"] if "合计" in summed else [])]:
+            got = summed[key]
+            rows.append(
+                {
+                    "cells": [
+                        *got["labels"],
+                        got["count"],
+                        _share(got["count"], total),
+                        _growth(got["count"], got["yoy"]),
+                        _growth(got["count"], got["mom"]),
+                    ],
+                    "filters": got["row"].get("filters", {}),
+                    "base": {"yoy": got["yoy"], "mom": got["mom"]},
+                    **({"total": True} if key == "合计" else {}),
+                }
+            )
+        sections.append({**first, "rows": rows})
+    return {"title": title, "period": parts[0]["period"], "period_label": period_label, "sections": sections}
 
 
 def _indicator_of(kind: str, row: dict[str, Any]) -> str | None:

@@ -384,6 +384,10 @@ def run(
             ImportBatch.id == batch.id
         ).execute()
         result.batch_id = batch.id
+    if result.imported:
+        from node.db import planner_statistics
+
+        planner_statistics(force=True)  # many new orders: the planner's statistics are stale
     result.seconds = time.perf_counter() - started
     return result
 

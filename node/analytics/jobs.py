@@ -1,5 +1,6 @@
 """Worker job: the annex A report forms of every finished month, quarter and year, generated once
-(node.jobs.runner.run_once per period) and kept as Excel under <data_dir>/reports/."""
+(node.jobs.runner.run_once per period) and kept as Excel under <data_dir>/reports/; the monthly
+form is also stored and sent upward through the federation (federation/forms.py)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,13 @@ def generate(settings: Settings, today: dt.date) -> list[Path]:
         path = folder / f"12328统计报表-{period.key}.xlsx"
 
         def write(p: periods.Period = period, target: Path = path) -> str:
+            form = forms.build(p, settings.name)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(forms.to_xlsx(forms.build(p, settings.name)))
+            target.write_bytes(forms.to_xlsx(form))
+            if p.kind == "month":  # the monthly form goes up to the province and the ministry
+                from federation import forms as upward
+
+                upward.generate(settings.region, p.key, form)
             return str(target)
 
         if run_once(JOB_NAME, period.key, write):
@@ -44,9 +50,12 @@ def generate(settings: Settings, today: dt.date) -> list[Path]:
 
 def jobs(settings: Settings) -> list[Any]:
     from node.analytics import facts
+    from node.db import planner_statistics
     from node.jobs.worker import Job
 
     return [
         Job(JOB_NAME, lambda now: generate(settings, now.date()), "cron", {"hour": 1, "minute": 30}),
         Job(facts.JOB_NAME, lambda now: facts.refresh_due(now), "interval", {"minutes": 5}),
+        # SQLite's planner statistics, when missing or stale (grouped-by-unit figures need them)
+        Job("db_statistics", lambda now: planner_statistics(), "interval", {"hours": 1}),
     ]

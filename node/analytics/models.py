@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import peewee as pw
 
+from node.auth.models import User
 from node.db import BaseModel, JsonText
 from node.workflow.models import WorkOrder
 
@@ -55,4 +56,22 @@ class FactDay(BaseModel):
     refreshed_at = pw.DateTimeField()
 
 
-MODELS = [ImportBatch, ImportedOrder, DailyFact, FactDay]
+class Topic(BaseModel):
+    """专题: a saved keyword set tracked over time (node/analytics/topics.py). `keywords` is a list
+    of groups, each a list of synonyms (any one matches); `mode` "all" needs every group, "any"
+    one of them; `exclude` words must not appear; `filters` narrow it by order dimensions."""
+
+    name = pw.CharField(max_length=60, unique=True)
+    keywords = JsonText()
+    mode = pw.CharField(max_length=3, default="all")
+    exclude = JsonText(null=True)
+    filters = JsonText(null=True)
+    note = pw.CharField(max_length=200, default="")
+    owner = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+    updated_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+
+
+MODELS = [ImportBatch, ImportedOrder, DailyFact, FactDay, Topic]

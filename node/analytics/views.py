@@ -11,30 +11,22 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from pydantic import Field
 
 from node import clock
 from node.analytics import engine, forms, periods
-from node.api.routing import arg_int, route
+from node.analytics import topics as topics_mod
+from node.api.routing import arg_int, json_body, route
 from node.auth import web
 from node.errors import ValidationError
+from node.validation import Input, parse
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 api = Blueprint("stats_api", __name__, url_prefix="/api/v1/stats")
 
-# targets the dashboard compares with (configurable in node.toml [stats] targets = {...})
-DEFAULT_TARGETS = {
-    "connection_rate": 0.90,
-    "service_level": 0.80,
-    "on_time_rate": 0.95,
-    "callback_rate": 0.90,
-    "result_satisfaction": 0.90,
-    "phone_satisfaction": 0.90,
-    "instant_answer_rate": 0.80,
-    "abandonment_rate": 0.05,
-}
 LOWER_IS_BETTER = {"abandonment_rate", "asa"}
 DASHBOARD = [
     "volume",
@@ -71,8 +63,12 @@ def _csrf() -> None:
 
 
 def _targets() -> dict[str, float]:
+    """Targets in force: the administrator's (运行参数 → 统计目标), else node.toml's, else built in."""
+    from node.config import service as config
+
     raw = current_app.config["NODE"].section("stats").get("targets", {})
-    return {**DEFAULT_TARGETS, **{k: float(v) for k, v in raw.items() if k in engine.INDICATORS}}
+    extra = {k: float(v) for k, v in raw.items() if k in engine.INDICATORS and k not in config.STATS_TARGETS}
+    return {**extra, **config.stats_targets()}
 
 
 # ---- reading the query string ------------------------------------------------------------------
@@ -96,7 +92,7 @@ def _filters() -> dict[str, list[str]]:
     for key in request.args:
         if key.startswith("f_"):
             dim = key[2:]
-            if dim not in engine.DIMENSIONS or dim in engine.TIME_DIMENSIONS:
+            if dim not in engine.FILTERS:
                 raise ValidationError(f"未知的筛选维度：{dim[:40]}")
             out[dim] = _list_arg(key)
     return out
@@ -160,7 +156,7 @@ _COMPUTE_QUERY = {
     "indicators": "指标名，逗号分隔（见 /api/v1/stats/indicators）",
     "period": "统计周期：2026-11-02、2026-W48、2026-11、2026-Q4、2026 或 2026-11-01~2026-11-15",
     "group_by": "分组维度，逗号分隔，最多 3 个：business_type domain sub_business road_class channel region unit agent day month",
-    "f_<维度>": "筛选，如 f_business_type=1",
+    "f_<维度>": "筛选，如 f_business_type=1；f_topic=专题编号 只统计该专题的工单",
     "n": "服务水平秒数 N（默认 10）",
 }
 
@@ -451,7 +447,7 @@ def drill_page() -> Any:
         figure=figure,
         text=forms.fmt(name, figure["value"]),
         part=part,
-        filters={engine.DIMENSIONS[d]: "、".join(engine.label(d, v) for v in vs) for d, vs in flt.items()},
+        filters={engine.FILTERS[d]: "、".join(engine.label(d, v) for v in vs) for d, vs in flt.items()},
         items=items,
         orders=titles,
         other=_drill_url(name, period, flt, "denominator" if part == "numerator" else "numerator"),
@@ -467,11 +463,29 @@ def forms_page() -> Any:
     today = clock.today()
     default = (periods.month(today.year, today.month).previous()).key
     period = _period(default)
-    form = forms.build(period, current_app.config["NODE"].name)
+    me = str(current_app.config["NODE"].region)
+    region = (request.args.get("region") or "").strip()
+    rollup = request.args.get("rollup") == "1"
+    source = ""
+    if rollup or region:
+        # forms the subordinates sent upward (federation/forms.py), or their sum
+        from federation import forms as upward
+
+        if period.kind != "month":
+            raise ValidationError("下级报送的是月报：请选择一个月份")
+        if rollup:
+            form = upward.rollup(me, period.key, region or me)
+            source = "rollup"
+        else:
+            form = upward.get_form(me, region, period.key)
+            source = "node"
+    else:
+        form = forms.build(period, current_app.config["NODE"].name)
     fmt = request.args.get("format", "")
     if fmt == "xlsx":
-        _audit_export(actor, "xlsx", period.key)
-        return _xlsx(form, f"12328统计报表-{period.key}.xlsx")
+        _audit_export(actor, "xlsx", f"{region or me}{' 汇总' if rollup else ''} {period.key}")
+        suffix = f"-{region}" if region and not rollup else ("-汇总" if rollup else "")
+        return _xlsx(form, f"12328统计报表-{period.key}{suffix}.xlsx")
     if fmt:
         raise ValidationError("导出格式应为 xlsx")
     choices = []
@@ -484,9 +498,15 @@ def forms_page() -> Any:
         periods.parse_period(f"{today.year - (1 if q > (today.month - 1) // 3 else 0)}-Q{q + 1}")
         for q in range(4)
     ]
+    held = _subordinate_forms(me, period)
     return render_template(
         "stats/forms.html",
         form=form,
+        source=source,
+        region=region,
+        region_name=_region_name(region) if region else "",
+        held=held,
+        query=request.query_string.decode("utf-8", "replace"),
         period=period,
         cell_text=forms.cell_text,
         months=choices,
@@ -494,6 +514,27 @@ def forms_page() -> Any:
         years=[periods.parse_period(str(today.year - i)) for i in range(1, 4)],
         print_view=request.args.get("print") == "1",
     )
+
+
+def _region_name(region: str) -> str:
+    from node.catalog import service as catalog
+
+    return catalog.region_name(region) or region
+
+
+def _subordinate_forms(me: str, period: periods.Period) -> dict[str, Any] | None:
+    """What the 下级报表 panel lists: subordinate nodes and, for a month, whose form is held."""
+    from federation import forms as upward
+    from node.catalog import service as catalog
+
+    subs = upward.subordinates(me)
+    if not subs:
+        return None
+    got = {f["node"]: f for f in upward.list_forms(me, period.key)} if period.kind == "month" else {}
+    return {
+        "nodes": [{"region": n, "name": catalog.region_name(n) or n, "form": got.get(n)} for n in subs],
+        "count": sum(1 for n in subs if n in got),
+    }
 
 
 REGION_INDICATORS = [
@@ -585,3 +626,322 @@ def topics() -> Any:
         periods=arg_int("periods", 4, 1, 12),
     )
     return render_template("stats/topics.html", period=period, result=result)
+
+
+# ---- 专题报告 (topic reports: saved keyword sets, node/analytics/topics.py) ---------------------------
+
+
+def _topic_input() -> dict[str, Any]:
+    """A topic definition from the screen's form (keywords one group a line, synonyms with |)."""
+    data: dict[str, Any] = {
+        "name": request.form.get("name", ""),
+        "keywords": request.form.get("keywords", ""),
+        "mode": request.form.get("mode", "all"),
+        "exclude": request.form.get("exclude", ""),
+        "note": request.form.get("note", ""),
+        "active": request.form.get("active") == "1",
+        "filters": {
+            d: [v for v in request.form.getlist(f"f_{d}") if v.strip()] for d in topics_mod.FILTER_DIMS
+        },
+    }
+    if request.form.get("owner"):
+        data["owner"] = request.form["owner"]
+    return data
+
+
+def _topic_form_page(topic: Any, values: dict[str, Any], error: str = "") -> Any:
+    from node.auth.models import User
+
+    return render_template(
+        "stats/topic_edit.html",
+        topic=topic,
+        values=values,
+        error=error,
+        modes=topics_mod.MODES,
+        filter_dims={d: engine.DIMENSIONS[d] for d in topics_mod.FILTER_DIMS},
+        users=list(
+            User.select(User.id, User.username, User.display_name)
+            .where(User.active == True)  # noqa: E712
+            .order_by(User.username)
+        ),
+    ), (422 if error else 200)
+
+
+def _form_values(topic: Any = None) -> dict[str, Any]:
+    if topic is None:
+        return {
+            "name": "",
+            "keywords": "",
+            "mode": "all",
+            "exclude": "",
+            "note": "",
+            "active": True,
+            "filters": {},
+            "owner": web.current_actor().user_id,
+        }
+    return {
+        "name": topic.name,
+        "keywords": "\n".join(" | ".join(g) for g in topic.keywords),
+        "mode": topic.mode,
+        "exclude": " ".join(topic.exclude or []),
+        "note": topic.note,
+        "active": topic.active,
+        "filters": {d: ",".join(v) for d, v in (topic.filters or {}).items()},
+        "owner": topic.owner_id,
+    }
+
+
+def _raw_values() -> dict[str, Any]:
+    """What the person typed, to show again with the error (nothing lost)."""
+    values = {k: request.form.get(k, "") for k in ("name", "keywords", "mode", "exclude", "note")}
+    values["active"] = request.form.get("active") == "1"
+    values["filters"] = {d: ",".join(request.form.getlist(f"f_{d}")) for d in topics_mod.FILTER_DIMS}
+    values["owner"] = int(request.form["owner"]) if request.form.get("owner", "").isdigit() else None
+    return values
+
+
+@bp.get("/topic-reports")
+def topic_list() -> Any:
+    actor = web.current_actor()
+    rows = topics_mod.list_topics(actor)
+    period = _period()
+    counts = {}
+    for t in rows:
+        if t.active:
+            counts[t.id] = engine.compute(["volume"], period, filters={"topic": str(t.id)})[0]["values"][
+                "volume"
+            ]["value"]
+    return render_template(
+        "stats/topic_list.html",
+        rows=[topics_mod.describe(t) for t in rows],
+        counts=counts,
+        period=period,
+        can_edit=actor.can(topics_mod.EDIT),
+    )
+
+
+@bp.route("/topic-reports/new", methods=["GET", "POST"])
+def topic_new() -> Any:
+    from node.errors import DomainError
+    from node.web.common import require_form_csrf
+
+    actor = web.current_actor()
+    actor.require(topics_mod.EDIT)
+    if request.method == "GET":
+        return _topic_form_page(None, _form_values())
+    require_form_csrf()
+    try:
+        topic = topics_mod.create(actor, _topic_input_split())
+    except DomainError as exc:
+        return _topic_form_page(None, _raw_values(), exc.message)
+    from flask import flash, redirect, url_for
+
+    flash(f"已新建专题“{topic.name}”", "ok")
+    return redirect(url_for("stats.topic_page", topic_id=topic.id))
+
+
+@bp.route("/topic-reports/<int:topic_id>/edit", methods=["GET", "POST"])
+def topic_edit(topic_id: int) -> Any:
+    from node.errors import DomainError
+    from node.web.common import require_form_csrf
+
+    actor = web.current_actor()
+    actor.require(topics_mod.EDIT)
+    topic = topics_mod.get(actor, topic_id)
+    if request.method == "GET":
+        return _topic_form_page(topic, _form_values(topic))
+    require_form_csrf()
+    try:
+        topic = topics_mod.update(actor, topic_id, _topic_input_split())
+    except DomainError as exc:
+        return _topic_form_page(topic, _raw_values(), exc.message)
+    from flask import flash, redirect, url_for
+
+    flash(f"已保存专题“{topic.name}”", "ok")
+    return redirect(url_for("stats.topic_page", topic_id=topic.id))
+
+
+def _topic_input_split() -> dict[str, Any]:
+    data = _topic_input()
+    data["filters"] = {
+        d: [c.strip() for v in values for c in v.replace("，", ",").split(",") if c.strip()]
+        for d, values in data["filters"].items()
+    }
+    return data
+
+
+@bp.get("/topic-reports/<int:topic_id>")
+def topic_page(topic_id: int) -> Any:
+    actor = web.current_actor()
+    topic = topics_mod.get(actor, topic_id)
+    period = _period()
+    grain = request.args.get("grain") or ("month" if period.kind in ("quarter", "year") else "day")
+    data = topics_mod.report(topic, period, grain)
+    fmt = request.args.get("format", "")
+    if fmt == "xlsx":
+        _audit_export(actor, "xlsx", f"专题{topic.id} {period.key}")
+        return _xlsx(topics_mod.form(data), f"专题报告-{topic.name}-{period.key}.xlsx")
+    if fmt == "csv":
+        _audit_export(actor, "csv", f"专题{topic.id} {period.key}")
+        return _form_csv(topics_mod.form(data), arg_int("section", 1, 1, 20))
+    if fmt:
+        raise ValidationError("导出格式应为 csv 或 xlsx")
+    flt = {"topic": [str(topic.id)]}
+    trend = data["trend"]
+    chart_trend = {
+        "type": "line",
+        "title": f"专题受理量（按{topics_mod.GRAINS[grain]}）",
+        "categories": [b["key"][5:] if grain == "day" else b["key"] for b in trend],
+        "series": [{"name": "专题受理量", "data": [b["volume"] for b in trend]}],
+        "links": [_drill_url("volume", periods.parse_period(b["period"]), flt) for b in trend],
+    }
+    chart_share = {
+        "type": "line",
+        "title": "占全部受理量的比例",
+        "categories": [b["key"][5:] if grain == "day" else b["key"] for b in trend],
+        "series": [{"name": "占比", "data": [b["share"] for b in trend]}],
+        "percent": True,
+        "links": chart_trend["links"],
+    }
+    tiles = [
+        {
+            "name": n,
+            "label": engine.indicator_label(n),
+            "text": forms.fmt(n, data["indicators"][n]["value"]),
+            "numerator": _plain(data["indicators"][n]["numerator"]),
+            "denominator": _plain(data["indicators"][n]["denominator"]),
+            "href": _drill_url(n, period, flt),
+        }
+        for n in topics_mod.INDICATORS
+    ]
+    breakdowns = []
+    for dim in topics_mod.BREAKDOWN_DIMS:
+        rows = data["breakdowns"][dim]
+        breakdowns.append(
+            {
+                "dim": dim,
+                "label": engine.DIMENSIONS[dim],
+                "rows": [
+                    {
+                        "label": r["labels"][dim],
+                        "cells": [
+                            {
+                                "text": forms.fmt(n, r["values"][n]["value"]),
+                                "title": f"分子 {_plain(r['values'][n]['numerator'])}，分母 {_plain(r['values'][n]['denominator'])}",
+                                "href": _drill_url(n, period, {**flt, dim: [r["group"][dim]]}),
+                            }
+                            for n in topics_mod.BREAKDOWN_INDICATORS
+                        ],
+                    }
+                    for r in rows
+                ],
+            }
+        )
+    return render_template(
+        "stats/topic.html",
+        topic=data["topic"],
+        period=period,
+        grain=grain,
+        grains=topics_mod.GRAINS,
+        tiles=tiles,
+        share=data["share"],
+        trend=trend,
+        trend_links=chart_trend["links"],
+        charts=[chart_trend, chart_share],
+        breakdowns=breakdowns,
+        breakdown_labels=[engine.indicator_label(n) for n in topics_mod.BREAKDOWN_INDICATORS],
+        can_edit=actor.can(topics_mod.EDIT),
+        sections=[s["title"] for s in topics_mod.form(data)["sections"]],
+    )
+
+
+def _form_csv(form: dict[str, Any], section: int) -> Response:
+    """One section of a form as CSV (with a BOM for Excel), cells as the screen shows them."""
+    if section > len(form["sections"]):
+        raise ValidationError(f"没有第 {section} 个表")
+    s = form["sections"][section - 1]
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(s["headers"])
+    for row in s["rows"]:
+        writer.writerow([forms.cell_text(s, row, i) for i in range(len(s["headers"]))])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": "attachment; filename=topic.csv",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# API
+
+
+class TopicIn(Input):
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    keywords: Annotated[list[list[str]], Field(min_length=1, max_length=topics_mod.MAX_GROUPS)]
+    mode: Literal["all", "any"] = "all"
+    exclude: list[str] = []
+    filters: dict[str, list[str]] = {}
+    note: Annotated[str, Field(max_length=200)] = ""
+    active: bool = True
+    owner: int | None = None
+
+
+class TopicPatch(Input):
+    name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    keywords: Annotated[list[list[str]], Field(min_length=1, max_length=topics_mod.MAX_GROUPS)] | None = None
+    mode: Literal["all", "any"] | None = None
+    exclude: list[str] | None = None
+    filters: dict[str, list[str]] | None = None
+    note: Annotated[str, Field(max_length=200)] | None = None
+    active: bool | None = None
+    owner: int | None = None
+
+
+@route(api, "/topics", "GET", "专题列表（关键词、组合方式、筛选条件）", "统计分析")
+def api_topics() -> Any:
+    return jsonify([topics_mod.describe(t) for t in topics_mod.list_topics(web.current_actor())])
+
+
+@route(api, "/topics", "POST", "新建专题（需要“维护专题报告”权限）", "统计分析", body=TopicIn, status=201)
+def api_topic_create() -> Any:
+    data = parse(TopicIn, json_body())
+    topic = topics_mod.create(web.current_actor(), data.model_dump())
+    return jsonify(topics_mod.describe(topic)), 201
+
+
+@route(api, "/topics/<int:topic_id>", "GET", "专题定义", "统计分析")
+def api_topic_get(topic_id: int) -> Any:
+    return jsonify(topics_mod.describe(topics_mod.get(web.current_actor(), topic_id)))
+
+
+@route(
+    api,
+    "/topics/<int:topic_id>",
+    "PATCH",
+    "修改专题（只改给出的字段；停用：active=false）",
+    "统计分析",
+    body=TopicPatch,
+)
+def api_topic_patch(topic_id: int) -> Any:
+    data = parse(TopicPatch, json_body())
+    topic = topics_mod.update(web.current_actor(), topic_id, data.model_dump(exclude_none=True))
+    return jsonify(topics_mod.describe(topic))
+
+
+@route(
+    api,
+    "/topics/<int:topic_id>/report",
+    "GET",
+    "专题报告：指标、占比、趋势（日/周/月，环比）、按领域/区划/承办单位分布",
+    "统计分析",
+    query={"period": "统计周期", "grain": "趋势粒度：day、week 或 month"},
+)
+def api_topic_report(topic_id: int) -> Any:
+    topic = topics_mod.get(web.current_actor(), topic_id)
+    period = _period()
+    grain = request.args.get("grain") or ("month" if period.kind in ("quarter", "year") else "day")
+    return jsonify(topics_mod.report(topic, period, grain))

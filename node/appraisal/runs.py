@@ -18,7 +18,7 @@ from node.audit import service as audit
 from node.auth.models import User
 from node.auth.service import Actor
 from node.catalog.models import Unit
-from node.db import database, write_tx
+from node.db import planner_statistics, write_tx
 from node.errors import NotFound, PermissionDenied, ValidationError
 
 MAX_REASON = 200
@@ -114,18 +114,6 @@ def _rank(run: Run) -> None:
         Result.bulk_update(results[chunk : chunk + 500], fields=[Result.rank])
 
 
-def _planner_statistics() -> None:
-    """On SQLite, refresh the query planner's statistics (ANALYZE) before a run: without them
-    SQLite joins the lead assignment of each order through the low-selectivity `active` index, and
-    the engine's figures grouped by unit turn quadratic (6.8 s instead of 0.06 s for 5,000 orders).
-    PostgreSQL keeps its statistics itself (autovacuum)."""
-    from node import db
-
-    if db.is_sqlite():
-        with write_tx():
-            database.execute_sql("ANALYZE")
-
-
 def score_period(actor: Actor | None, population: str, period_code: str) -> Run:
     """Score (or re-score, while still a draft) every subject of the population for the period.
     Hand adjustments of a re-scored draft are kept."""
@@ -137,7 +125,7 @@ def score_period(actor: Actor | None, population: str, period_code: str) -> Run:
     if period.end > clock.now():
         raise ValidationError(f"{period.label}尚未结束，不能评分", details={"period": "未结束"})
     started = time.perf_counter()
-    _planner_statistics()
+    planner_statistics()  # without them SQLite groups by unit through a bad plan (node.db)
     scheme = schemes.in_force(population, period)
     items = schemes.items_of(scheme)
     who = subjects(population)

@@ -61,6 +61,7 @@ EVENTS: dict[str, str] = {
     "portal.code_locked": "查询码锁定",
     "portal.code_failed": "查询码错误",
     "lexicon.changed": "归类词表变更",
+    "stats.topic_changed": "专题报告变更",
     "federation.key_generated": "生成联网密钥",
     "federation.enrolled": "登记下级节点",
     "federation.bundle_imported": "导入登记包",

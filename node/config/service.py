@@ -90,13 +90,28 @@ def forget(area: str | None = None) -> None:
 class SettingDef:
     key: str
     label: str
-    kind: str  # int | time | text
+    kind: str  # int | pct (per cent, 2 decimals) | time | text
     help: str
     default: Any = None  # None: the node.toml value (a field of node.settings.Settings)
     minimum: int | None = None
     maximum: int | None = None
     group: str = "web"
 
+
+# 统计分析 dashboard targets (指标目标): indicator -> (label, default). The default is node.toml's
+# `[stats] targets = { on_time_rate = 0.9, … }` if set, else this value; an administrator's value
+# (per cent on the screen) overrides both. `abandonment_rate` is met at or below its target.
+STATS_TARGETS: dict[str, tuple[str, float]] = {
+    "connection_rate": ("人工接通率", 0.90),
+    "service_level": ("10秒内接通率", 0.80),
+    "on_time_rate": ("限时办结率", 0.95),
+    "callback_rate": ("回访率", 0.90),
+    "result_satisfaction": ("处理满意率", 0.90),
+    "phone_satisfaction": ("电话服务满意度", 0.90),
+    "instant_answer_rate": ("即时答复率", 0.80),
+    "abandonment_rate": ("放弃率（不高于）", 0.05),
+}
+TARGET_PREFIX = "target_"
 
 SETTINGS: dict[str, SettingDef] = {
     d.key: d
@@ -126,9 +141,28 @@ SETTINGS: dict[str, SettingDef] = {
             200,
             "portal",
         ),
+        *(
+            SettingDef(
+                TARGET_PREFIX + name,
+                f"目标：{label}（%）",
+                "pct",
+                "统计分析概览据此标绿或标红",
+                None,
+                0,
+                100,
+                "stats",
+            )
+            for name, (label, _) in STATS_TARGETS.items()
+        ),
     )
 }
-GROUPS = {"web": "登录与会话", "work": "工作时间", "backup": "备份", "portal": "公众服务"}
+GROUPS = {
+    "web": "登录与会话",
+    "work": "工作时间",
+    "backup": "备份",
+    "portal": "公众服务",
+    "stats": "统计目标",
+}
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 _overrides: tuple[tuple[int, int], dict[str, Any]] | None = None
@@ -149,7 +183,16 @@ def default(key: str) -> Any:
     d = SETTINGS[key]
     if d.default is not None:
         return d.default
+    if d.group == "stats":  # node.toml [stats] targets (a fraction), else the built-in target
+        name = key[len(TARGET_PREFIX) :]
+        raw = node_settings.current().section("stats").get("targets", {}).get(name, STATS_TARGETS[name][1])
+        return round(float(raw) * 100, 2)
     return getattr(node_settings.current(), key)
+
+
+def stats_targets() -> dict[str, float]:
+    """The dashboard's targets in force, as fractions (0.95 = 95 %)."""
+    return {name: round(float(value(TARGET_PREFIX + name)) / 100, 6) for name in STATS_TARGETS}
 
 
 def value(key: str) -> Any:
@@ -199,6 +242,16 @@ def _parse(d: SettingDef, raw: Any) -> Any:
                 f"{d.label}应在 {d.minimum} 到 {d.maximum} 之间", details={d.key: f"{d.minimum}-{d.maximum}"}
             )
         return number
+    if d.kind == "pct":
+        try:
+            number_ = round(float(str(raw).strip().rstrip("%")), 2)
+        except ValueError:
+            raise ValidationError(
+                f"{d.label}应为数字（百分数，如 90 或 92.5）", details={d.key: "应为数字"}
+            ) from None
+        if not 0 <= number_ <= 100:
+            raise ValidationError(f"{d.label}应在 0 到 100 之间", details={d.key: "0-100"})
+        return number_
     text = str(raw if raw is not None else "").strip()
     if d.kind == "time" and not TIME_RE.match(text):
         raise ValidationError(f"{d.label}格式应为 HH:MM（如 08:30）", details={d.key: "格式应为 HH:MM"})

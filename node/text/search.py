@@ -8,6 +8,7 @@ search_text)`, ranked by ts_rank. Generic: any table with an integer id and a se
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from node import db
@@ -89,15 +90,68 @@ class SearchBackend:
             with db.write_tx():
                 db.database.execute_sql(f"INSERT INTO {self.fts_table}({self.fts_table}) VALUES ('rebuild')")
 
+    @staticmethod
+    def _words(query: str) -> list[str]:
+        return [w for w in (w.replace('"', "") for w in query_tokens(query)) if w][:16]
+
+    @staticmethod
+    def _quoted(word: str) -> str:
+        if db.is_sqlite():
+            return f'"{word}"'
+        return "'" + word.replace("'", "''").replace("\\", "") + "'"
+
     def _match(self, query: str) -> str | None:
         """`query` as an FTS5 MATCH string (SQLite) or a tsquery (PostgreSQL) that every one of its
         words must satisfy; None when it has no searchable word."""
-        words = [w for w in (w.replace('"', "") for w in query_tokens(query)) if w][:16]
+        words = self._words(query)
         if not words:
             return None
         if db.is_sqlite():
-            return " ".join(f'"{w}"' for w in words)
-        return " & ".join("'" + w.replace("'", "''").replace("\\", "") + "'" for w in words)
+            return " ".join(self._quoted(w) for w in words)
+        return " & ".join(self._quoted(w) for w in words)
+
+    def _boolean(self, groups: Sequence[Sequence[str]], exclude: Sequence[str]) -> str | None:
+        """A MATCH string / tsquery: every group (any one of its phrases; a phrase: all its words)
+        and none of the `exclude` phrases. None when no group has a searchable word."""
+        sqlite = db.is_sqlite()
+        and_, or_ = (" AND ", " OR ") if sqlite else (" & ", " | ")
+
+        def phrase(text: str) -> str | None:
+            words = self._words(text)
+            return "(" + and_.join(self._quoted(w) for w in words) + ")" if words else None
+
+        def any_of(phrases: Sequence[str]) -> str | None:
+            parts = [p for p in (phrase(t) for t in phrases) if p]
+            return "(" + or_.join(parts) + ")" if parts else None
+
+        required = [g for g in (any_of(group) for group in groups) if g]
+        if not required:
+            return None
+        match = and_.join(required)
+        excluded = any_of(exclude)
+        if excluded:
+            match = f"({match}) NOT {excluded}" if sqlite else f"({match}) & !{excluded}"
+        return match
+
+    def boolean_ids_sql(
+        self, groups: Sequence[Sequence[str]], exclude: Sequence[str] = ()
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """Like `matching_ids_sql` for a keyword set: rows containing, for every group, one of its
+        phrases (all the words of that phrase, as the query tokeniser cuts them), and none of the
+        `exclude` phrases. None when no group has a searchable word."""
+        match = self._boolean(groups, list(exclude))
+        if match is None:
+            return None
+        return self._ids_sql(match)
+
+    def _ids_sql(self, match: str) -> tuple[str, tuple[str, ...]]:
+        if db.is_sqlite():
+            return f"SELECT rowid FROM {self.fts_table} WHERE {self.fts_table} MATCH ?", (match,)
+        return (
+            f"SELECT {self.id_column} FROM {self.table} "
+            f"WHERE to_tsvector('simple', {self.column}) @@ to_tsquery('simple', %s)",
+            (match,),
+        )
 
     def matching_ids_sql(self, query: str) -> tuple[str, tuple[str, ...]] | None:
         """A subquery (SQL, params) selecting the ids of rows that contain every word of `query`,
@@ -106,13 +160,7 @@ class SearchBackend:
         match = self._match(query)
         if match is None:
             return None
-        if db.is_sqlite():
-            return f"SELECT rowid FROM {self.fts_table} WHERE {self.fts_table} MATCH ?", (match,)
-        return (
-            f"SELECT {self.id_column} FROM {self.table} "
-            f"WHERE to_tsvector('simple', {self.column}) @@ to_tsquery('simple', %s)",
-            (match,),
-        )
+        return self._ids_sql(match)
 
     def search(self, query: str, limit: int = 20) -> list[tuple[int, float]]:
         """Ids of rows containing every word of `query`, best first, with a score (higher is better)."""

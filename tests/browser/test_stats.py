@@ -46,3 +46,42 @@ def test_dashboard_and_drill_down(new_page):
     page.locator("table.list tr", has_text="信息咨询").locator("a").first.click()
     expect(page).to_have_url(re.compile(r"/stats/drill\?indicator=volume"))
     expect(page.locator("table.list")).to_contain_text(order.number)
+
+
+def test_topic_report_create_trend_and_drill_down(new_page):
+    """专题报告: a supervisor creates a topic from the screen, sees its trend chart and figures, and
+    drills from a trend point's figure to the order behind it."""
+    now = clock.now()
+    early = dt.datetime.combine(now.date(), dt.time(0, 1))  # today, whatever the hour
+    with connection():
+        match = stat_order(early, title="电动车充电桩起火", content="小区电动车充电桩起火冒烟")
+        stat_order(early, title="公交车晚点", content="公交车晚点半小时")
+    page = new_page()
+    login(page, "monitor")
+    page.goto("/stats/topic-reports")
+    page.get_by_role("link", name="新建专题").click()
+    page.fill("input[name=name]", "充电桩安全")
+    page.fill("textarea[name=keywords]", "充电桩 | 充电站\n起火 | 冒烟")
+    page.fill("input[name=exclude]", "测试")
+    shot(page, "stats-topic-edit")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash")).to_contain_text("已新建专题“充电桩安全”")
+    expect(page.locator("h1")).to_contain_text("专题报告：充电桩安全")
+    expect(page.locator("[data-chart][data-ready='1']")).to_have_count(2, timeout=30_000)
+    expect(page.locator("#topic-tiles")).to_contain_text("限时办结率")
+    today = f"{now.month}月{now.day}日"
+    row = page.locator("#topic-trend tr", has_text=today)
+    expect(row.locator("td").nth(1)).to_have_text("1")
+    shot(page, "stats-topic", full_page=True)
+    row.locator("a").first.click()
+    expect(page).to_have_url(re.compile(r"/stats/drill\?indicator=volume.*f_topic="))
+    expect(page.locator("table.list")).to_contain_text(match.number)
+    expect(page.locator("section.card").first).to_contain_text("专题：充电桩安全")
+    shot(page, "stats-topic-drill")
+    # a definition that cannot be searched is refused with the reason, the typed text kept
+    page.goto("/stats/topic-reports/new")
+    page.fill("input[name=name]", "空专题")
+    page.fill("textarea[name=keywords]", "，。")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#topic-error")).to_contain_text("没有可检索的词")
+    expect(page.locator("input[name=name]")).to_have_value("空专题")

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from federation import downward, flows, reports, service, trust  # noqa: E402
+from federation import forms as upward  # noqa: E402
 from federation.models import InboxMessage, NodeReport, OutboxMessage, RemoteOrder, TransferLink  # noqa: E402
 from federation.server import ServerParams, create_server  # noqa: E402
 from node import db as node_db  # noqa: E402
@@ -97,6 +98,22 @@ def handle(settings: Any, cmd: dict[str, Any]) -> Any:
             "inbox_open": InboxMessage.select().where(InboxMessage.status == "received").count(),
             "inbox_failed": InboxMessage.select().where(InboxMessage.status == "failed").count(),
         }
+    if op == "forms_job":  # the worker's stats_forms job: finished periods' forms, the month's sent up
+        from node.analytics import jobs
+
+        return [p.name for p in jobs.generate(settings, reports.parse_date(cmd["today"]))]
+    if op == "form":  # (re)send a month's form now: a new revision
+        from node.analytics import forms as annex
+        from node.analytics import periods
+
+        period = periods.parse_period(cmd["period"])
+        return upward.generate(me, period.key, annex.build(period, settings.name)).revision
+    if op == "forms":
+        return upward.list_forms(me, cmd.get("period"))
+    if op == "form_of":
+        return upward.get_form(me, cmd["node"], cmd["period"])
+    if op == "form_rollup":
+        return upward.rollup(me, cmd["period"], cmd.get("region"))
     if op == "publish_bulletin":
         return downward.publish_bulletin(
             me, cmd["scope"], title=cmd["title"], body=cmd["body"], category=cmd.get("category", "")

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from federation import pki
+from node import clock
 from tests import pg
 from tests.federation.helpers import NodeHome, until
 
@@ -230,7 +231,7 @@ def settled(nodes: dict[str, Node]) -> bool:
 
 def test_transfers_reports_and_a_parent_restart(network: dict[str, Node]) -> None:
     nodes = network
-    today = dt.date.today().isoformat()
+    today = clock.today().isoformat()
     # local business in every city
     for region in (NANJING, WUXI, HANGZHOU, NINGBO):
         unit = f"U{region}"
@@ -257,7 +258,7 @@ def test_transfers_reports_and_a_parent_restart(network: dict[str, Node]) -> Non
         assert arrived(nodes[relay], across) is None
 
     # 2. daily reports: the cities by the worker's catch-up job, provinces and ministry on demand
-    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + dt.timedelta(days=1)).isoformat()
     for region in (NANJING, WUXI, HANGZHOU, NINGBO):
         assert nodes[region].call("catch_up", today=tomorrow) == [today]
         assert nodes[region].call("catch_up", today=tomorrow) == []  # once per date
@@ -470,3 +471,69 @@ def test_attacks_from_a_compromised_city_are_refused_over_the_wire(network: dict
     channel.close()
     after = network[JS].call("state")
     assert after["remote_orders"] == before["remote_orders"] and not after["inbox_failed"]
+
+
+def test_monthly_forms_go_up_and_roll_up_through_an_outage(network: dict[str, Node]) -> None:
+    """The worker's stats_forms job at each city sends its month's form up; Jiangsu keeps its cities'
+    forms, the ministry everyone's; a rollup equals the sum of the forms; a re-sent form replaces
+    the earlier one; one sent while the province is down arrives after its restart."""
+    nodes = network
+    today = clock.today()
+    month = today.strftime("%Y-%m")
+    next_month = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1).isoformat()
+    for region in (NANJING, WUXI, HANGZHOU, NINGBO):
+        for state in ("closed", "dispatched"):
+            nodes[region].call(
+                "make_order", state=state, unit=f"U{region}", fields={"region_code": DISTRICT[region]}
+            )
+        written = nodes[region].call("forms_job", today=next_month)
+        assert f"12328统计报表-{month}.xlsx" in written
+        assert nodes[region].call("forms_job", today=next_month) == []  # once per period
+    until(lambda: settled(nodes), "月报送达")
+    held = {f["node"] for f in nodes[MINISTRY].call("forms", period=month)}
+    assert held == {NANJING, WUXI, HANGZHOU, NINGBO}
+    assert {f["node"] for f in nodes[JS].call("forms", period=month)} == {NANJING, WUXI}
+    assert {f["node"] for f in nodes[ZJ].call("forms", period=month)} == {HANGZHOU, NINGBO}
+
+    def summary(form: dict[str, Any]) -> dict[str, list[Any]]:
+        return {r["cells"][0]: r["cells"] for r in form["sections"][0]["rows"]}
+
+    def channels(form: dict[str, Any]) -> dict[str, Any]:
+        return {r["cells"][0]: r["cells"][1] for r in form["sections"][1]["rows"]}
+
+    own = {r: nodes[MINISTRY].call("form_of", node=r, period=month) for r in (NANJING, WUXI)}
+    assert own[NANJING] == nodes[JS].call("form_of", node=NANJING, period=month)
+    js = nodes[JS].call("form_rollup", period=month)
+    assert js["nodes"] == [NANJING, WUXI] and js["missing"] == []
+    assert nodes[MINISTRY].call("form_rollup", period=month, region=JS)["sections"] == js["sections"]
+    parts = [summary(own[NANJING]), summary(own[WUXI])]
+    for name, cells in summary(js).items():
+        nums = [p[name][2] for p in parts]
+        dens = [p[name][3] for p in parts]
+        assert cells[2] == (None if None in nums else sum(nums)), name
+        assert cells[3] == (None if None in dens else sum(dens)), name
+    assert summary(js)["受理量"][1] == parts[0]["受理量"][1] + parts[1]["受理量"][1] > 0
+    for name, count in channels(js).items():
+        assert count == channels(own[NANJING]).get(name, 0) + channels(own[WUXI]).get(name, 0), name
+
+    # re-sent: replaces the same node + period; sent while Jiangsu is down: arrives after its restart
+    first = {f["node"]: f["revision"] for f in nodes[MINISTRY].call("forms", period=month)}
+    nodes[JS].pin_port()
+    nodes[JS].kill()
+    nodes[NANJING].call("make_order", state="closed", unit=f"U{NANJING}", fields={"region_code": "320102"})
+    revision = nodes[NANJING].call("form", period=month)
+    assert revision > first[NANJING]
+    time.sleep(2)
+    nodes[JS].start()
+
+    def revised() -> bool:
+        return all(
+            {f["node"]: f["revision"] for f in nodes[r].call("forms", period=month)}.get(NANJING) == revision
+            for r in (JS, MINISTRY)
+        )
+
+    until(revised, "重启后更正的月报送达省和部", timeout=90)
+    until(lambda: settled(nodes), "所有报文送达并处理", timeout=90)
+    assert len(nodes[MINISTRY].call("forms", period=month)) == 4
+    after = nodes[JS].call("form_rollup", period=month)
+    assert summary(after)["受理量"][1] == summary(js)["受理量"][1] + 1

@@ -255,7 +255,7 @@ def _date(name: str, default: dt.date) -> dt.date:
 @bp.get("/orders/<number>")
 def order_tracking(number: str) -> Any:
     from node.outbox import service as outbox
-    from node.outbox.models import EVENTS, MESSAGE_STATES
+    from node.outbox.models import CHANNELS, EVENTS, MESSAGE_STATES
 
     actor = web.current_actor()
     order = workflow.get_order(actor, number)
@@ -265,6 +265,8 @@ def order_tracking(number: str) -> Any:
         urges=supervision.urges_with_receipts(order),
         levels=supervision.LEVELS,
         messages=outbox.sms_log(order),
+        message_text=outbox.message_text,
+        channels=CHANNELS,
         events=EVENTS,
         message_states=MESSAGE_STATES,
         pending_assist=workflow.assist_pending(order),

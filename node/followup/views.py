@@ -25,7 +25,7 @@ from node.followup.models import (
     VisitAttempt,
     VisitTask,
 )
-from node.web.common import page_arg, pages, require_form_csrf
+from node.web.common import page_arg, pages, require_form_csrf, safe_next
 from node.workflow import service as workflow
 from node.workflow.models import SATISFACTION, Assignment, Urge, WorkOrder
 
@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     from node.outbox import service as outbox
 
     outbox.install()
+    app.add_template_global(_unit_urges, "unit_urges")
     nav = app.config.setdefault("NAV_EXTRA", [])
     for item in (
         ("回访", "/followup/callbacks", "followup.callback", "order.callback"),
@@ -283,6 +284,23 @@ def supervise(number: str) -> Any:
     supervision.supervise(web.current_actor(), number, level, request.form.get("note", ""))
     flash("督办已发出", "ok")
     return redirect(url_for("followup.order_tracking", number=number))
+
+
+def _unit_urges(order: WorkOrder) -> list[supervision.DeskUrge]:
+    """For the order page: the open urges/督办 to the viewer's unit (none for centre staff)."""
+    actor = web.current_actor()
+    if actor.unit_id is None:
+        return []
+    return supervision.desk_urges(actor.unit_id, [order], actor.user_id).get(order.id, [])
+
+
+@bp.post("/urges/<int:urge_id>/read")
+def urge_read(urge_id: int) -> Any:
+    """标为已读 from the unit desk or the order page: the reader's read receipt of an urge/督办."""
+    require_form_csrf()
+    supervision.mark_urge_read(web.current_actor(), urge_id)
+    flash("已标为已读", "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("web.unit_desk")))
 
 
 @bp.post("/orders/<number>/waive")

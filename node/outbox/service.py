@@ -146,9 +146,12 @@ def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage
 
 
 def wechat_openids(order: WorkOrder) -> list[str]:
-    """The WeChat followers bound to the order (directly, or through the intake record it was
-    made from), each once."""
-    cond = WechatBinding.order == order
+    """The WeChat followers bound to the order: directly, through the intake record it was made
+    from, or through a later WeChat message an agent linked to it (关联已有工单); each once."""
+    from node.intake.models import Contact
+
+    linked = Contact.select(Contact.id).where(Contact.order_number == order.number, Contact.channel == "03")
+    cond = (WechatBinding.order == order) | WechatBinding.contact_id.in_(linked)
     if order.contact_id:
         cond = cond | (WechatBinding.contact_id == order.contact_id)
     rows = WechatBinding.select(WechatBinding.openid).where(cond).order_by(WechatBinding.id)

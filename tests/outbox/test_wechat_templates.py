@@ -203,3 +203,26 @@ def test_wechat_reply_rates_the_order_once(db: str, wxapi: WxApi) -> None:
     assert Rating.select().where(Rating.order == order).count() == 1
     # an SMS "1" from someone else does not touch it
     assert outbox.handle_inbound("wechat", "oWX_stranger", "1", "wx:r3").outcome == "intake"
+
+
+def test_a_wechat_message_linked_to_an_existing_order_follows_it(db: str) -> None:
+    from node.intake import service as intake
+
+    order = factories.make_order("accepted", caller_phone="13900006666")
+    row = outbox.handle_inbound("wechat", "oWX_linker", "我上周反映的出租车拒载怎么还没处理？", "wx:l1")
+    intake.finish_contact(
+        factories.actor("agent"), row.contact_id, {"outcome": "linked", "order_number": order.number}
+    )
+    unit = factories.make_unit()
+    staff = factories.actor("unit_staff", unit)
+    factories.walk(
+        order,
+        "closed",
+        lambda role: staff if role == "unit" else factories.actor(role),
+        unit.code,
+        factories.PATH_BODIES,
+    )
+    assert [(m.event, m.to_masked) for m in _wechat(order)] == [
+        ("closure", "微信 oWX_li…"),
+        ("rating_invite", "微信 oWX_li…"),
+    ]

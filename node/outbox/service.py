@@ -110,9 +110,11 @@ def message_text(msg: CitizenMessage) -> str:
         return str(msg.body)
     try:
         data = json.loads(msg.body)
-        return "".join(str(v.get("value", "")) + ("" if k in ("first",) else "；") for k, v in data.items())
+        values = {k: str(v.get("value", "")) for k, v in data.items()}
     except (ValueError, AttributeError):
         return str(msg.body)
+    keywords = "；".join(v for k, v in values.items() if k.startswith("keyword") and v)
+    return f"{values.get('first', '')}{keywords}。{values.get('remark', '')}"
 
 
 def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage | None:

@@ -226,3 +226,10 @@ def test_a_wechat_message_linked_to_an_existing_order_follows_it(db: str) -> Non
         ("closure", "微信 oWX_li…"),
         ("rating_invite", "微信 oWX_li…"),
     ]
+
+
+def test_screen_text_of_a_template_message(db: str) -> None:
+    order = _from_wechat("closed")
+    closure = _wechat(order)[1]
+    assert outbox.message_text(closure).startswith(f"您的工单已办结。{order.number}；办理结果：经查属实；")
+    assert outbox.message_text(closure).endswith("。如有疑问请拨打12328。")

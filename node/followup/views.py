@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
         ("不满意整改", "/followup/dissatisfied", "followup.dissatisfied", "order.reopen"),
         ("回访计划", "/followup/plans", "followup.plan", "catalog.manage"),
         ("超期历史", "/followup/overdue", "followup.overdue", "order.urge"),
+        ("告知市民", "/followup/outbox", "followup.outbox", "order.urge"),
     ):
         if not any(i[1] == item[1] for i in nav):
             nav.append(item)
@@ -356,3 +357,40 @@ def overdue() -> Any:
         since=since,
         until=until,
     )
+
+
+@bp.get("/outbox")
+def outbox() -> Any:
+    """告知市民: the messages to citizens (SMS, WeChat) by state and channel; failed ones resent."""
+    from node.outbox import service as outbox_service
+    from node.outbox.models import CHANNELS, EVENTS, MESSAGE_STATES
+
+    actor = web.current_actor()
+    actor.require("order.urge")
+    page = page_arg()
+    state = request.args.get("state", "failed")
+    channel = request.args.get("channel", "")
+    rows, total = outbox_service.messages(state if state != "all" else "", channel, page, PAGE_SIZE)
+    return render_template(
+        "followup/outbox.html",
+        rows=rows,
+        pages=pages(page, total, PAGE_SIZE),
+        total=total,
+        args=request.args,
+        state=state,
+        channel=channel,
+        states=MESSAGE_STATES,
+        channels=CHANNELS,
+        events=EVENTS,
+        message_text=outbox_service.message_text,
+    )
+
+
+@bp.post("/outbox/<int:message_id>/resend")
+def outbox_resend(message_id: int) -> Any:
+    from node.outbox import service as outbox_service
+
+    require_form_csrf()
+    outbox_service.resend(web.current_actor(), message_id)
+    flash("已重新排队发送", "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("followup.outbox")))

@@ -19,10 +19,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import peewee as pw
+
 from node import clock, pii
-from node.auth.service import SYSTEM
-from node.db import write_tx
-from node.errors import NotFound, RateLimited, ValidationError
+from node.auth.service import SYSTEM, Actor
+from node.db import locked, write_tx
+from node.errors import Conflict, NotFound, RateLimited, ValidationError
 from node.outbox.models import EVENTS, CitizenMessage, InboundMessage, WechatBinding
 from node.workflow.models import WorkOrder
 
@@ -415,6 +417,51 @@ def reply_text(row: InboundMessage) -> str:
     if row.outcome == "bind_failed":
         return "工单编号或查询码不正确，请核对后重新发送“工单编号 查询码”。"
     return "您的留言已收到，我们将尽快处理；需要回电请留下手机号码。"
+
+
+# ---- the 告知市民 screen: every message by state and channel; a failed one sent again ------------
+
+
+def messages(
+    state: str = "", channel: str = "", page: int = 1, size: int = 30
+) -> tuple[list[CitizenMessage], int]:
+    from node.outbox.models import CHANNELS, MESSAGE_STATES
+
+    if state and state not in MESSAGE_STATES:
+        raise ValidationError(f"未知的发送状态：{state[:20]}", details={"state": "未知"})
+    if channel and channel not in CHANNELS:
+        raise ValidationError(f"未知的渠道：{channel[:20]}", details={"channel": "未知"})
+    q = CitizenMessage.select(CitizenMessage, WorkOrder).join(WorkOrder, pw.JOIN.LEFT_OUTER)
+    if state:
+        q = q.where(CitizenMessage.state == state)
+    if channel:
+        q = q.where(CitizenMessage.channel == channel)
+    total = q.count()
+    rows = list(q.order_by(CitizenMessage.created_at.desc(), CitizenMessage.id.desc()).paginate(page, size))
+    return rows, int(total)
+
+
+def resend(actor: Actor, message_id: int) -> CitizenMessage:
+    """Send a failed message again (its attempts start over; the same id travels as its reference)."""
+    from node.audit import service as audit
+
+    actor.require("order.urge")
+    with write_tx():
+        msg = locked(CitizenMessage.select().where(CitizenMessage.id == message_id)).first()
+        if msg is None:
+            raise NotFound("消息不存在")
+        if msg.state != "failed":
+            raise Conflict("只有发送失败的消息可以重新发送")
+        CitizenMessage.update(state="pending", attempts=0, next_try_at=clock.now(), claimed_at=None).where(
+            CitizenMessage.id == msg.id
+        ).execute()
+        audit.record(
+            actor,
+            "outbox.resent",
+            msg.order.number if msg.order else "",
+            {"message": msg.id, "channel": msg.channel, "error": msg.error},
+        )
+    return CitizenMessage.get_by_id(message_id)  # type: ignore[no-any-return]
 
 
 def sms_log(order: WorkOrder) -> list[CitizenMessage]:

@@ -233,3 +233,40 @@ def test_screen_text_of_a_template_message(db: str) -> None:
     closure = _wechat(order)[1]
     assert outbox.message_text(closure).startswith(f"您的工单已办结。{order.number}；办理结果：经查属实；")
     assert outbox.message_text(closure).endswith("。如有疑问请拨打12328。")
+
+
+def test_outbox_screen_lists_failed_messages_and_resends_them(
+    db: str,
+    wxapi: WxApi,
+    client: Any,
+    web_login: Any,  # noqa: F811
+) -> None:
+    from node.audit.models import AuditEntry
+
+    order = _from_wechat("accepted")
+    wxapi.fail_next(43004, count=1, errmsg="require subscribe")
+    _run(wxapi)
+    (msg,) = _wechat(order)
+    assert msg.state == "failed"
+    _user, token = web_login("dispatcher")
+    page = client.get("/followup/outbox").get_data(as_text=True)  # failed ones by default
+    assert f'data-message="{msg.id}"' in page and "微信接口返回错误 43004" in page and "重新发送" in page
+    assert 'href="/followup/outbox"' in page  # in the navigation
+    sent_only = client.get("/followup/outbox?state=sent&channel=wechat").get_data(as_text=True)
+    assert f'data-message="{msg.id}"' not in sent_only
+    assert client.get("/followup/outbox?state=bogus").status_code == 422
+    resp = client.post(f"/followup/outbox/{msg.id}/resend", data={"csrf_token": token})
+    assert resp.status_code == 302
+    row = CitizenMessage.get_by_id(msg.id)
+    assert row.state == "pending" and row.attempts == 0
+    assert AuditEntry.select().where(AuditEntry.event == "outbox.resent").count() == 1
+    again = client.post(f"/followup/outbox/{msg.id}/resend", data={"csrf_token": token})
+    assert again.status_code == 409 and "只有发送失败的消息" in again.get_data(as_text=True)
+    assert _run(wxapi) == {"sent": 1, "failed": 0}
+    assert client.post("/followup/outbox/999999/resend", data={"csrf_token": token}).status_code == 404
+
+
+def test_outbox_screen_is_for_the_centre(db: str, client: Any, web_login: Any) -> None:  # noqa: F811
+    _user, token = web_login("unit_staff", factories.make_unit())
+    assert client.get("/followup/outbox").status_code == 403
+    assert client.post("/followup/outbox/1/resend", data={"csrf_token": token}).status_code == 403

@@ -175,9 +175,11 @@ def urged_orders(unit_id: int, unread_by: int | None = None) -> Any:
         .join(WorkOrder)
         .where(desk_condition(unit_id), WorkOrder.state.in_(_live_states()))
     )
-    if unread_by is not None:
-        ref = pw.Value("urge:").concat(Urge.id.cast("TEXT"))
-        q = q.join(Notice, on=(Notice.ref == ref)).where(Notice.user == unread_by, Notice.read_at.is_null())
+    if unread_by is not None:  # the reader's unread notices "urge:<id>", read by their own index
+        unread = Notice.select(pw.fn.SUBSTR(Notice.ref, 6).cast("INTEGER")).where(
+            Notice.user == unread_by, Notice.read_at.is_null(), Notice.ref.startswith("urge:")
+        )
+        q = q.where(Urge.id.in_(unread))
     return q
 
 

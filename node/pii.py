@@ -39,6 +39,10 @@ class PiiCodec:
     def digest(self, phone: str) -> str:
         return hmac.new(self._hmac_key, normalize_phone(phone).encode(), hashlib.sha256).hexdigest()[:32]
 
+    def digest_id(self, value: str) -> str:
+        """The keyed hash of another identifier (e.g. a WeChat openid), taken as it is."""
+        return hmac.new(self._hmac_key, b"id\0" + value.encode(), hashlib.sha256).hexdigest()[:32]
+
     def encrypt_bytes(self, data: bytes) -> bytes:
         """Other personal data at rest with the same key (e.g. a transfer waiting in the outbox)."""
         return self._fernet.encrypt(data)

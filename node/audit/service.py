@@ -50,6 +50,7 @@ EVENTS: dict[str, str] = {
     "recording.listen": "收听录音",
     "data.export": "导出数据",
     "config.changed": "配置变更",
+    "outbox.resent": "重新发送告知市民消息",
     "user.updated": "修改用户",
     "user.password_reset": "重置密码",
     "role.changed": "角色定义变更",

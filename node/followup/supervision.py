@@ -12,7 +12,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+
+import peewee as pw
 
 from node import clock
 from node.auth.models import User
@@ -21,6 +24,7 @@ from node.catalog import service as catalog
 from node.db import locked, write_tx
 from node.errors import NotFound, ValidationError
 from node.notices import service as notices
+from node.notices.models import Notice
 from node.tracking.service import deliver
 from node.workflow import service as workflow
 from node.workflow import states
@@ -134,6 +138,111 @@ def escalate(now: dt.datetime) -> int:
             _send_supervision(up, order, level + 1, "系统")
             written += 1
     return written
+
+
+# ---- the unit desk: open urges and 督办 with the reader's own read receipt -------------------------
+
+OVERDUE_LABELS = {
+    "overdue": "系统催办（办理超期）",
+    "signover": "系统催办（签收超期）",
+    "assistover": "系统催办（协办超期）",
+}
+DESK_LEVELS = ("sup1", "sup2", "sup3", *OVERDUE_LABELS)  # plus every manual 催办; not the 预警 levels
+
+
+def urge_label(urge: Urge) -> str:
+    if urge.level.startswith("sup") and urge.level[3:].isdigit():
+        level = int(urge.level[3:])
+        return f"督办·{'一二三'[level - 1]}级（{LEVELS.get(level, '')}）"
+    if urge.level in OVERDUE_LABELS:
+        return OVERDUE_LABELS[urge.level]
+    return "催办"
+
+
+def desk_condition(unit_id: int) -> Any:
+    """Urges and 督办 addressed to the unit (manual 催办, every 督办 level, automatic overdue urges)."""
+    return (Urge.unit == unit_id) & ((Urge.automatic == False) | Urge.level.in_(DESK_LEVELS))  # noqa: E712
+
+
+def _live_states() -> list[str]:
+    return [*states.states_in(states.PENDING), *states.states_in(states.OPEN)]
+
+
+def urged_orders(unit_id: int, unread_by: int | None = None) -> Any:
+    """A subquery of the live orders with urges/督办 to the unit (only those `unread_by` has not read)."""
+    q = (
+        Urge.select(Urge.order)
+        .join(WorkOrder)
+        .where(desk_condition(unit_id), WorkOrder.state.in_(_live_states()))
+    )
+    if unread_by is not None:  # the reader's unread notices "urge:<id>", read by their own index
+        unread = Notice.select(pw.fn.SUBSTR(Notice.ref, 6).cast("INTEGER")).where(
+            Notice.user == unread_by, Notice.read_at.is_null(), Notice.ref.startswith("urge:")
+        )
+        q = q.where(Urge.id.in_(unread))
+    return q
+
+
+def latest_urge_order(unit_id: int) -> Any:
+    """An ORDER BY term: orders with the most recent urge/督办 to the unit first, the others after."""
+    latest = Urge.select(pw.fn.MAX(Urge.at)).where(Urge.order == WorkOrder.id, desk_condition(unit_id))
+    return pw.Ordering(latest, "DESC", nulls="LAST")
+
+
+@dataclass(frozen=True)
+class DeskUrge:
+    id: int
+    label: str
+    level: str
+    sender: str
+    at: dt.datetime
+    note: str
+    told: bool  # the reader got a notice of it (so has a read receipt to give)
+    read_at: dt.datetime | None
+
+
+def desk_urges(unit_id: int, orders: list[WorkOrder], reader: int | None) -> dict[int, list[DeskUrge]]:
+    """The open urges/督办 to the unit on each live order, newest first, with the reader's receipt."""
+    live = [o.id for o in orders if states.category(o.state) != states.CLOSED]
+    if not live:
+        return {}
+    rows = list(
+        Urge.select(Urge, User.display_name)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(Urge.by == User.id))
+        .where(desk_condition(unit_id), Urge.order.in_(live))
+        .order_by(Urge.at.desc(), Urge.id.desc())
+        .objects()
+    )
+    mine: dict[str, dt.datetime | None] = {}
+    if reader is not None and rows:
+        for ref, read_at in (
+            Notice.select(Notice.ref, Notice.read_at)
+            .where(Notice.user == reader, Notice.ref.in_([f"urge:{u.id}" for u in rows]))
+            .tuples()
+        ):
+            if ref not in mine or read_at is None:
+                mine[ref] = read_at
+    out: dict[int, list[DeskUrge]] = {}
+    for u in rows:
+        ref = f"urge:{u.id}"
+        out.setdefault(u.order_id, []).append(
+            DeskUrge(
+                id=u.id,
+                label=urge_label(u),
+                level=u.level,
+                sender=getattr(u, "display_name", None) or "系统",
+                at=u.at,
+                note=u.note,
+                told=ref in mine,
+                read_at=mine.get(ref),
+            )
+        )
+    return out
+
+
+def mark_urge_read(actor: Actor, urge_id: int) -> int:
+    """The reader's read receipt for an urge/督办 from the desk (their notices of it)."""
+    return notices.mark_ref_read(actor, f"urge:{urge_id}")
 
 
 def urges_with_receipts(order: WorkOrder) -> list[dict[str, Any]]:

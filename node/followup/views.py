@@ -25,7 +25,7 @@ from node.followup.models import (
     VisitAttempt,
     VisitTask,
 )
-from node.web.common import page_arg, pages, require_form_csrf
+from node.web.common import page_arg, pages, require_form_csrf, safe_next
 from node.workflow import service as workflow
 from node.workflow.models import SATISFACTION, Assignment, Urge, WorkOrder
 
@@ -41,12 +41,14 @@ def init_app(app: Flask) -> None:
     from node.outbox import service as outbox
 
     outbox.install()
+    app.add_template_global(_unit_urges, "unit_urges")
     nav = app.config.setdefault("NAV_EXTRA", [])
     for item in (
         ("回访", "/followup/callbacks", "followup.callback", "order.callback"),
         ("不满意整改", "/followup/dissatisfied", "followup.dissatisfied", "order.reopen"),
         ("回访计划", "/followup/plans", "followup.plan", "catalog.manage"),
         ("超期历史", "/followup/overdue", "followup.overdue", "order.urge"),
+        ("告知市民", "/followup/outbox", "followup.outbox", "order.urge"),
     ):
         if not any(i[1] == item[1] for i in nav):
             nav.append(item)
@@ -255,7 +257,7 @@ def _date(name: str, default: dt.date) -> dt.date:
 @bp.get("/orders/<number>")
 def order_tracking(number: str) -> Any:
     from node.outbox import service as outbox
-    from node.outbox.models import EVENTS, MESSAGE_STATES
+    from node.outbox.models import CHANNELS, EVENTS, MESSAGE_STATES
 
     actor = web.current_actor()
     order = workflow.get_order(actor, number)
@@ -265,6 +267,8 @@ def order_tracking(number: str) -> Any:
         urges=supervision.urges_with_receipts(order),
         levels=supervision.LEVELS,
         messages=outbox.sms_log(order),
+        message_text=outbox.message_text,
+        channels=CHANNELS,
         events=EVENTS,
         message_states=MESSAGE_STATES,
         pending_assist=workflow.assist_pending(order),
@@ -281,6 +285,23 @@ def supervise(number: str) -> Any:
     supervision.supervise(web.current_actor(), number, level, request.form.get("note", ""))
     flash("督办已发出", "ok")
     return redirect(url_for("followup.order_tracking", number=number))
+
+
+def _unit_urges(order: WorkOrder) -> list[supervision.DeskUrge]:
+    """For the order page: the open urges/督办 to the viewer's unit (none for centre staff)."""
+    actor = web.current_actor()
+    if actor.unit_id is None:
+        return []
+    return supervision.desk_urges(actor.unit_id, [order], actor.user_id).get(order.id, [])
+
+
+@bp.post("/urges/<int:urge_id>/read")
+def urge_read(urge_id: int) -> Any:
+    """标为已读 from the unit desk or the order page: the reader's read receipt of an urge/督办."""
+    require_form_csrf()
+    supervision.mark_urge_read(web.current_actor(), urge_id)
+    flash("已标为已读", "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("web.unit_desk")))
 
 
 @bp.post("/orders/<number>/waive")
@@ -336,3 +357,40 @@ def overdue() -> Any:
         since=since,
         until=until,
     )
+
+
+@bp.get("/outbox")
+def outbox() -> Any:
+    """告知市民: the messages to citizens (SMS, WeChat) by state and channel; failed ones resent."""
+    from node.outbox import service as outbox_service
+    from node.outbox.models import CHANNELS, EVENTS, MESSAGE_STATES
+
+    actor = web.current_actor()
+    actor.require("order.urge")
+    page = page_arg()
+    state = request.args.get("state", "failed")
+    channel = request.args.get("channel", "")
+    rows, total = outbox_service.messages(state if state != "all" else "", channel, page, PAGE_SIZE)
+    return render_template(
+        "followup/outbox.html",
+        rows=rows,
+        pages=pages(page, total, PAGE_SIZE),
+        total=total,
+        args=request.args,
+        state=state,
+        channel=channel,
+        states=MESSAGE_STATES,
+        channels=CHANNELS,
+        events=EVENTS,
+        message_text=outbox_service.message_text,
+    )
+
+
+@bp.post("/outbox/<int:message_id>/resend")
+def outbox_resend(message_id: int) -> Any:
+    from node.outbox import service as outbox_service
+
+    require_form_csrf()
+    outbox_service.resend(web.current_actor(), message_id)
+    flash("已重新排队发送", "ok")
+    return redirect(safe_next(request.form.get("next"), url_for("followup.outbox")))

@@ -183,6 +183,25 @@ def mark_read(actor: Actor, notice_id: int) -> Notice:
     return notice  # type: ignore[no-any-return]
 
 
+def mark_ref_read(actor: Actor, ref: str) -> int:
+    """Read receipt for the actor's notices about `ref` (e.g. "urge:17" from the unit desk); the
+    first read time stays. NotFound when the actor was not told of it."""
+    if actor.user_id is None or not ref:
+        raise NotFound("消息不存在")
+    with write_tx():
+        mine = Notice.select().where(Notice.user == actor.user_id, Notice.ref == ref[:60])
+        if not mine.exists():
+            raise NotFound("您没有收到这条消息")
+        n = (
+            Notice.update(read_at=clock.now())
+            .where(Notice.user == actor.user_id, Notice.ref == ref[:60], Notice.read_at.is_null())
+            .execute()
+        )
+        if n:
+            _publish_count(actor.user_id)
+    return int(n)
+
+
 def mark_all_read(actor: Actor) -> int:
     if actor.user_id is None:
         return 0

@@ -13,6 +13,7 @@ EVENTS: dict[str, str] = {
     "closure": "办结告知",
     "rating_invite": "评价邀请",
 }
+CHANNELS: dict[str, str] = {"sms": "短信", "wechat": "微信"}
 MESSAGE_STATES: dict[str, str] = {
     "pending": "待发送",
     "sending": "发送中",
@@ -24,13 +25,14 @@ MESSAGE_STATES: dict[str, str] = {
 class CitizenMessage(BaseModel):
     """One message to one citizen. `key` (order:event:round:channel) makes each notice unique, so
     replaying a business change never queues it twice; `id` travels to the SMSC as the SMPP
-    user_message_reference, the same on every retry."""
+    user_message_reference and to WeChat as the template message's client_msg_id, the same on
+    every retry. A WeChat message's `body` is the template data (JSON)."""
 
     key = pw.CharField(max_length=60, unique=True)
     order = pw.ForeignKeyField(WorkOrder, null=True, backref="citizen_messages", on_delete="CASCADE")
     event = pw.CharField(max_length=16)
     channel = pw.CharField(max_length=8)  # sms | wechat
-    to_cipher = pw.TextField()  # phone (Fernet, node.pii) or WeChat openid
+    to_cipher = pw.TextField()  # phone or WeChat openid (Fernet, node.pii)
     to_digest = pw.CharField(max_length=32, default="", index=True)
     to_masked = pw.CharField(max_length=40, default="")
     body = pw.TextField()
@@ -58,4 +60,15 @@ class InboundMessage(BaseModel):
     provider_ref = pw.CharField(max_length=80, default="", index=True)
 
 
-MODELS = [CitizenMessage, InboundMessage]
+class WechatBinding(BaseModel):
+    """A WeChat follower (openid) who is told an order's progress by template messages: bound when
+    their WeChat message became the intake record the order was made from (`contact_id`), or when
+    they sent the order's number and query code (`order`)."""
+
+    openid = pw.CharField(max_length=64, index=True)
+    order = pw.ForeignKeyField(WorkOrder, null=True, backref="wechat_bindings", on_delete="CASCADE")
+    contact_id = pw.IntegerField(null=True, index=True)
+    created_at = pw.DateTimeField()
+
+
+MODELS = [CitizenMessage, InboundMessage, WechatBinding]

@@ -1,24 +1,31 @@
 """Queueing citizen notifications in the business transaction, sending them from the worker, and
-taking inbound SMS (ratings "1/2/3", anything else an intake record).
+taking inbound SMS and WeChat text (ratings "1/2/3", anything else an intake record).
 
-Exactly once: a message is queued once per (order, event, round, channel) (`key` is unique).
-The sender claims due rows (state `sending`, `claimed_at`) in one transaction, submits each, and
-marks it `sent` with the SMSC's message_id in the next. A worker killed after the claim leaves
-rows in `sending`; after LEASE they are claimed again and resent with the same
-`user_message_reference`, which the SMSC uses to drop a copy it already accepted (the window is
-between the SMSC's submit_sm_resp and our commit). Failures back off and give up after MAX_ATTEMPTS.
+Exactly once: a message is queued once per (order, event, round, channel[, openid]) (`key` is
+unique). The sender claims due rows of its channel (state `sending`, `claimed_at`) in one
+transaction, submits each, and marks it `sent` with the provider's id in the next. A worker killed
+after the claim leaves rows in `sending`; after LEASE they are claimed again and resent with the
+same reference (SMPP user_message_reference, WeChat client_msg_id), which the provider uses to drop
+a copy it already accepted (the window is between its answer and our commit). Failures back off and
+give up after MAX_ATTEMPTS; a permanent refusal (e.g. the follower left) fails at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
+import peewee as pw
+
 from node import clock, pii
-from node.auth.service import SYSTEM
-from node.db import write_tx
-from node.outbox.models import EVENTS, CitizenMessage, InboundMessage
+from node.auth.service import SYSTEM, Actor
+from node.db import locked, write_tx
+from node.errors import Conflict, NotFound, RateLimited, ValidationError
+from node.outbox.models import EVENTS, CitizenMessage, InboundMessage, WechatBinding
 from node.workflow.models import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -40,19 +47,76 @@ def _phone_cipher(order: WorkOrder) -> tuple[str, str]:
     return cipher, masked
 
 
-def render(order: WorkOrder, event: str) -> str:
-    """The message text; 保密 orders never carry the result text, only where to read it."""
+def _result(order: WorkOrder) -> str:
+    """保密 orders never carry the result text, only where to read it."""
     if order.confidential or not order.result_basic:
-        result = "详情请凭查询码在网站查询。"
-    else:
-        result = f"办理结果：{order.result_basic[:60]}"
-    due = order.due_at
+        return "详情请凭查询码在网站查询。"
+    return f"办理结果：{order.result_basic[:60]}"
+
+
+def _date(value: dt.datetime | None) -> str:
+    return f"{value.year}年{value.month}月{value.day}日" if value else ""
+
+
+def render(order: WorkOrder, event: str) -> str:
+    """The SMS text."""
     return TEMPLATES[event].format(
-        number=order.number,
-        code=order.query_code,
-        due=f"{due.year}年{due.month}月{due.day}日" if due else "",
-        result=result,
+        number=order.number, code=order.query_code, due=_date(order.due_at), result=_result(order)
     )
+
+
+RATING_PROMPT = "回复1非常满意、2满意、3不满意"
+
+
+def wechat_data(order: WorkOrder, event: str) -> dict[str, dict[str, str]]:
+    """The template data of a WeChat message (fields first, keyword1…, remark: docs/FOLLOWUP.md).
+    The same rules as the SMS: 保密 orders get no result text."""
+    at = clock.now()
+    fields: dict[str, str]
+    if event == "receipt":
+        fields = {
+            "first": "您反映的问题已受理。",
+            "keyword1": order.number,
+            "keyword2": order.query_code,
+            "keyword3": f"{order.accepted_at:%Y-%m-%d %H:%M}" if order.accepted_at else "",
+            "remark": "可凭工单编号和查询码在网站查询办理进度。",
+        }
+    elif event == "extension":
+        fields = {
+            "first": "您的工单因办理需要延期。",
+            "keyword1": order.number,
+            "keyword2": f"预计{_date(order.due_at)}前答复",
+            "remark": "感谢您的理解。",
+        }
+    elif event == "closure":
+        fields = {
+            "first": "您的工单已办结。",
+            "keyword1": order.number,
+            "keyword2": _result(order),
+            "keyword3": f"{at:%Y-%m-%d %H:%M}",
+            "remark": "如有疑问请拨打12328。",
+        }
+    else:
+        fields = {
+            "first": "请对工单的处理结果评价。",
+            "keyword1": order.number,
+            "keyword2": RATING_PROMPT,
+            "remark": "直接在公众号回复数字即可。",
+        }
+    return {k: {"value": v} for k, v in fields.items()}
+
+
+def message_text(msg: CitizenMessage) -> str:
+    """What the citizen reads: the SMS text, or a WeChat template's values one after another."""
+    if msg.channel != "wechat":
+        return str(msg.body)
+    try:
+        data = json.loads(msg.body)
+        values = {k: str(v.get("value", "")) for k, v in data.items()}
+    except (ValueError, AttributeError):
+        return str(msg.body)
+    keywords = "；".join(v for k, v in values.items() if k.startswith("keyword") and v)
+    return f"{values.get('first', '')}{keywords}。{values.get('remark', '')}"
 
 
 def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage | None:
@@ -85,16 +149,68 @@ def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage
         )
 
 
+def wechat_openids(order: WorkOrder) -> list[str]:
+    """The WeChat followers bound to the order: directly, through the intake record it was made
+    from, or through a later WeChat message an agent linked to it (关联已有工单); each once."""
+    from node.intake.models import Contact
+
+    linked = Contact.select(Contact.id).where(Contact.order_number == order.number, Contact.channel == "03")
+    cond = (WechatBinding.order == order) | WechatBinding.contact_id.in_(linked)
+    if order.contact_id:
+        cond = cond | (WechatBinding.contact_id == order.contact_id)
+    rows = WechatBinding.select(WechatBinding.openid).where(cond).order_by(WechatBinding.id)
+    return list(dict.fromkeys(r.openid for r in rows))
+
+
+def enqueue_wechat(order: WorkOrder, event: str, extra_key: str = "") -> list[CitizenMessage]:
+    """Queue `event` as a WeChat template message to every follower bound to the order, in the
+    caller's transaction (none for 匿名 orders). Idempotent per order, event, round, key, openid."""
+    if event not in EVENTS:
+        raise ValueError(event)
+    if order.anonymous:
+        return []
+    codec, now, out = pii.codec(), clock.now(), []
+    with write_tx():
+        for openid in wechat_openids(order):
+            digest = codec.digest_id(openid)
+            key = f"{order.id}:{event}:{order.reopen_count}:{extra_key}:wx:{digest[:12]}"[:60]
+            existing = CitizenMessage.get_or_none(CitizenMessage.key == key)
+            if existing is not None:
+                out.append(existing)
+                continue
+            out.append(
+                CitizenMessage.create(
+                    key=key,
+                    order=order,
+                    event=event,
+                    channel="wechat",
+                    to_cipher=codec.encrypt_bytes(openid.encode()).decode(),
+                    to_digest=digest,
+                    to_masked=f"微信 {openid[:6]}…",
+                    body=json.dumps(wechat_data(order, event), ensure_ascii=False),
+                    next_try_at=now,
+                    created_at=now,
+                )
+            )
+    return out
+
+
+def notify_citizen(order: WorkOrder, event: str, extra_key: str = "") -> None:
+    """Tell the order's citizen on every channel they can be reached on (SMS, WeChat)."""
+    enqueue(order, event, extra_key)
+    enqueue_wechat(order, event, extra_key)
+
+
 def on_change(order: WorkOrder, event: Any) -> None:
     """ON_CHANGE: which order events tell the citizen what."""
     action, data = event.action, event.data or {}
     if action == "create":
-        enqueue(order, "receipt")
+        notify_citizen(order, "receipt")
     elif action == "decide_extension" and data.get("approved"):
-        enqueue(order, "extension", str(data.get("extension_id", "")))
+        notify_citizen(order, "extension", str(data.get("extension_id", "")))
     elif action in ("close", "answer"):
-        enqueue(order, "closure")
-        enqueue(order, "rating_invite")
+        notify_citizen(order, "closure")
+        notify_citizen(order, "rating_invite")
 
 
 def install() -> None:
@@ -107,14 +223,17 @@ def install() -> None:
 # ---- sending (worker) ----------------------------------------------------------------------------
 
 
-def claim(now: dt.datetime, limit: int = BATCH, lease: dt.timedelta = LEASE) -> list[CitizenMessage]:
-    """Take due messages (and ones whose sender died mid-way, after `lease`) for this run."""
+def claim(
+    now: dt.datetime, limit: int = BATCH, lease: dt.timedelta = LEASE, channel: str = "sms"
+) -> list[CitizenMessage]:
+    """Take due messages of a channel (and ones whose sender died mid-way, after `lease`)."""
     with write_tx():
         due = (
             CitizenMessage.select()
             .where(
+                CitizenMessage.channel == channel,
                 ((CitizenMessage.state == "pending") & (CitizenMessage.next_try_at <= now))
-                | ((CitizenMessage.state == "sending") & (CitizenMessage.claimed_at < now - lease))
+                | ((CitizenMessage.state == "sending") & (CitizenMessage.claimed_at < now - lease)),
             )
             .order_by(CitizenMessage.id)
             .limit(limit)
@@ -131,38 +250,111 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
-def send_due(now: dt.datetime, session: Any, lease: dt.timedelta = LEASE) -> dict[str, int]:
-    """Send what is due through an open SMPP session; returns counts."""
+def deliver(
+    now: dt.datetime,
+    channel: str,
+    send: Callable[[CitizenMessage], str],
+    lease: dt.timedelta = LEASE,
+    permanent: Callable[[Exception], bool] = lambda exc: False,
+) -> dict[str, int]:
+    """Send a channel's due messages with `send` (returns the provider's id); returns counts."""
     sent = failed = 0
-    for msg in claim(now, lease=lease):
+    for msg in claim(now, lease=lease, channel=channel):
         try:
-            phone = pii.codec().reveal(msg.to_cipher)
-            message_id = session.submit(phone, msg.body, msg.id)
-        except Exception as exc:  # transport or SMSC error: retry later
+            provider_ref = send(msg)
+        except Exception as exc:  # transport or provider error: retry later, or give up
             with write_tx():
                 attempts = msg.attempts + 1
+                final = attempts >= MAX_ATTEMPTS or permanent(exc)
                 CitizenMessage.update(
-                    state="failed" if attempts >= MAX_ATTEMPTS else "pending",
+                    state="failed" if final else "pending",
                     next_try_at=clock.now() + backoff(attempts),
                     error=str(exc)[:200],
                 ).where(CitizenMessage.id == msg.id).execute()
             failed += 1
-            log.warning("短信发送失败（%s）：%s", msg.id, exc)
+            log.warning("告知市民发送失败（%s，%s）：%s", channel, msg.id, exc)
             continue
         with write_tx():
             CitizenMessage.update(
-                state="sent", sent_at=clock.now(), provider_ref=message_id[:80], error=""
+                state="sent", sent_at=clock.now(), provider_ref=provider_ref[:80], error=""
             ).where(CitizenMessage.id == msg.id).execute()
         sent += 1
     return {"sent": sent, "failed": failed}
 
 
+def send_due(now: dt.datetime, session: Any, lease: dt.timedelta = LEASE) -> dict[str, int]:
+    """Send the due SMS through an open SMPP session."""
+
+    def submit(msg: CitizenMessage) -> str:
+        return str(session.submit(pii.codec().reveal(msg.to_cipher), msg.body, msg.id))
+
+    return deliver(now, "sms", submit, lease)
+
+
+def run_wechat(now: dt.datetime, client: Any, cfg: Any) -> dict[str, int]:
+    """One worker run of the WeChat template messages (node.outbox.wechat_send)."""
+    from node.outbox import wechat_send
+
+    def send(msg: CitizenMessage) -> str:
+        openid = pii.codec().decrypt_bytes(msg.to_cipher.encode()).decode()
+        return wechat_send.send_template(client, cfg, msg, openid)
+
+    return deliver(
+        now,
+        "wechat",
+        send,
+        dt.timedelta(seconds=cfg.lease_s),
+        permanent=lambda exc: bool(getattr(exc, "permanent", False)),
+    )
+
+
 # ---- inbound SMS ---------------------------------------------------------------------------------
 
 
+BIND_RE = re.compile(r"^(?:绑定)?\s*(\d{21})\s*[\s,，#＃]\s*(\d{6})$")
+
+
+def _bind(openid: str, number: str, code: str) -> tuple[str, str]:
+    """A follower binds an order by its number and query code (the portal's check: wrong codes
+    are counted and lock the order's code). Returns (outcome, order number)."""
+    from node.portal import service as portal
+
+    try:
+        order = portal.lookup(number, code)
+    except (NotFound, ValidationError, RateLimited) as exc:
+        log.info("微信绑定工单未成功：%s", exc)
+        return "bind_failed", ""
+    while order.master_id is not None:  # a merged order is handled (and told) as its master
+        order = WorkOrder.get_by_id(order.master_id)
+    if (
+        not WechatBinding.select()
+        .where(WechatBinding.openid == openid, WechatBinding.order == order)
+        .exists()
+    ):
+        WechatBinding.create(openid=openid, order=order, created_at=clock.now())
+    return "bound", order.number
+
+
+def _rating_invite(channel: str, sender: str) -> CitizenMessage | None:
+    """The latest rating invitation that reached this sender on this channel."""
+    codec = pii.codec()
+    q = CitizenMessage.select().where(
+        CitizenMessage.event == "rating_invite",
+        CitizenMessage.state == "sent",
+        CitizenMessage.channel == channel,
+    )
+    if channel == "sms":
+        q = q.join(WorkOrder).where(WorkOrder.caller_phone_digest == codec.digest(sender))
+    else:
+        q = q.where(CitizenMessage.to_digest == codec.digest_id(sender))
+    return q.order_by(CitizenMessage.sent_at.desc(), CitizenMessage.id.desc()).first()  # type: ignore[no-any-return]
+
+
 def handle_inbound(channel: str, sender: str, text: str, ref: str) -> InboundMessage:
-    """A citizen's message: "1"/"2"/"3" after a rating invitation rates that order (source sms or
-    wechat); anything else becomes an intake record (受理记录) for the agents. Idempotent per ref."""
+    """A citizen's message (sender: a phone number, or a WeChat openid): "1"/"2"/"3" after a rating
+    invitation on that channel rates that order (source sms or wechat, once); on WeChat "<工单编号>
+    <查询码>" binds the follower to the order; anything else becomes an intake record (受理记录) for
+    the agents, and a WeChat writer is told the progress of the order made from it. Idempotent per ref."""
     from node.followup import service as followup
     from node.intake import service as intake
 
@@ -183,19 +375,8 @@ def handle_inbound(channel: str, sender: str, text: str, ref: str) -> InboundMes
             provider_ref=ref[:80],
         )
         answer = text.strip().rstrip("。.")
-        invite = None
-        if answer in ("1", "2", "3") and protected is not None:
-            invite = (
-                CitizenMessage.select()
-                .join(WorkOrder)
-                .where(
-                    CitizenMessage.event == "rating_invite",
-                    CitizenMessage.state == "sent",
-                    WorkOrder.caller_phone_digest == digest,
-                )
-                .order_by(CitizenMessage.sent_at.desc())
-                .first()
-            )
+        invite = _rating_invite(channel, sender) if answer in ("1", "2", "3") else None
+        bind = BIND_RE.match(answer) if channel == "wechat" else None
         if invite is not None:
             order = invite.order
             try:
@@ -205,8 +386,10 @@ def handle_inbound(channel: str, sender: str, text: str, ref: str) -> InboundMes
                 row.outcome = "rating"
             except Exception as exc:  # already rated from this channel: keep the message, note it
                 row.outcome = "ignored"
-                log.info("短信评价未记录：%s", exc)
+                log.info("短信/微信评价未记录：%s", exc)
             row.order_number = order.number
+        elif bind is not None:
+            row.outcome, row.order_number = _bind(sender, bind.group(1), bind.group(2))
         else:
             contact = intake.create_contact(
                 SYSTEM,
@@ -217,8 +400,68 @@ def handle_inbound(channel: str, sender: str, text: str, ref: str) -> InboundMes
                 },
             )
             row.outcome, row.contact_id = "intake", contact.id
+            if channel == "wechat":
+                WechatBinding.create(openid=sender, contact_id=contact.id, created_at=clock.now())
         row.save()
     return row
+
+
+def reply_text(row: InboundMessage) -> str:
+    """The passive reply to a WeChat message."""
+    if row.outcome == "rating":
+        return "感谢您的评价。"
+    if row.outcome == "ignored" and row.order_number:
+        return f"工单{row.order_number}已收到过您的评价，感谢您的反馈。"
+    if row.outcome == "bound":
+        return f"已关联工单{row.order_number}，办理进度将通过本公众号通知您。"
+    if row.outcome == "bind_failed":
+        return "工单编号或查询码不正确，请核对后重新发送“工单编号 查询码”。"
+    return "您的留言已收到，我们将尽快处理；需要回电请留下手机号码。"
+
+
+# ---- the 告知市民 screen: every message by state and channel; a failed one sent again ------------
+
+
+def messages(
+    state: str = "", channel: str = "", page: int = 1, size: int = 30
+) -> tuple[list[CitizenMessage], int]:
+    from node.outbox.models import CHANNELS, MESSAGE_STATES
+
+    if state and state not in MESSAGE_STATES:
+        raise ValidationError(f"未知的发送状态：{state[:20]}", details={"state": "未知"})
+    if channel and channel not in CHANNELS:
+        raise ValidationError(f"未知的渠道：{channel[:20]}", details={"channel": "未知"})
+    q = CitizenMessage.select(CitizenMessage, WorkOrder).join(WorkOrder, pw.JOIN.LEFT_OUTER)
+    if state:
+        q = q.where(CitizenMessage.state == state)
+    if channel:
+        q = q.where(CitizenMessage.channel == channel)
+    total = q.count()
+    rows = list(q.order_by(CitizenMessage.created_at.desc(), CitizenMessage.id.desc()).paginate(page, size))
+    return rows, int(total)
+
+
+def resend(actor: Actor, message_id: int) -> CitizenMessage:
+    """Send a failed message again (its attempts start over; the same id travels as its reference)."""
+    from node.audit import service as audit
+
+    actor.require("order.urge")
+    with write_tx():
+        msg = locked(CitizenMessage.select().where(CitizenMessage.id == message_id)).first()
+        if msg is None:
+            raise NotFound("消息不存在")
+        if msg.state != "failed":
+            raise Conflict("只有发送失败的消息可以重新发送")
+        CitizenMessage.update(state="pending", attempts=0, next_try_at=clock.now(), claimed_at=None).where(
+            CitizenMessage.id == msg.id
+        ).execute()
+        audit.record(
+            actor,
+            "outbox.resent",
+            msg.order.number if msg.order else "",
+            {"message": msg.id, "channel": msg.channel, "error": msg.error},
+        )
+    return CitizenMessage.get_by_id(message_id)  # type: ignore[no-any-return]
 
 
 def sms_log(order: WorkOrder) -> list[CitizenMessage]:

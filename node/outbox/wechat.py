@@ -1,7 +1,8 @@
 """微信公众号 callback URL (`/wechat/callback`, wechatpy): the platform's signature
 (sha1 of token, timestamp, nonce) is checked on every request; GET answers the URL check with
-`echostr`, POST text messages become intake records (or "1/2/3" ratings after an invitation),
-answered with a passive text reply. `[wechat] token` in node.toml; without it the URL is 404."""
+`echostr`, POST text messages become intake records (or "1/2/3" ratings after an invitation, or
+"<工单编号> <查询码>" binding the follower to an order), answered with a passive text reply.
+Template messages to followers are sent by the worker (node.outbox.wechat_send). `[wechat] token` in node.toml; without it the URL is 404."""
 
 from __future__ import annotations
 
@@ -58,10 +59,5 @@ def receive() -> Any:
     if msg.type != "text":
         return Response("success", mimetype="text/plain")
     row = service.handle_inbound("wechat", str(msg.source), str(msg.content or ""), f"wx:{msg.id}")
-    text = (
-        "感谢您的评价。"
-        if row.outcome == "rating"
-        else "您的留言已收到，我们将尽快处理；需要回电请留下手机号码。"
-    )
-    reply = TextReply(content=text, message=msg)
+    reply = TextReply(content=service.reply_text(row), message=msg)
     return Response(reply.render(), mimetype="application/xml")

@@ -73,6 +73,31 @@ def _done_levels(order: WorkOrder, unit_id: int | None, since: dt.datetime | Non
     return {u.level for u in q}
 
 
+class _Told:
+    """The automatic urges already written on live orders, read in one query per scan, so an idle
+    scan costs no query and no write transaction per order (a level not yet told is checked again
+    under the writer's lock before it is written)."""
+
+    def __init__(self, live: list[str]):
+        self.rows: dict[int, list[tuple[int | None, str, dt.datetime]]] = {}
+        q = (
+            Urge.select(Urge.order, Urge.unit, Urge.level, Urge.at)
+            .join(WorkOrder)
+            .where(Urge.automatic == True, WorkOrder.state.in_(live))  # noqa: E712
+            .tuples()
+        )
+        for order_id, unit_id, level, at in q:
+            self.rows.setdefault(order_id, []).append((unit_id, level, at))
+
+    def has(
+        self, order_id: int, level: str, unit_id: int | None = None, since: dt.datetime | None = None
+    ) -> bool:
+        return any(
+            lv == level and (unit_id is None or u == unit_id) and (since is None or at >= since)
+            for u, lv, at in self.rows.get(order_id, ())
+        )
+
+
 def deliver(
     urge: Urge,
     order: WorkOrder,
@@ -103,6 +128,13 @@ def scan(now: dt.datetime) -> int:
     written = 0
     active = [*states.states_in(states.PENDING), "return_requested"]
     candidates = WorkOrder.select().where(WorkOrder.state.in_(active), WorkOrder.due_at.is_null(False))
+    told = _Told(active)
+    leads = dict(
+        Assignment.select(Assignment.order, Assignment.dispatched_at)
+        .join(WorkOrder)
+        .where(Assignment.role == "lead", Assignment.active == True, WorkOrder.state.in_(active))  # noqa: E712
+        .tuples()
+    )
     for order in candidates.iterator():
         if deadlines.deadline_state(order, now) in ("none", "done"):
             continue
@@ -110,8 +142,10 @@ def scan(now: dt.datetime) -> int:
         level = level_reached(order.accepted_at, order.due_at, now, percents)
         if not level:
             continue
+        if told.has(order.id, level, since=leads.get(order.id)):
+            continue  # already told: no query, no write transaction
         with write_tx():
-            lead = _lead(order)
+            lead = _lead(order)  # again under the writer's lock: another worker may have written it
             if level in _done_levels(order, None, lead.dispatched_at if lead else None):
                 continue
             urge = Urge.create(
@@ -144,8 +178,10 @@ def _assignment_scan(now: dt.datetime, *, assist: bool) -> int:
         )
     else:
         q = q.where(Assignment.signed_at.is_null())
-    q = q.where(WorkOrder.state.in_(["dispatched", "handling", "return_requested"]))
+    live = ["dispatched", "handling", "return_requested"]
+    q = q.where(WorkOrder.state.in_(live))
     prefix = "assist" if assist else "sign"
+    told = _Told(live)
     for a in q.iterator():
         order = a.order
         due = a.due_at if assist else a.sign_due_at
@@ -153,6 +189,8 @@ def _assignment_scan(now: dt.datetime, *, assist: bool) -> int:
         if not level:
             continue
         code = f"{prefix}{'over' if level == 'overdue' else level[4:]}"
+        if told.has(order.id, code, unit_id=a.unit_id, since=a.dispatched_at):
+            continue  # already told: no query, no write transaction
         with write_tx():
             if code in _done_levels(order, a.unit_id, a.dispatched_at):
                 continue

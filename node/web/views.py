@@ -32,6 +32,7 @@ from node.config import service as config
 from node.config.views import first_admin_screen
 from node.errors import AuthenticationRequired, Conflict, DomainError, RateLimited, ValidationError
 from node.followup import service as followup
+from node.followup import supervision
 from node.intake import service as intake
 from node.intake.models import OUTCOMES as CONTACT_OUTCOMES
 from node.pii import is_full_number, valid_phone
@@ -47,7 +48,7 @@ from node.web.common import pages as _pages
 from node.web.intake import OUTCOMES, take_contact
 from node.workflow import present, service, states
 from node.workflow.deadlines import deadline_state
-from node.workflow.models import SATISFACTION, Assignment
+from node.workflow.models import SATISFACTION, Assignment, WorkOrder
 
 bp = Blueprint("web", __name__)
 
@@ -554,6 +555,9 @@ UNIT_TABS = {
 }
 
 
+URGED_FILTERS = {"": "全部", "any": "有催办/督办", "unread": "有未读催办/督办"}
+
+
 @bp.get("/unit")
 def unit_desk() -> Any:
     actor = auth_web.current_actor()
@@ -569,6 +573,12 @@ def unit_desk() -> Any:
         base.state = ["return_requested"]
     elif tab == "replied":
         base.state = ["replied", "reviewed", "closed", "visited", "archived"]
+    urged = request.args.get("urged", "")
+    if urged in URGED_FILTERS and urged:
+        sub = supervision.urged_orders(actor.unit_id, actor.user_id if urged == "unread" else None)
+        base.extra = (WorkOrder.id.in_(sub),)
+    if request.args.get("sort") == "urged":
+        base.order_first = supervision.latest_urge_order(actor.unit_id)
     orders, total = service.list_orders(actor, base, page, PAGE_SIZE)
     now = clock.now()
     unit = _unit(actor.unit_id)
@@ -584,6 +594,7 @@ def unit_desk() -> Any:
     ):
         mine.setdefault(a.order_id, a)
     rows = [(o, deadline_state(o, now), mine.get(o.id)) for o in orders]
+    urges = supervision.desk_urges(actor.unit_id, orders, actor.user_id)
     counts = {"inbox": service.count_queues(actor, ["unit_inbox"])["unit_inbox"]}
     unsigned = sum(1 for _, _, a in rows if a is not None and a.signed_at is None)
     return render_template(
@@ -595,5 +606,7 @@ def unit_desk() -> Any:
         args=request.args,
         counts=counts,
         unsigned=unsigned,
+        urges=urges,
+        urged_filters=URGED_FILTERS,
         unit_name=unit.name if unit else "",
     )

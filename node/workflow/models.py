@@ -170,5 +170,9 @@ class Urge(BaseModel):
     automatic = pw.BooleanField(default=False)
     level = pw.CharField(max_length=10, default="")  # automatic warnings: warn50 / warn80 / overdue
 
+    class Meta:
+        # an order's urges to one unit, latest first (the unit desk's sort, the deadline scan)
+        indexes = ((("order", "unit", "at"), False),)
+
 
 MODELS = [OrderSequence, WorkOrder, Assignment, OrderEvent, ReturnRequest, Extension, Urge]

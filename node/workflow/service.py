@@ -120,6 +120,10 @@ class OrderFilter:
     accepted_to: dt.datetime | None = None
     due_before: dt.datetime | None = None
     overdue: bool | None = None
+    # for screens of other packages (e.g. the unit desk's 催办/督办 filter and sort): more
+    # conditions on WorkOrder, and an ordering term put before the default newest-first
+    extra: tuple[Any, ...] = ()
+    order_first: Any = None
 
 
 QUEUES: dict[str, str] = {
@@ -271,8 +275,13 @@ def list_orders(
             from node.workflow import search
 
             query = search.restrict(query, q)
+    for condition in flt.extra:
+        query = query.where(condition)
     total = query.count()
-    items = list(query.order_by(WorkOrder.accepted_at.desc(), WorkOrder.id.desc()).paginate(page, page_size))
+    ordering = [WorkOrder.accepted_at.desc(), WorkOrder.id.desc()]
+    if flt.order_first is not None:
+        ordering.insert(0, flt.order_first)
+    items = list(query.order_by(*ordering).paginate(page, page_size))
     return items, total
 
 

@@ -1,7 +1,8 @@
 """The follow-up journey in Chromium: a complaint is closed and sampled; the agent's callback
 records 不满意; the shift leader reopens it to the unit from the 不满意整改 queue (archiving is
 refused before); the unit handles it again; the second callback is 满意; the leader archives; the
-citizen's SMS log shows the receipt, the closure and the rating invitation."""
+citizen's SMS log shows the receipt, the closure and the rating invitation, and the closure and the
+invitation as WeChat template messages to the follower who bound the order."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from node.auth import service as auth
 from node.auth.models import User
 from node.demo import walk
 from node.followup.models import Dissatisfaction, VisitTask
+from node.outbox import service as outbox
 from node.workflow import service as workflow
 from node.workflow.models import WorkOrder
 from tests import factories
@@ -44,6 +46,11 @@ def test_complaint_dissatisfied_reopened_then_satisfied_and_archived(new_page, l
         order = workflow.create_order(
             agent, {**factories.ORDER_DEFAULTS, "caller_phone": "13912345678", "submit": False}
         )
+        # the citizen also follows the Official Account and binds the order (number + query code)
+        bound = outbox.handle_inbound(
+            "wechat", "oWX_journey01", f"{order.number} {order.query_code}", "wx:j1"
+        )
+        assert bound.outcome == "bound"
         order = walk(order, "closed", lambda role: _actor(people[role]), "CZC", factories.PATH_BODIES)
         number = order.number
         assert VisitTask.get(VisitTask.order == order).sampled  # a complaint: always called back
@@ -91,6 +98,9 @@ def test_complaint_dissatisfied_reopened_then_satisfied_and_archived(new_page, l
     for label in ("受理回执", "办结告知", "评价邀请"):
         expect(log).to_contain_text(label)
     expect(log).to_contain_text("*******5678")
+    wechat = log.locator("tr", has_text="微信 oWX_jo…")  # closure and invitation as template messages
+    expect(wechat).to_have_count(4)  # and again after the reopened order closed
+    expect(wechat.first).to_contain_text("您的工单已办结")
     shot(leader, "followup-tracking", full_page=True)
     leader.goto(f"/followup/callbacks/{number}")
     expect(leader.locator("#rating-table")).to_contain_text("不满意")

@@ -11,13 +11,14 @@ between the SMSC's submit_sm_resp and our commit). Failures back off and give up
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
 
 from node import clock, pii
 from node.auth.service import SYSTEM
-from node.db import write_tx
+from node.db import database, insert_rows, write_tx
 from node.outbox.models import EVENTS, CitizenMessage, InboundMessage
 from node.workflow.models import WorkOrder
 
@@ -67,22 +68,23 @@ def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage
         return None
     key = f"{order.id}:{event}:{order.reopen_count}:{extra_key}:sms"[:60]
     now = clock.now()
-    with write_tx():
-        existing = CitizenMessage.get_or_none(CitizenMessage.key == key)
-        if existing is not None:
-            return existing  # type: ignore[no-any-return]
-        return CitizenMessage.create(  # type: ignore[no-any-return]
-            key=key,
-            order=order,
-            event=event,
-            channel="sms",
-            to_cipher=cipher,
-            to_digest=order.caller_phone_digest if not order.contact_phone_cipher else "",
-            to_masked=masked,
-            body=render(order, event),
-            next_try_at=now,
-            created_at=now,
-        )
+    message = CitizenMessage(
+        key=key,
+        order=order,
+        event=event,
+        channel="sms",
+        to_cipher=cipher,
+        to_digest=order.caller_phone_digest if not order.contact_phone_cipher else "",
+        to_masked=masked,
+        body=render(order, event),
+        next_try_at=now,
+        created_at=now,
+    )
+    # one statement; inside the caller's transaction no savepoint is needed around it
+    with write_tx() if database.transaction_depth() == 0 else contextlib.nullcontext():
+        if insert_rows(CitizenMessage, [message], unless_exists="key"):
+            return message
+        return CitizenMessage.get(CitizenMessage.key == key)  # type: ignore[no-any-return]
 
 
 def on_change(order: WorkOrder, event: Any) -> None:

@@ -36,7 +36,7 @@ from federation.envelope import Rejected, new_message_id
 from federation.models import RecordQueue, RemoteOrder, TransferLink
 from federation.routing import MINISTRY, in_subtree, node_for_region, parent_of
 from federation.v1 import federation_pb2 as pb
-from node import clock
+from node import clock, db
 from node.db import write_tx
 from node.errors import DomainError, ValidationError
 
@@ -117,11 +117,13 @@ def install() -> None:
 def on_change(order: Any, event: Any) -> None:
     """ON_CHANGE hook (inside the business transaction)."""
     me = _me()
-    if parent_of(me) is not None:
-        RecordQueue.insert(order_id=order.id, version=order.version, changed_at=clock.now()).on_conflict(
-            conflict_target=[RecordQueue.order_id],
-            update={RecordQueue.version: order.version, RecordQueue.changed_at: clock.now()},
-        ).execute()
+    if parent_of(me) is not None:  # plain SQL: this runs with every change of every order
+        db.execute(
+            'INSERT INTO "record_queue" ("order_id", "version", "changed_at") VALUES (?, ?, ?) '
+            'ON CONFLICT ("order_id") DO UPDATE SET "version" = excluded."version", '
+            '"changed_at" = excluded."changed_at"',
+            (order.id, order.version, clock.now()),
+        )
     if event.action == "transfer":
         queue_transfer(order, event, me)
     elif order.origin_node != me and event.action in ACTION_KINDS:

@@ -77,6 +77,7 @@ def db(
     lexicon.reset()
     knowledge_suggest.reset()
     config.forget()  # each test's counters restart where the rolled-back one began
+    auth.forget_tokens()  # users and tokens of the rolled-back test are gone
     database.connect(reuse_if_open=True)
     with database.atomic() as txn:
         yield request.param

@@ -50,10 +50,17 @@ def _sign_in_first() -> None:
         web.current_actor()
 
 
-def _signed_routes() -> set[tuple[str, str]]:
+_signed: tuple[int, frozenset[tuple[str, str]]] = (-1, frozenset())
+
+
+def _signed_routes() -> frozenset[tuple[str, str]]:
+    """(path, method) of the routes that sign in first; rebuilt only when routes were added."""
+    global _signed
     from node.api.routing import ROUTES
 
-    return {(r.path, r.method) for r in ROUTES if r.auth}
+    if _signed[0] != len(ROUTES):
+        _signed = (len(ROUTES), frozenset((r.path, r.method) for r in ROUTES if r.auth))
+    return _signed[1]
 
 
 def page_of(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:

@@ -354,6 +354,7 @@ def update_user(
                 actor, "user.roles_changed", target=user.username, details={"before": before, "after": after}
             )
             auth.force_sign_out(actor, user.id, "roles_changed")
+    auth.forget_tokens()  # the name a token's holder acts under
     return user
 
 

@@ -17,7 +17,7 @@ import peewee as pw
 from node import clock
 from node.audit import service as audit
 from node.auth.models import User
-from node.auth.service import Actor
+from node.auth.service import Actor, forget_tokens
 from node.catalog import data, holidays
 from node.catalog import service as catalog
 from node.catalog.models import (
@@ -190,6 +190,8 @@ def deactivate_unit(actor: Actor, code: str, successor_code: str = "", reason: s
                 "staff": [u.username for u in staff],
             },
         )
+    if staff:
+        forget_tokens()  # their tokens act for the successor unit from now on
     return moved
 
 

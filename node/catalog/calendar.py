@@ -23,8 +23,17 @@ class WorkCalendar:
     work_start: dt.time = dt.time(8, 30)
     work_end: dt.time = dt.time(17, 30)
     _warned: set[int] = field(default_factory=set)
+    # answers given so far: every order's deadline walks the same coming weeks (the catalog cache
+    # builds a new calendar when an administrator changes the overrides)
+    _known: dict[dt.date, bool] = field(default_factory=dict)
 
     def is_workday(self, day: dt.date) -> bool:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: dt.date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
         try:

@@ -177,6 +177,13 @@ def _fresh() -> _Cache:
     the version counters) and at least every CACHE_SECONDS."""
     global _cache
     versions = _versions()
+    current = _cache  # the usual case needs no lock: a whole cache object is swapped in at once
+    if (
+        current.types is not None
+        and current.versions == versions
+        and time.monotonic() - current.loaded_at <= CACHE_SECONDS
+    ):
+        return current
     with _lock:
         if (
             _cache.types is None
@@ -244,22 +251,25 @@ def calendar() -> WorkCalendar:
     return cal
 
 
+# names read the cache in place (every order shown names its type, domain, sub-business, channel)
+
+
 def type_name(code: str) -> str:
-    return business_types().get(code, code)
+    return (_fresh().types or {}).get(code, code)
 
 
 def domain_name(code: str) -> str:
-    d = domains(include_inactive=True).get(code)
+    d = (_fresh().domains or {}).get(code)
     return d.name if d else code
 
 
 def sub_name(code: str) -> str:
-    s = sub_businesses(include_inactive=True).get(code)
+    s = (_fresh().subs or {}).get(code)
     return s.name if s else code
 
 
 def channel_name(code: str) -> str:
-    return channels().get(code, code)
+    return (_fresh().channels or {}).get(code, code)
 
 
 def check_codes(
@@ -267,15 +277,16 @@ def check_codes(
 ) -> None:
     """Raise ValidationError for unknown or inconsistent catalog codes (channel when given)."""
     errors: dict[str, str] = {}
-    if business_type not in business_types():
+    cache = _fresh()
+    if business_type not in (cache.types or {}):
         errors["business_type"] = f"未知的业务类型代码：{business_type}"
-    if channel is not None and channel not in channels():
+    if channel is not None and channel not in (cache.channels or {}):
         errors["channel"] = f"未知的受理渠道代码：{channel}"
     # Codes deactivated here stay valid (old orders, orders from other nodes); pickers hide them.
-    if domain and domain not in domains(include_inactive=True):
+    if domain and domain not in (cache.domains or {}):
         errors["domain"] = f"未知的业务领域代码：{domain}"
     if sub_business:
-        sub = sub_businesses(include_inactive=True).get(sub_business)
+        sub = (cache.subs or {}).get(sub_business)
         if sub is None:
             errors["sub_business"] = f"未知的子业务代码：{sub_business}"
         elif domain and sub.domain_id != domain:

@@ -44,10 +44,9 @@ def version(area: str) -> int:
     """The area's counter as this process last read it (re-read after CHECK_SECONDS)."""
     now = time.monotonic()
     key = (area, _db())
-    with _lock:
-        hit = _checked.get(key)
-        if hit is not None and now - hit[0] < CHECK_SECONDS:
-            return hit[1]
+    hit = _checked.get(key)  # a single dict read needs no lock; every request asks many times
+    if hit is not None and now - hit[0] < CHECK_SECONDS:
+        return hit[1]
     row = ConfigVersion.get_or_none(ConfigVersion.name == area)
     value = row.version if row else 0
     with _lock:

@@ -12,6 +12,7 @@ give up after MAX_ATTEMPTS; a permanent refusal (e.g. the follower left) fails a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -23,7 +24,7 @@ import peewee as pw
 
 from node import clock, pii
 from node.auth.service import SYSTEM, Actor
-from node.db import locked, write_tx
+from node.db import database, insert_rows, locked, write_tx
 from node.errors import Conflict, NotFound, RateLimited, ValidationError
 from node.outbox.models import EVENTS, CitizenMessage, InboundMessage, WechatBinding
 from node.workflow.models import WorkOrder
@@ -131,22 +132,23 @@ def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage
         return None
     key = f"{order.id}:{event}:{order.reopen_count}:{extra_key}:sms"[:60]
     now = clock.now()
-    with write_tx():
-        existing = CitizenMessage.get_or_none(CitizenMessage.key == key)
-        if existing is not None:
-            return existing  # type: ignore[no-any-return]
-        return CitizenMessage.create(  # type: ignore[no-any-return]
-            key=key,
-            order=order,
-            event=event,
-            channel="sms",
-            to_cipher=cipher,
-            to_digest=order.caller_phone_digest if not order.contact_phone_cipher else "",
-            to_masked=masked,
-            body=render(order, event),
-            next_try_at=now,
-            created_at=now,
-        )
+    message = CitizenMessage(
+        key=key,
+        order=order,
+        event=event,
+        channel="sms",
+        to_cipher=cipher,
+        to_digest=order.caller_phone_digest if not order.contact_phone_cipher else "",
+        to_masked=masked,
+        body=render(order, event),
+        next_try_at=now,
+        created_at=now,
+    )
+    # one statement; inside the caller's transaction no savepoint is needed around it
+    with write_tx() if database.transaction_depth() == 0 else contextlib.nullcontext():
+        if insert_rows(CitizenMessage, [message], unless_exists="key"):
+            return message
+        return CitizenMessage.get(CitizenMessage.key == key)  # type: ignore[no-any-return]
 
 
 def wechat_openids(order: WorkOrder) -> list[str]:
@@ -170,7 +172,8 @@ def enqueue_wechat(order: WorkOrder, event: str, extra_key: str = "") -> list[Ci
     if order.anonymous:
         return []
     codec, now, out = pii.codec(), clock.now(), []
-    with write_tx():
+    # inside the caller's transaction no savepoint is needed (the order's creation runs this)
+    with write_tx() if database.transaction_depth() == 0 else contextlib.nullcontext():
         for openid in wechat_openids(order):
             digest = codec.digest_id(openid)
             key = f"{order.id}:{event}:{order.reopen_count}:{extra_key}:wx:{digest[:12]}"[:60]

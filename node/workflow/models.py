@@ -28,7 +28,7 @@ class WorkOrder(BaseModel):
     master = pw.ForeignKeyField("self", null=True, backref="duplicates", on_delete="RESTRICT")
     contact_id = pw.IntegerField(null=True)
     channel = pw.CharField(max_length=2)
-    business_type = pw.CharField(max_length=2, index=True)
+    business_type = pw.CharField(max_length=2)  # (business_type, accepted_at) indexes it
     domain = pw.CharField(max_length=2, default="", index=True)
     sub_business = pw.CharField(max_length=4, default="")
     road_class = pw.CharField(max_length=12, default="")
@@ -52,7 +52,7 @@ class WorkOrder(BaseModel):
     confidential = pw.BooleanField(default=False)
     anonymous = pw.BooleanField(default=False)
     query_code = pw.CharField(max_length=8)
-    state = pw.CharField(max_length=20, index=True)
+    state = pw.CharField(max_length=20)  # (state, due_at) and (state, accepted_at) index it
     agent = pw.ForeignKeyField(User, null=True, backref="orders", on_delete="SET NULL")
     call_id = pw.CharField(max_length=100, default="", index=True)
     recording_ref = pw.CharField(max_length=200, default="")

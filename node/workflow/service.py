@@ -19,7 +19,7 @@ from node import clock, pii
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import lock_named, locked, write_tx
+from node.db import execute, insert_rows, lock_named, locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.settings import current as current_settings
 from node.validation import parse
@@ -29,7 +29,6 @@ from node.workflow.models import (
     Assignment,
     Extension,
     OrderEvent,
-    OrderSequence,
     ReturnRequest,
     Urge,
     WorkOrder,
@@ -63,13 +62,11 @@ def _search_text(order: WorkOrder) -> str:
 def next_number(region: str, business_type: str, day: dt.date) -> str:
     """`{region}{YYYYMMDD}{type}{seq:06d}`; must run inside write_tx()."""
     key = f"{day:%Y%m%d}{business_type}"
-    rows = list(
-        OrderSequence.insert(key=key, last=1)
-        .on_conflict(conflict_target=[OrderSequence.key], update={OrderSequence.last: OrderSequence.last + 1})
-        .returning(OrderSequence.last)
-        .execute()
-    )
-    seq = rows[0].last
+    seq = execute(
+        'INSERT INTO "order_sequence" ("key", "last") VALUES (?, 1) '
+        'ON CONFLICT ("key") DO UPDATE SET "last" = "order_sequence"."last" + 1 RETURNING "last"',
+        (key,),
+    ).fetchone()[0]
     if seq > 999_999:
         raise Conflict("当日工单编号已用尽")
     return f"{region}{key}{seq:06d}"
@@ -390,7 +387,7 @@ def _lead_signed(order: WorkOrder) -> bool:
 # ---- writing ------------------------------------------------------------------------------------
 
 
-def _record(
+def _event(
     order: WorkOrder,
     actor: Actor,
     action: str,
@@ -400,8 +397,8 @@ def _record(
     to_state: str | None = None,
     node: str | None = None,
 ) -> OrderEvent:
-    """Write the history row (on this node, unless `node` names where it happened) and run the hooks."""
-    event = OrderEvent.create(
+    """An unsaved history row (on this node, unless `node` names where it happened)."""
+    return OrderEvent(
         order=order,
         at=clock.now(),
         actor=actor.user_id,
@@ -413,8 +410,29 @@ def _record(
         reason=reason,
         data=data,
     )
-    for hook in ON_CHANGE:
-        hook(order, event)
+
+
+def _write_history(order: WorkOrder, events: list[OrderEvent]) -> None:
+    """Insert the history rows in one statement, then run the hooks for each in turn."""
+    insert_rows(OrderEvent, events)
+    for event in events:
+        for hook in ON_CHANGE:
+            hook(order, event)
+
+
+def _record(
+    order: WorkOrder,
+    actor: Actor,
+    action: str,
+    from_state: str,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    to_state: str | None = None,
+    node: str | None = None,
+) -> OrderEvent:
+    """Write the history row (on this node, unless `node` names where it happened) and run the hooks."""
+    event = _event(order, actor, action, from_state, reason, data, to_state, node)
+    _write_history(order, [event])
     return event
 
 
@@ -458,6 +476,51 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
     settings = current_settings()
     policy = catalog.policy_for(data.business_type, data.domain or None, settings.region)
     now = clock.now()
+    # everything that needs no lock is worked out first: SQLite's writers of all processes queue
+    # on one lock, held only for the statements below
+    order = WorkOrder(
+        origin_node=settings.region,
+        external_number=data.external_number,
+        contact_id=data.contact_id,
+        channel=data.channel,
+        business_type=data.business_type,
+        domain=data.domain,
+        sub_business=data.sub_business,
+        road_class=data.road_class if data.domain == "01" else "",
+        region_code=data.region_code,
+        address=data.address,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        respondent_name=data.respondent_name,
+        respondent_plate=data.respondent_plate.upper(),
+        respondent_route=data.respondent_route,
+        respondent_vessel=data.respondent_vessel,
+        title=data.title,
+        content=data.content,
+        priority=data.priority,
+        caller_name=data.caller_name,
+        confidential=data.confidential,
+        anonymous=data.anonymous,
+        query_code=_query_code(),
+        state="accepted",
+        agent=actor.user_id,
+        call_id=data.call_id,
+        recording_ref=data.recording_ref,
+        accepted_at=now,
+        due_at=catalog.due_at(policy, now),
+        created_at=now,
+        updated_at=now,
+    )
+    order.title = order.title or _title_from(order)
+    _set_phones(order, data.caller_phone, data.contact_phone)
+    order.search_text = _search_text(order)
+    # the first steps (submit, or an answer on the spot) are decided before the insert: one write
+    if data.immediate_answer:
+        order.immediate_answer = data.immediate_answer
+        order.replied_at = order.closed_at = now
+        order.state = "answered"
+    elif data.submit:
+        order.state = _submitted_state(order, policy)
     with write_tx():
         if data.external_number:  # unique per channel: a channel retrying gets its first order
             lock_named(f"external:{data.channel}:{data.external_number}")
@@ -466,57 +529,14 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             )
             if existing is not None:
                 raise DuplicateExternal(existing.number, data.external_number)
-        order = WorkOrder(
-            number=next_number(settings.region, data.business_type, now.date()),
-            origin_node=settings.region,
-            external_number=data.external_number,
-            contact_id=data.contact_id,
-            channel=data.channel,
-            business_type=data.business_type,
-            domain=data.domain,
-            sub_business=data.sub_business,
-            road_class=data.road_class if data.domain == "01" else "",
-            region_code=data.region_code,
-            address=data.address,
-            latitude=data.latitude,
-            longitude=data.longitude,
-            respondent_name=data.respondent_name,
-            respondent_plate=data.respondent_plate.upper(),
-            respondent_route=data.respondent_route,
-            respondent_vessel=data.respondent_vessel,
-            title=data.title,
-            content=data.content,
-            priority=data.priority,
-            caller_name=data.caller_name,
-            confidential=data.confidential,
-            anonymous=data.anonymous,
-            query_code=_query_code(),
-            state="accepted",
-            agent=actor.user_id,
-            call_id=data.call_id,
-            recording_ref=data.recording_ref,
-            accepted_at=now,
-            due_at=catalog.due_at(policy, now),
-            created_at=now,
-            updated_at=now,
-        )
-        order.title = order.title or _title_from(order)
-        _set_phones(order, data.caller_phone, data.contact_phone)
+        order.number = next_number(settings.region, data.business_type, now.date())
         if data.contact_id and not data.caller_phone:
             _caller_from_contact(order, data.contact_id)
-        order.search_text = _search_text(order)
-        # the first steps (submit, or an answer on the spot) are decided before the insert: one write
-        if data.immediate_answer:
-            order.immediate_answer = data.immediate_answer
-            order.replied_at = order.closed_at = now
-            order.state = "answered"
-        elif data.submit:
-            order.state = _submitted_state(order, policy)
-        order.save(force_insert=True)
-        order._dirty.clear()
-        _record(order, actor, "create", "", data={"channel": data.channel}, to_state="accepted")
+        insert_rows(WorkOrder, [order])
+        history = [_event(order, actor, "create", "", data={"channel": data.channel}, to_state="accepted")]
         if order.state != "accepted":
-            _record(order, actor, "answer" if data.immediate_answer else "submit", "accepted")
+            history.append(_event(order, actor, "answer" if data.immediate_answer else "submit", "accepted"))
+        _write_history(order, history)
         if data.contact_id:
             from node.intake import service as intake
 

@@ -11,8 +11,9 @@ import pytest
 from node import clock
 from node.app import create_app
 from node.audit.models import AuditEntry
+from node.auth import admin
 from node.auth import service as auth
-from node.auth.models import UserSession
+from node.auth.models import ApiToken, User, UserSession
 from node.errors import PermissionDenied
 from tests import factories
 
@@ -122,6 +123,37 @@ def test_token_lifetime_is_bounded_and_tokens_can_be_revoked(client, db):
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
     with pytest.raises(auth.ValidationError):
         auth.issue_token(user, "x", 366)
+
+
+def test_a_token_changed_by_another_process_is_refused_within_the_cache_time(client, db):
+    """Each process keeps a token look-up for TOKEN_CACHE_SECONDS: a revocation or a disabled
+    account written by another process (here: the same UPDATE the other process runs) is in force
+    here once that time is over; in the process that made the change it is at once (above)."""
+    user = factories.make_user("agent")
+    bearer = {"Authorization": "Bearer " + auth.issue_token(user, "脚本")}
+    other = factories.make_user("agent")
+    other_bearer = {"Authorization": "Bearer " + auth.issue_token(other, "脚本")}
+    with clock.frozen(T0) as c:
+        assert client.get("/api/v1/me", headers=bearer).status_code == 200
+        assert client.get("/api/v1/me", headers=other_bearer).status_code == 200
+        ApiToken.update(revoked=True).where(ApiToken.user == user).execute()
+        User.update(active=False).where(User.id == other.id).execute()
+        c.travel(seconds=auth.TOKEN_CACHE_SECONDS)
+        refused = client.get("/api/v1/me", headers=bearer)
+        assert refused.status_code == 401 and "令牌" in refused.get_json()["message"]
+        disabled = client.get("/api/v1/me", headers=other_bearer)
+        assert disabled.status_code == 401 and "停用" in disabled.get_json()["message"]
+
+
+def test_roles_changed_by_an_administrator_apply_to_a_token_at_once(client, db, token_for):
+    user = factories.make_user("agent")
+    bearer = {"Authorization": "Bearer " + auth.issue_token(user, "脚本")}
+    assert client.get("/api/v1/me", headers=bearer).get_json()["roles"] == ["agent"]
+    admin.update_user(
+        factories.actor("admin"), user.id, display_name="改派", roles=["reviewer"], unit_id=None
+    )
+    me = client.get("/api/v1/me", headers=bearer).get_json()
+    assert me["roles"] == ["reviewer"] and me["display_name"] == "改派"
 
 
 @pytest.mark.parametrize("proxies", [0, 1])

@@ -48,7 +48,9 @@ def _effective_state(agent: Agent, now: dt.datetime) -> str:
 
 
 def _caller(actor: Actor, call: Call) -> str:
-    if actor.can("pii.view") and call.caller_cipher:
+    """The number on the screen: in full only for `pii.view`, and never for a 回访外呼 (the engine
+    dials the citizen; 保密 rules keep the number off every screen)."""
+    if actor.can("pii.view") and call.caller_cipher and call.visit_task is None:
         return pii.codec().reveal(call.caller_cipher)
     return str(call.caller_masked)
 

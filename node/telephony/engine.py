@@ -38,6 +38,7 @@ from node import clock, db, pii
 from node.config import service as config
 from node.errors import ValidationError
 from node.settings import Settings
+from node.settings import configure as configure_settings
 from node.settings import load as load_settings
 from node.telephony import audio, ivr, kamailio, service
 from node.telephony import config as tconfig
@@ -1555,10 +1556,14 @@ class CallEngine:
         self.after(self.cfg.citizen_ring_s, self._ring_timeout(s, s.leg, attr="leg"))
 
     def _click_citizen_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
-        if kind == "state" and a == CONFIRMED and s.state == "click_dialing":
+        # PJSIP may report the answer's media before the CONFIRMED state: whichever comes first
+        if kind == "state" and a == CONFIRMED and not s.click_outcome:
             self._click_result(s, "reached", "市民已接听")
             self.emit("answered", s, agent_id=s.agent_id)
         elif kind == "media" and leg.am is not None and s.rec is None and s.state != "ended":
+            if not s.click_outcome:
+                self._click_result(s, "reached", "市民已接听")
+                self.emit("answered", s, agent_id=s.agent_id)
             self._start_recording(s)
             self._maybe_bridge(s)
         elif kind == "state" and a == DISCONNECTED:
@@ -1606,6 +1611,7 @@ def serve(
 ) -> None:
     """Run one engine until SIGTERM."""
     cfg = tconfig.load(settings)
+    configure_settings(settings)  # the work-order engine (a 回访外呼's attempt) reads the node's region
     db.bind(settings.database_url)
     pii.configure(settings.data_key)
     engine = CallEngine(

@@ -1265,6 +1265,8 @@ def _click_result(call: Call, ev: dict[str, Any]) -> None:
     error = ""
     if outcome in ("busy", "no_answer"):
         _end_leg(_current_leg(call), at, "unreached")
+    if outcome in ("busy", "no_answer"):
+        _order_hooks()
     if task is not None and actor is not None and outcome == "not_placed":
         followup.record_not_placed(task, actor, call.uuid, note)
     elif task is not None and actor is not None and outcome in ("busy", "no_answer"):
@@ -1280,6 +1282,19 @@ def _click_result(call: Call, ev: dict[str, Any]) -> None:
         except DomainError as exc:  # the order moved on (reopened, archived) while it rang
             error = exc.message
     _log(call, "click_result", at, call.agent_id, outcome=outcome, note=note, error=error)
+
+
+def _order_hooks() -> None:
+    """An engine process records a 未接通 attempt through the work-order engine: the follow-up,
+    supervision and citizen-notice hooks the web and worker install must run there too (loaded
+    on first use: engines that never place a 回访外呼 do not import them)."""
+    from node.followup import service as followup
+    from node.followup import supervision
+    from node.outbox import service as outbox
+
+    followup.install()
+    supervision.install()
+    outbox.install()
 
 
 def _click_over(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid: str) -> None:

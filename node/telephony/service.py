@@ -914,7 +914,8 @@ def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
             if call is None or call.state not in OPEN_STATES:
                 continue
             _end_leg(_current_leg(call), now, "dropped")
-            _call_over(_agent_for_call(call.agent_id, uuid), now, 0, uuid)
+            over = _click_over if call.visit_task is not None else _call_over
+            over(_agent_for_call(call.agent_id, uuid), now, 0, uuid)
             if call.state in ("queued", "offered"):
                 call.abandoned = False
             call.state, call.ended_at, call.end_reason = "ended", now, "dropped"

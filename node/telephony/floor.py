@@ -92,7 +92,7 @@ def phone_bar(actor: Actor, cfg: TelephonyConfig) -> dict[str, Any]:
             "call_id": row.uuid,
             "state": row.state,
             "caller": _caller(actor, row),
-            "business": ivr.BUSINESS.get(row.business, ""),
+            "business": "回访外呼" if row.visit_task is not None else ivr.BUSINESS.get(row.business, ""),
             "since": _iso(row.bridged_at or row.offered_at),
             "on_hold": held == "hold" and row.state == "talking",
             "order_number": row.order_number,

@@ -75,6 +75,9 @@ def test_click_to_dial_button_follows_the_call_live(new_page, live_node: LiveNod
     softphone = stack.agent_ua({"8521": {"answer_after": 1.5, "tone": 1400}}, "cd-softphone")
     citizen = stack.gateway_ua({CITIZEN: {"answer_after": 1.0, "talk": 4.0, "tone": 1000}}, "cd-citizen")
     wait_until(lambda: _registered("8521", True), 20, "the node to see the softphone registered")
+    page.goto(f"/orders/{number}")  # the order page offers the same button
+    expect(page.locator("#order-dial #click-dial")).to_be_enabled()
+    shot(page, "order-click-dial-button")
     page.goto(f"/followup/callbacks/{number}")
     expect(page.locator("#click-dial-warning")).to_have_count(0)
     button.click()
@@ -91,6 +94,7 @@ def test_click_to_dial_button_follows_the_call_live(new_page, live_node: LiveNod
     citizen.wait(lambda e: e["ev"] == "disconnected", 20)
     expect(state).to_contain_text("通话已结束，请填写回访结果并保存")
     expect(button).to_be_enabled()
+    expect(page.locator("#click-dial-reason")).to_be_hidden()
     page.check('input[name="result"][value="1"]')
     page.check('input[name="service"][value="2"]')
     page.check('input[name="solved"][value="1"]')

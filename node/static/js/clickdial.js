@@ -15,6 +15,8 @@
     state.dataset.state = d.state;
     state.textContent = "回访外呼 " + d.number + "：" + d.text;
     if (button) button.disabled = !d.ended;
+    var reason = $("click-dial-reason");
+    if (reason) reason.hidden = !!d.ended;
     if (callId && d.reached) {
       callId.value = d.call_id;
       var yes = document.querySelector('input[name="reached"][value="1"]');

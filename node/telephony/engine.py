@@ -1527,7 +1527,9 @@ class CallEngine:
             s.state = "click_dialing"
             self.emit("click_agent", s, agent_id=s.agent_id)
             self._click_dial_citizen(s)
+            self._click_connecting(s)
         elif kind == "media":
+            self._click_connecting(s)
             self._maybe_bridge(s)
         elif kind == "state" and a == DISCONNECTED:
             s.agent_leg = None
@@ -1543,6 +1545,20 @@ class CallEngine:
                 self._hangup(s.leg)  # its disconnection closes the session
             else:
                 self._close(s)
+
+    def _click_connecting(self, s: Session) -> None:
+        """While the citizen's phone rings the agent hears 「正在为您呼叫市民，请稍候」 (the bridge
+        stops it; it is not in the recording, which starts when the citizen answers)."""
+        agent = s.agent_leg
+        if s.state != "click_dialing" or s.player is not None or agent is None or agent.am is None:
+            return
+        path = self._path(ivr.sys_prompt("click_connecting"))
+        if path is None:
+            return
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+        player.startTransmit(agent.am)
+        s.player = player
 
     def _click_dial_citizen(self, s: Session) -> None:
         target = f"{s.click_number}@{self.cfg.pstn_gateway or self.kamailio}"

@@ -21,7 +21,8 @@ from node.followup.models import Dissatisfaction, Rating, VisitAttempt, VisitTas
 from node.telephony import audio, control, floor, service
 from node.telephony.models import Agent, CallEvent, CallLeg, Recording
 from node.workflow import service as workflow
-from tests import factories
+from tests import factories, pg
+from tests.conftest import BACKENDS
 from tests.telephony.harness import Stack, wait_until
 from tests.telephony.test_sip import (
     all_offline,
@@ -35,15 +36,24 @@ from tests.telephony.test_sip import (
 )
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    st = Stack(tmp_path_factory.mktemp("clickdial"), engines=1, ring_timeout_s=3, citizen_ring_s=4)
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Kamailio and an engine on a throwaway SQLite file or PostgreSQL database (both backends:
+    the engine's DB thread records the attempts through the work-order engine)."""
+    url = pg.create_database("t_clickdial") if request.param == "postgresql" else ""
+    st = Stack(
+        tmp_path_factory.mktemp("clickdial"), engines=1, database_url=url, ring_timeout_s=3, citizen_ring_s=4
+    )
     try:
+        if url:  # the engines join an existing database: make it first
+            st.init_db()
         st.start()
         followup.install()  # closures are sampled for callback in this (the web's) process
         yield st
     finally:
         st.stop()
+        if url:
+            pg.drop_database(url)
 
 
 def closed_order(phone: str) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from node import db
 from node.audit.models import AuditEntry
 from node.auth.service import actor_for
 from node.errors import Conflict
@@ -53,6 +54,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         st.stop()
         if url:
+            if hasattr(db.database.obj, "close_all"):  # the pool's connections, before the drop
+                db.database.obj.close_all()
             pg.drop_database(url)
 
 
@@ -86,7 +89,7 @@ def test_click_to_dial_rings_agent_then_citizen_with_two_way_audio_and_a_linked_
     citizen = stack.gateway_ua(
         {
             "13900139001": {
-                "answer_after": 0.5,
+                "answer_after": 1.5,
                 "talk": 4.0,
                 "tone": 1000,
                 "record": str(tmp_path / "citizen"),
@@ -133,6 +136,11 @@ def test_click_to_dial_rings_agent_then_citizen_with_two_way_audio_and_a_linked_
     assert len(agent_heard) > rate and len(citizen_heard) > rate
     assert audio.band_level(agent_heard, rate, 1000) > 0.05, "the agent did not hear the citizen"
     assert audio.band_level(citizen_heard, rate, 1400) > 0.05, "the citizen did not hear the agent"
+    # while the citizen's phone rang (1.5 s) the agent heard 「正在为您呼叫市民」, not the citizen
+    waiting = heard(seat, lambda e: "agent" in e["path"], agent_up["t"] + 0.4, dialled["t"] + 1.3)
+    assert len(waiting) > rate // 2
+    assert np.sqrt(np.mean(waiting.astype(np.float64) ** 2)) > 200, "the agent heard silence while it rang"
+    assert audio.band_level(waiting, rate, 1000) < 0.05
 
     # the node's recording: both voices, as long as the conversation, linked to the order
     rec = finalized_recording(done)

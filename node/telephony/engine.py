@@ -1566,7 +1566,7 @@ class CallEngine:
             s.leg = self._dial(s, "caller", target, internal=False)
         except pj.Error as exc:
             log.error("回访外呼失败：%s", exc.info())
-            self._click_result(s, "no_answer", f"外呼失败：{exc.reason}"[:100])
+            self._click_result(s, "not_placed", f"外呼失败：{exc.reason}，未外呼"[:100])
             self._hangup(s.agent_leg)
             return
         self.after(self.cfg.citizen_ring_s, self._ring_timeout(s, s.leg, attr="leg"))

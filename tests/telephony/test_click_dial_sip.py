@@ -99,6 +99,7 @@ def test_click_to_dial_rings_agent_then_citizen_with_two_way_audio_and_a_linked_
     )
     order = closed_order("13900139001")
     actor = agent_actor(agent)
+    t_click = time.time()
     reply = q(lambda: control.click_dial(actor, order.number))
     uuid = reply["call_id"]
     rang = seat.wait(lambda e: e["ev"] == "incoming", 10)
@@ -107,6 +108,12 @@ def test_click_to_dial_rings_agent_then_citizen_with_two_way_audio_and_a_linked_
     citizen_up = citizen.wait(lambda e: e["ev"] == "confirmed", 10)
     # the agent's softphone first; the citizen only once the agent answered (after 0.5 s)
     assert dialled["t"] - rang["t"] >= 0.45 and agent_up["t"] < citizen_up["t"]
+    # figures (printed with -s, never asserted): click → the softphone rings; the softphone's
+    # 200 OK (sent 0.5 s after it rang) → the citizen's INVITE
+    print(
+        f"\n回访外呼: click → agent INVITE {1000 * (rang['t'] - t_click):.1f} ms; "
+        f"agent answer → citizen INVITE {1000 * (dialled['t'] - rang['t'] - 0.5):.1f} ms"
+    )
     citizen.wait(lambda e: e["ev"] == "disconnected", 15)  # the citizen hangs up after 4 s
     seat.wait(lambda e: e["ev"] == "disconnected", 10)
     done = ended(uuid)

@@ -76,6 +76,7 @@ def click_dial(actor: Actor, order_number: str) -> dict[str, Any]:
     """回访外呼: place the call (call row, agent 振铃, audit), then have an engine with a free line
     ring the agent's softphone; it dials the citizen once the agent answers. With no engine to take
     it the attempt is recorded as not placed and a Chinese error raised."""
+    service.click_target(actor, order_number)  # permission, order and task first: their messages
     pool = _pool()
     if not pool:
         raise Conflict("呼叫引擎未运行，无法外呼")

@@ -1131,7 +1131,7 @@ CLICK_PHASES: dict[str, str] = {
 }
 
 
-def _click_target(actor: Actor, order_number: str) -> tuple[Any, Any, str]:
+def click_target(actor: Actor, order_number: str) -> tuple[Any, Any, str]:
     """The order, its pending sampled callback task and the number the engine will dial (never
     shown: 保密 orders are called like any other; 匿名 orders are not called)."""
     from node.followup import service as followup
@@ -1162,7 +1162,7 @@ def place_click_dial(actor: Actor, order_number: str, engine: str) -> str:
     refused = ""
     uid = uuidlib.uuid4().hex
     with write_tx():
-        order, task, number = _click_target(actor, order_number)
+        order, task, number = click_target(actor, order_number)
         seat = locked(Agent.select().where(Agent.user == actor.user_id)).first() if actor.user_id else None
         if seat is None:
             raise Conflict("您没有坐席分机，不能外呼回访（请管理员分配分机）")

@@ -275,6 +275,11 @@ def test_callback_screen_and_order_page_show_the_button(
     )
     assert "呼叫引擎未运行，无法外呼" in resp.get_data(as_text=True)
     assert Agent.get_by_id(agent.id).state == "offline" and not Call.select().exists()
+    anonymous = closed_order(anonymous=True)  # the order's own refusal comes before the engines'
+    resp = client.post(
+        f"/followup/callbacks/{anonymous.number}/dial", data={"csrf_token": csrf}, follow_redirects=True
+    )
+    assert "匿名工单不外呼回访" in resp.get_data(as_text=True)
     # no seat, no button state to read of someone else's call
     other, _ = seat("8809")
     uuid = service.place_click_dial(other, order.number, "engine-1")

@@ -126,6 +126,7 @@ wrapup_s = 15              # 话后整理时长（秒），坐席可提前就绪
 announce_every_s = 30      # 排队位置播报间隔（秒）
 callback_offer_s = 60      # 排队多久后提示“按1留号回电”（秒）
 rating_timeout_s = 8       # 满意度评价等待按键（秒）
+citizen_ring_s = 30        # 回访外呼：市民电话振铃多久未接即记为“未接通（无人接听）”（秒）
 retention_days = 180       # 录音保留天数
 pstn_gateway = ""          # 中继网关，如 "10.0.0.5:5060"；外线号码经此网关呼出（转外线、留号回电）
 not_ready_reasons = ["小休", "就餐", "会议", "培训", "整理工单"]  # 示忙原因

@@ -48,6 +48,7 @@ EVENTS: dict[str, str] = {
     "routing.changed": "修改分派规则",
     "pii.phone_search": "按来电号码查询",
     "recording.listen": "收听录音",
+    "call.placed": "回访外呼",
     "data.export": "导出数据",
     "config.changed": "配置变更",
     "outbox.resent": "重新发送告知市民消息",

@@ -82,6 +82,17 @@ class VisitAttempt(BaseModel):
     reached = pw.BooleanField()
     note = pw.TextField(default="")
     call_id = pw.CharField(max_length=100, default="", index=True)
+    # click-to-dial: reached | busy | no_answer | not_placed (the agent's softphone did not take
+    # it: no call reached the citizen, not counted as a try); '' for an attempt typed in by hand
+    outcome = pw.CharField(max_length=12, default="")
+
+
+ATTEMPT_OUTCOMES: dict[str, str] = {
+    "reached": "已接通",
+    "busy": "未接通（占线）",
+    "no_answer": "未接通（无人接听）",
+    "not_placed": "未外呼（坐席未接听）",
+}
 
 
 RATING_SOURCES: dict[str, str] = {

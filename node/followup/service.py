@@ -199,6 +199,13 @@ def next_try(after: dt.datetime, tried_hours: set[int], gap_minutes: int) -> dt.
 
 def _attempt(task: VisitTask, event: OrderEvent, data: dict[str, Any]) -> None:
     reached = bool(data.get("reached"))
+    call_id = str(data.get("call_id") or "")[:100]
+    if call_id and (
+        VisitAttempt.select()
+        .where(VisitAttempt.call_id == call_id, VisitAttempt.outcome.in_(("busy", "no_answer", "reached")))
+        .exists()
+    ):
+        raise Conflict("该次外呼的结果已记录，无需重复保存")
     VisitAttempt.create(
         task=task,
         at=event.at,
@@ -207,7 +214,8 @@ def _attempt(task: VisitTask, event: OrderEvent, data: dict[str, Any]) -> None:
         method=str(data.get("method") or "phone")[:10],
         reached=reached,
         note=event.reason,
-        call_id=str(data.get("call_id") or "")[:100],
+        call_id=call_id,
+        outcome="reached" if reached and call_id else "",
     )
     task.attempts += 1
     order = task.order
@@ -229,6 +237,26 @@ def _attempt(task: VisitTask, event: OrderEvent, data: dict[str, Any]) -> None:
         tried = {a.at.hour for a in VisitAttempt.select(VisitAttempt.at).where(VisitAttempt.task == task)}
         task.next_try_at = next_try(event.at, tried, task.retry_minutes)
     task.save()
+
+
+def record_not_placed(task: VisitTask, actor: Actor, call_id: str, note: str) -> VisitAttempt:
+    """A 回访外呼 that never reached the citizen because the agent's softphone did not take it
+    (unregistered, not answered): kept as an attempt `not_placed`, not counted toward the plan's
+    tries and no retry scheduled. Joins the caller's transaction."""
+    with write_tx():
+        row = VisitAttempt.create(
+            task=task,
+            at=clock.now(),
+            by=actor.user_id,
+            by_name=actor.display_name[:40],
+            method="phone",
+            reached=False,
+            note=note[:2000],
+            call_id=call_id[:100],
+            outcome="not_placed",
+        )
+        _event(task.order, actor, "callback_not_placed", note, call_id=call_id)
+    return row  # type: ignore[no-any-return]
 
 
 # ---- ratings and dissatisfaction ------------------------------------------------------------------

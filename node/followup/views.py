@@ -13,9 +13,10 @@ from node import clock
 from node.auth import web
 from node.auth.models import User
 from node.catalog import service as catalog
-from node.errors import NotFound, ValidationError
+from node.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from node.followup import service, supervision
 from node.followup.models import (
+    ATTEMPT_OUTCOMES,
     DISSATISFACTION_STATES,
     QUESTIONS,
     RATING_SOURCES,
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
 
     outbox.install()
     app.add_template_global(_unit_urges, "unit_urges")
+    app.jinja_env.globals["callback_dial"] = _callback_dial
     nav = app.config.setdefault("NAV_EXTRA", [])
     for item in (
         ("回访", "/followup/callbacks", "followup.callback", "order.callback"),
@@ -52,6 +54,13 @@ def init_app(app: Flask) -> None:
     ):
         if not any(i[1] == item[1] for i in nav):
             nav.append(item)
+
+
+def _callback_dial(order: WorkOrder) -> dict[str, Any] | None:
+    """The 外呼回访 button (followup/dial_button.html) for the signed-in user on this order."""
+    from node.telephony import service as telephony
+
+    return telephony.click_dial_button(web.current_actor(), order)
 
 
 def _task_rows(tasks: list[VisitTask]) -> list[dict[str, Any]]:
@@ -111,6 +120,9 @@ def callback_form(number: str) -> Any:
     )
     ratings = list(Rating.select().where(Rating.order == order).order_by(Rating.at, Rating.id))
     questions = service.questions_of(task) if task else list(QUESTIONS.items())
+    button = _callback_dial(order)
+    call_id = (button or {}).get("active_call") or request.args.get("call", "")
+    dial = _dial_state(actor, call_id)
     return render_template(
         "followup/callback_form.html",
         order=order,
@@ -120,8 +132,39 @@ def callback_form(number: str) -> Any:
         questions=questions,
         satisfaction=SATISFACTION,
         sources=RATING_SOURCES,
+        outcomes=ATTEMPT_OUTCOMES,
         can_call=order.state in ("closed", "answered"),
+        dial_button=button,
+        dial=dial,
     )
+
+
+def _dial_state(actor: Any, call_id: str) -> dict[str, Any] | None:
+    from node.telephony import service as telephony
+
+    if not call_id or len(call_id) > 32:
+        return None
+    try:
+        return telephony.click_dial_state(actor, call_id)
+    except (NotFound, PermissionDenied):
+        return None
+
+
+@bp.post("/callbacks/<number>/dial")
+def callback_dial(number: str) -> Any:
+    """外呼回访: the agent's softphone rings, then the engine dials the citizen (node/telephony).
+    A refusal (no seat, softphone unregistered, no free line …) comes back as a Chinese message."""
+    from node.telephony import control
+
+    require_form_csrf()
+    actor = web.current_actor()
+    try:
+        reply = control.click_dial(actor, number)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("followup.callback_form", number=number))
+    flash("正在呼叫您的软电话，接听后将自动呼叫市民", "ok")
+    return redirect(url_for("followup.callback_form", number=number, call=reply["call_id"]))
 
 
 @bp.post("/callbacks/<number>")

@@ -35,6 +35,8 @@ class TelephonyConfig:
     callback_offer_s: float = 60.0
     announce_every_s: float = 30.0
     rating_timeout_s: float = 8.0
+    # 回访外呼: how long the citizen's phone rings before the attempt counts as 未接通 (无人接听)
+    citizen_ring_s: float = 30.0
     retention_days: int = 180
     pstn_gateway: str = ""
     # Not-ready (示忙) reasons an agent picks from in the phone bar.
@@ -94,6 +96,7 @@ _FLOAT_KEYS = (
     "callback_offer_s",
     "announce_every_s",
     "rating_timeout_s",
+    "citizen_ring_s",
     "alert_wait_s",
     "service_level_s",
     "alert_service_level",
@@ -141,7 +144,8 @@ def load(settings: Settings) -> TelephonyConfig:
     for key in ("sip_port", "engine_base_port", "control_base_port", "rtp_base_port"):
         if not 1 <= getattr(cfg, key) <= 65000:
             errors[key] = "端口超出范围"
-    if cfg.ring_timeout_s <= 0 or cfg.wrapup_s < 0 or cfg.callback_offer_s <= 0 or cfg.rating_timeout_s <= 0:
+    timers = (cfg.ring_timeout_s, cfg.callback_offer_s, cfg.rating_timeout_s, cfg.citizen_ring_s)
+    if min(timers) <= 0 or cfg.wrapup_s < 0:
         errors["timers"] = "振铃、话后处理、回电提示和评价等待时间必须为正数"
     if cfg.announce_every_s < 5 or cfg.callback_offer_s < 0:
         errors["announce_every_s"] = "排队播报间隔至少为5秒"

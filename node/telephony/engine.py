@@ -38,6 +38,7 @@ from node import clock, db, pii
 from node.config import service as config
 from node.errors import ValidationError
 from node.settings import Settings
+from node.settings import configure as configure_settings
 from node.settings import load as load_settings
 from node.telephony import audio, ivr, kamailio, service
 from node.telephony import config as tconfig
@@ -144,6 +145,10 @@ class Session:
         self.consult_leg: Leg | None = None
         self.consult_agent_id: int | None = None
         self.consult_talking = False
+        # 回访外呼 (click-to-dial): the agent's softphone first, then the citizen's number
+        self.click = False
+        self.click_number = ""
+        self.click_outcome = ""
 
     @property
     def am(self) -> pj.AudioMedia | None:
@@ -655,6 +660,9 @@ class CallEngine:
             self.emit("overflow", s, engines=self.cfg.engines)
 
     def _caller_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if s.click:
+            self._click_citizen_event(s, leg, kind, a, b)
+            return
         if kind == "media" and leg.am is not None and s.state == "busy":
             self._goodbye(s, "lines_busy", "rejected")
         elif kind == "media" and leg.am is not None and s.rec is None and s.state != "ended":
@@ -674,6 +682,9 @@ class CallEngine:
 
     def _agent_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
         if leg is not s.agent_leg or s.state == "ended":
+            return
+        if s.click:
+            self._click_agent_event(s, leg, kind, a, b)
             return
         if kind == "state" and a == CONFIRMED and s.state == "offered":
             self.emit("answered", s, agent_id=s.agent_id)
@@ -723,6 +734,8 @@ class CallEngine:
         elif step.outcome == "lookup":
             self._lookup(s, step.order_number, step.query_code)
         else:
+            if step.outcome == "rate":
+                self.emit("query_rated", s, order_number=step.order_number, score=int(step.rating))
             self._timed(s, dur + step.timeout_s, lambda: self._ivr_timeout(s))
 
     def _ivr_timeout(self, s: Session) -> None:
@@ -733,19 +746,19 @@ class CallEngine:
         self.emit("ivr", s, action="order_query", order_number=number)
         prompts = self.prompts
 
-        def work() -> tuple[str | None, Path | None]:
-            label = service.order_progress(number, code)
-            return label, (prompts.ensure(Prompt("", state_text(label))) if label else None)
+        def work() -> tuple[str | None, Path | None, bool]:
+            label, rateable = service.order_query(number, code)
+            return label, (prompts.ensure(Prompt("", state_text(label))) if label else None), rateable
 
         def done(result: Any, error: BaseException | None) -> None:
             if s.state != "ivr" or s.ivr is None:
                 return
-            label, path = result if error is None else (None, None)
+            label, path, rateable = result if error is None else (None, None, False)
             if error is not None:
                 log.error("工单查询失败：%s", error)
             if path is not None:
                 self._remember(path)
-            self._run_step(s, s.ivr.lookup_result(label))
+            self._run_step(s, s.ivr.lookup_result(label, rateable))
 
         self.db_worker.request(work, done)
 
@@ -1105,6 +1118,8 @@ class CallEngine:
             self._monitor(cmd, reply)
         elif name == "callback":
             self._callback_command(cmd, reply)
+        elif name == "click_dial":
+            self._click_command(cmd, reply)
         else:
             reply({"ok": False, "error": f"未知命令：{name}"})
 
@@ -1462,6 +1477,120 @@ class CallEngine:
 
         self.db_worker.request(lambda: service.begin_callback(task_id), done)
 
+    # -- 回访外呼 (click-to-dial) --------------------------------------------------------------
+    def _line_free(self) -> bool:
+        """Room for a call of two legs (agent and citizen) on this engine."""
+        return self.callers() < self.cfg.callers_per_engine and self.free_legs() >= 2
+
+    def _click_command(self, cmd: dict[str, Any], reply: Callable[[dict[str, Any]], None]) -> None:
+        """The web placed a 回访外呼 (`service.place_click_dial`): ring the agent's softphone; the
+        citizen is dialled once the agent answers (the number is read here, never sent around)."""
+        uuid = str(cmd.get("call", ""))
+        if not self._line_free():
+            reply({"ok": False, "error": "引擎线路已满"})
+            return
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                reply({"ok": False, "error": getattr(error, "message", str(error))})
+            else:
+                self._start_click(uuid, *result, reply)
+
+        self.db_worker.request(lambda: service.click_dial_info(uuid), done)
+
+    def _start_click(
+        self, uuid: str, agent_id: int, extension: str, number: str, reply: Callable[[dict[str, Any]], None]
+    ) -> None:
+        if uuid in self.sessions or not self._line_free() or self.acc is None:
+            reply({"ok": False, "error": "引擎线路已满"})
+            return
+        s = Session(uuid, None, "outbound")
+        s.click, s.click_number, s.state, s.agent_id = True, number, "click_agent", agent_id
+        try:
+            leg = self._dial(s, "agent", f"{extension}@{self.kamailio}")
+        except pj.Error as exc:
+            reply({"ok": False, "error": f"呼叫坐席分机失败：{exc.reason}"})
+            return
+        s.agent_leg = leg
+        self.sessions[uuid] = s
+        self.after(self.cfg.ring_timeout_s, self._ring_timeout(s, leg))
+        reply({"ok": True, "call_id": uuid})
+
+    def _click_result(self, s: Session, outcome: str, note: str) -> None:
+        if not s.click_outcome:
+            s.click_outcome = outcome
+            s.end_reason = s.end_reason or ("completed" if outcome == "reached" else outcome)
+            self.emit("click_result", s, agent_id=s.agent_id, outcome=outcome, note=note)
+
+    def _click_agent_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        if kind == "state" and a == CONFIRMED and s.state == "click_agent":
+            s.state = "click_dialing"
+            self.emit("click_agent", s, agent_id=s.agent_id)
+            self._click_dial_citizen(s)
+            self._click_connecting(s)
+        elif kind == "media":
+            self._click_connecting(s)
+            self._maybe_bridge(s)
+        elif kind == "state" and a == DISCONNECTED:
+            s.agent_leg = None
+            if s.bridged:  # the agent hung up: the citizen's side ends too
+                s.end_reason = s.end_reason or "completed"
+            elif s.state == "click_agent":
+                code = int(b or 0)
+                why = "软电话未注册或不可达" if code in UNREACHABLE_CODES else "坐席软电话未接听"
+                self._click_result(s, "not_placed", f"{why}（{code}），未外呼")
+            else:
+                self._click_result(s, "not_placed", "坐席在市民接听前挂机")
+            if s.leg is not None and not s.leg.gone:
+                self._hangup(s.leg)  # its disconnection closes the session
+            else:
+                self._close(s)
+
+    def _click_connecting(self, s: Session) -> None:
+        """While the citizen's phone rings the agent hears 「正在为您呼叫市民，请稍候」 (the bridge
+        stops it; it is not in the recording, which starts when the citizen answers)."""
+        agent = s.agent_leg
+        if s.state != "click_dialing" or s.player is not None or agent is None or agent.am is None:
+            return
+        path = self._path(ivr.sys_prompt("click_connecting"))
+        if path is None:
+            return
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+        player.startTransmit(agent.am)
+        s.player = player
+
+    def _click_dial_citizen(self, s: Session) -> None:
+        target = f"{s.click_number}@{self.cfg.pstn_gateway or self.kamailio}"
+        try:
+            s.leg = self._dial(s, "caller", target, internal=False)
+        except pj.Error as exc:
+            log.error("回访外呼失败：%s", exc.info())
+            self._click_result(s, "not_placed", f"外呼失败：{exc.reason}，未外呼"[:100])
+            self._hangup(s.agent_leg)
+            return
+        self.after(self.cfg.citizen_ring_s, self._ring_timeout(s, s.leg, attr="leg"))
+
+    def _click_citizen_event(self, s: Session, leg: Leg, kind: str, a: Any, b: Any) -> None:
+        # PJSIP may report the answer's media before the CONFIRMED state: whichever comes first
+        if kind == "state" and a == CONFIRMED and not s.click_outcome:
+            self._click_result(s, "reached", "市民已接听")
+            self.emit("answered", s, agent_id=s.agent_id)
+        elif kind == "media" and leg.am is not None and s.rec is None and s.state != "ended":
+            if not s.click_outcome:
+                self._click_result(s, "reached", "市民已接听")
+                self.emit("answered", s, agent_id=s.agent_id)
+            self._start_recording(s)
+            self._maybe_bridge(s)
+        elif kind == "state" and a == DISCONNECTED:
+            if not leg.confirmed:
+                code = int(b or 0)
+                busy = code in (486, 600, 603)
+                self._click_result(
+                    s, "busy" if busy else "no_answer", "对方忙" if busy else f"无人接听（{code}）"
+                )
+            self._close(s)
+
 
 def _install_signals(engine: CallEngine) -> None:
     def stop(signum: int, frame: Any) -> None:
@@ -1498,6 +1627,7 @@ def serve(
 ) -> None:
     """Run one engine until SIGTERM."""
     cfg = tconfig.load(settings)
+    configure_settings(settings)  # the work-order engine (a 回访外呼's attempt) reads the node's region
     db.bind(settings.database_url)
     pii.configure(settings.data_key)
     engine = CallEngine(

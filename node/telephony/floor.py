@@ -48,7 +48,9 @@ def _effective_state(agent: Agent, now: dt.datetime) -> str:
 
 
 def _caller(actor: Actor, call: Call) -> str:
-    if actor.can("pii.view") and call.caller_cipher:
+    """The number on the screen: in full only for `pii.view`, and never for a 回访外呼 (the engine
+    dials the citizen; 保密 rules keep the number off every screen)."""
+    if actor.can("pii.view") and call.caller_cipher and call.visit_task is None:
         return pii.codec().reveal(call.caller_cipher)
     return str(call.caller_masked)
 
@@ -90,7 +92,7 @@ def phone_bar(actor: Actor, cfg: TelephonyConfig) -> dict[str, Any]:
             "call_id": row.uuid,
             "state": row.state,
             "caller": _caller(actor, row),
-            "business": ivr.BUSINESS.get(row.business, ""),
+            "business": "回访外呼" if row.visit_task is not None else ivr.BUSINESS.get(row.business, ""),
             "since": _iso(row.bridged_at or row.offered_at),
             "on_hold": held == "hold" and row.state == "talking",
             "order_number": row.order_number,

@@ -94,10 +94,11 @@ class Step:
     play: list[Prompt] = field(default_factory=list)
     wait: str = "key"
     timeout_s: float = 8.0
-    outcome: str = ""  # "" continue | "queue" | "lookup" | "hangup"
+    outcome: str = ""  # "" continue | "queue" | "lookup" | "hangup" | "rate"
     business: str = ""
     order_number: str = ""
     query_code: str = ""
+    rating: str = ""  # outcome "rate": 1 非常满意 2 满意 3 不满意 of `order_number`
     note: dict[str, Any] = field(default_factory=dict)
 
 
@@ -147,7 +148,7 @@ class IvrSession:
     def __init__(self, menus: dict[str, MenuSpec]):
         self.menus = menus
         self.menu = MAIN
-        self.mode = "menu"  # menu | order_number | query_code | done
+        self.mode = "menu"  # menu | order_number | query_code | rate | done
         self.retries = 0
         self.buffer = ""
         self.order_number = ""
@@ -162,6 +163,8 @@ class IvrSession:
             return None
         if self.mode == "menu":
             return self._menu_key(digit)
+        if self.mode == "rate":
+            return self._rate_key(digit)
         if digit == "*":
             self.buffer = ""
             return self._digits_prompt()
@@ -174,6 +177,8 @@ class IvrSession:
 
     def timeout(self) -> Step:
         self.retries += 1
+        if self.mode == "rate":  # no rating key: back to the main menu
+            return self._menu_step(MAIN)
         if self.mode == "menu":
             if self.retries > self.current.max_retries:
                 return self._finish_queue("", [sys_prompt("too_many_errors")], reason="timeout")
@@ -184,12 +189,26 @@ class IvrSession:
             return self._menu_step(MAIN)
         return self._digits_prompt()
 
-    def lookup_result(self, label: str | None) -> Step:
-        """The engine's order lookup came back: read the state, then return to the main menu."""
+    def lookup_result(self, label: str | None, rateable: bool = False) -> Step:
+        """The engine's order lookup came back: read the state, then return to the main menu, or,
+        for a closed order the caller has not rated from here, offer the rating first (1/2/3;
+        0 or no key goes back to the main menu)."""
         first = Prompt("", state_text(label)) if label else sys_prompt("order_not_found")
+        note = {"order_number": self.order_number, "found": bool(label), "label": label or ""}
+        if label and rateable:
+            self.mode, self.retries = "rate", 0
+            wait = self.menus[MAIN].timeout_s
+            return Step(play=[first, sys_prompt("query_rating")], wait="key", timeout_s=wait, note=note)
         step = self._menu_step(MAIN)
         step.play.insert(0, first)
-        step.note = {"order_number": self.order_number, "found": bool(label), "label": label or ""}
+        step.note = note
+        return step
+
+    def _rate_key(self, digit: str) -> Step:
+        step = self._menu_step(MAIN)
+        if digit in ("1", "2", "3"):
+            step.play.insert(0, sys_prompt("query_rating_thanks"))
+            step.outcome, step.rating, step.order_number = "rate", digit, self.order_number
         return step
 
     # -- internals ----------------------------------------------------------------------------

@@ -53,6 +53,10 @@ EVENT_KINDS: dict[str, str] = {
     "unhold": "取消保持",
     "consult": "咨询",
     "monitor": "班长监听",
+    "click_dial": "回访外呼",
+    "click_agent": "坐席已接听，正在呼叫市民",
+    "click_result": "回访外呼结果",
+    "query_rated": "查询时评价",
     "recording": "录音",
     "ended": "通话结束",
 }
@@ -62,6 +66,7 @@ LEG_ORIGINS: dict[str, str] = {
     "transfer": "转接",
     "callback": "回电转人工",
     "overflow": "线路忙未进入",
+    "followup": "回访外呼",
 }
 
 LEG_OUTCOMES: dict[str, str] = {
@@ -73,6 +78,7 @@ LEG_OUTCOMES: dict[str, str] = {
     "callback": "留号回电",
     "overflow": "线路忙",
     "dropped": "异常中断",
+    "unreached": "未接通",
 }
 
 END_REASONS: dict[str, str] = {
@@ -85,6 +91,8 @@ END_REASONS: dict[str, str] = {
     "rejected": "线路忙拒接",
     "no_answer": "无人接听",
     "failed": "呼叫失败",
+    "not_placed": "坐席未接听，未外呼",
+    "busy": "对方忙",
 }
 
 RATINGS: dict[int, str] = {1: "非常满意", 2: "满意", 3: "不满意"}
@@ -177,6 +185,8 @@ class Call(BaseModel):
     abandoned = pw.BooleanField(default=False)
     order_number = pw.CharField(max_length=21, default="", index=True)
     contact_id = pw.IntegerField(null=True)
+    # 回访外呼 (click-to-dial): the callback task (node/followup VisitTask) this call was placed for
+    visit_task = pw.IntegerField(null=True, index=True)
 
 
 class CallEvent(BaseModel):

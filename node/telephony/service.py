@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hmac
+import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from node.telephony import audio, ivr
 from node.telephony.kamailio import ha1
 from node.telephony.models import (
     AGENT_STATES,
+    CALL_STATES,
     CALLBACK_STATES,
+    END_REASONS,
     RATINGS,
     Agent,
     AgentStateLog,
@@ -48,6 +51,9 @@ SYSTEM_BY = "系统"
 # `screen_pop` to the agent when a call is bridged, `floor` to every wallboard.
 PHONE, SCREEN_POP, FLOOR = "phone", "screen_pop", "floor"
 WALLBOARD_TOPIC = push.perm_topic("monitor.view")
+# `click_dial` to the agent who placed a 回访外呼: the callback screen shows its progress.
+CLICK_DIAL = "click_dial"
+CLICK_KINDS = {"click_dial", "click_agent", "click_result", "answered", "bridged", "ended"}
 # Call events the agent's phone bar and the wallboards react to.
 PHONE_KINDS = {
     "offered",
@@ -206,14 +212,19 @@ def _plan_wrapup(agent: Agent, call: Call, wrapup_s: float) -> None:
 
 def _announce_call(call: Call, kind: str, agent_id: int | None) -> None:
     """Tell the wallboards, and the agent's phone bar, that a call moved on (key presses, menu
-    steps and recording notes change nothing a wallboard shows)."""
-    if kind not in ("ivr_key", "ivr", "recording", "rated", "callback_result"):
+    steps and recording notes change nothing a wallboard shows). A 回访外呼 also tells the agent's
+    callback screen (`click_dial`, ids and states only)."""
+    if kind not in ("ivr_key", "ivr", "recording", "rated", "callback_result", "query_rated"):
         data = {"what": "call", "call": call.uuid, "kind": kind, "state": call.state}
         push.publish(WALLBOARD_TOPIC, FLOOR, data)
-    if kind in PHONE_KINDS and agent_id:
+    click = call.visit_task is not None and kind in CLICK_KINDS
+    if (kind in PHONE_KINDS or click) and agent_id:
         user_id = Agent.select(Agent.user).where(Agent.id == agent_id).scalar()
-        if user_id:
+        if user_id and kind in PHONE_KINDS:
             push.publish(push.user_topic(user_id), PHONE, {"call": call.uuid, "kind": kind})
+        if user_id and click:
+            data = {"call": call.uuid, "kind": kind, "state": call.state, "order": call.order_number}
+            push.publish(push.user_topic(user_id), CLICK_DIAL, data)
 
 
 def _agent_for_call(agent_id: int | None, call_uuid: str) -> Agent | None:
@@ -305,7 +316,7 @@ def record_event(ev: dict[str, Any]) -> None:
         elif kind == "answered":
             # after a transfer the first answer time stays (answer-rate statistics)
             agent = _agent_for_call(agent_id, uuid)
-            if agent is not None:
+            if agent is not None and agent.state != "talking":  # a 回访外呼's agent talks already
                 _set_agent(agent, "talking", at, call_uuid=uuid)
             call.state, call.answered_at = "talking", call.answered_at or at
             if agent_id:
@@ -317,7 +328,7 @@ def record_event(ev: dict[str, Any]) -> None:
             call.bridged_at = call.bridged_at or at
             call.save()
             event = _log(call, kind, at, agent_id, recording=ev.get("recording", ""))
-            if agent_id:
+            if agent_id and call.visit_task is None:  # a 回访外呼 pops nothing: the agent placed it
                 user_id = Agent.select(Agent.user).where(Agent.id == agent_id).scalar()
                 if user_id:
                     push.publish(push.user_topic(user_id), SCREEN_POP, {"call": uuid, "event_id": event.id})
@@ -377,13 +388,18 @@ def record_event(ev: dict[str, Any]) -> None:
         elif kind == "ended":
             reason = ev.get("reason", "completed")
             _end_leg(_current_leg(call), at, "dropped" if reason == "dropped" else "abandoned")
-            _call_over(
-                _agent_for_call(agent_id or call.agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid
-            )
+            over = _click_over if call.visit_task is not None else _call_over
+            over(_agent_for_call(agent_id or call.agent_id, uuid), at, float(ev.get("wrapup_s", 0)), uuid)
             call.state, call.ended_at = "ended", at
             call.end_reason = reason
             call.save()
             _log(call, kind, at, call.agent_id, reason=call.end_reason)
+        elif kind == "click_agent":
+            _click_agent_answered(call, at, _agent_for_call(agent_id, uuid))
+        elif kind == "click_result":
+            _click_result(call, ev)
+        elif kind == "query_rated":
+            _query_rated(call, ev)
         elif kind == "callback_result":
             task = CallbackTask.get_or_none(CallbackTask.id == ev["task_id"])
             if task is not None:
@@ -898,7 +914,8 @@ def recover_engine(name: str, recordings_dir: Path) -> dict[str, int]:
             if call is None or call.state not in OPEN_STATES:
                 continue
             _end_leg(_current_leg(call), now, "dropped")
-            _call_over(_agent_for_call(call.agent_id, uuid), now, 0, uuid)
+            over = _click_over if call.visit_task is not None else _call_over
+            over(_agent_for_call(call.agent_id, uuid), now, 0, uuid)
             if call.state in ("queued", "offered"):
                 call.abandoned = False
             call.state, call.ended_at, call.end_reason = "ended", now, "dropped"
@@ -1101,3 +1118,326 @@ def begin_callback(task_id: int) -> tuple[str, str]:
         task.status, task.attempts, task.last_attempt_at = "dialing", task.attempts + 1, clock.now()
         task.save()
         return pii.codec().reveal(task.number_cipher), task.business
+
+
+# ---------------------------------------------------------------------------------------------
+# 回访外呼 (click-to-dial): the agent's softphone rings first, then the engine dials the citizen
+# ---------------------------------------------------------------------------------------------
+CLICK_PHASES: dict[str, str] = {
+    "offered": "正在呼叫您的软电话，请接听",
+    "dialing": "您已接听，正在呼叫市民",
+    "talking": "通话中（录音中）",
+    "ended": "通话已结束",
+}
+
+
+def click_target(actor: Actor, order_number: str) -> tuple[Any, Any, str]:
+    """The order, its pending sampled callback task and the number the engine will dial (never
+    shown: 保密 orders are called like any other; 匿名 orders are not called)."""
+    from node.followup import service as followup
+    from node.workflow import service as workflow
+
+    actor.require("order.callback")
+    order = workflow.get_order(actor, order_number)
+    if order.anonymous:
+        raise Conflict("匿名工单不外呼回访（来电人要求匿名）")
+    task = followup.open_task(order)
+    if task is None or order.state not in ("closed", "answered"):
+        raise Conflict("该工单没有待回访任务，不能外呼")
+    cipher = order.contact_phone_cipher or order.caller_phone_cipher
+    number = pii.codec().reveal(cipher) if cipher else ""
+    if not pii.valid_phone(number):
+        raise Conflict("工单没有可拨打的联系电话，无法外呼")
+    return order, task, number
+
+
+def place_click_dial(actor: Actor, order_number: str, engine: str) -> str:
+    """Start a 回访外呼 for the signed-in agent: a call row (direction outbound, linked to the order
+    and its callback task), the agent set 振铃, and an audit entry; the engine named rings the
+    agent's softphone next (`control.click_dial`). An unregistered softphone is refused with the
+    attempt recorded as not placed. Returns the call id."""
+    from node.audit import service as audit
+    from node.followup import service as followup
+
+    refused = ""
+    uid = uuidlib.uuid4().hex
+    with write_tx():
+        order, task, number = click_target(actor, order_number)
+        seat = locked(Agent.select().where(Agent.user == actor.user_id)).first() if actor.user_id else None
+        if seat is None:
+            raise Conflict("您没有坐席分机，不能外呼回访（请管理员分配分机）")
+        if seat.state in ("ringing", "talking"):
+            raise Conflict("您的坐席正在通话或振铃，请结束后再外呼")
+        if not seat.sip_ha1 or seat.sip_registered is False:
+            followup.record_not_placed(task, actor, "", "软电话未注册，未外呼")
+            refused = f"分机{seat.extension}的软电话未注册，无法外呼。请先登录软电话后再试。"
+        else:
+            now = clock.now()
+            p = pii.codec().protect(number)
+            call = Call.create(
+                uuid=uid,
+                direction="outbound",
+                engine=engine,
+                caller_cipher=p.cipher,
+                caller_digest=p.digest,
+                caller_masked=p.masked,
+                dialed=p.masked,
+                started_at=now,
+                offered_at=now,
+                state="offered",
+                agent=seat.id,
+                order_number=order.number,
+                visit_task=task.id,
+            )
+            _log(
+                call,
+                "click_dial",
+                now,
+                seat.id,
+                extension=seat.extension,
+                visit_task=task.id,
+                order_number=order.number,
+                number=p.masked,
+                prev_state=seat.state,
+                prev_reason=seat.reason,
+            )
+            _set_agent(seat, "ringing", now, reason="回访外呼", call_uuid=uid, by=actor.display_name)
+            audit.record(
+                actor,
+                "call.placed",
+                target=f"call:{uid}",
+                details={"order_number": order.number, "visit_task": task.id, "number": p.masked},
+            )
+            _announce_call(call, "click_dial", seat.id)
+    if refused:
+        raise Conflict(refused, code="softphone_unregistered")
+    return uid
+
+
+def click_dial_info(call_uuid: str) -> tuple[int, str, str]:
+    """For the engine's DB thread: (agent id, extension, citizen number) of a 回访外呼 to place."""
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None or call.visit_task is None:
+        raise NotFound("回访外呼不存在")
+    if call.state != "offered" or call.agent_id is None:
+        raise InvalidTransition("该回访外呼已开始或已结束")
+    return int(call.agent_id), str(call.agent.extension), pii.codec().reveal(call.caller_cipher)
+
+
+def click_dial_failed(call_uuid: str, note: str) -> None:
+    """No engine took the 回访外呼: record it as not placed and free the agent."""
+    at = clock.now()
+    record_event({"kind": "click_result", "call": call_uuid, "at": at, "outcome": "not_placed", "note": note})
+    record_event({"kind": "ended", "call": call_uuid, "at": at, "reason": "not_placed"})
+
+
+def _click_agent_answered(call: Call, at: dt.datetime, agent: Agent | None) -> None:
+    """The agent took the 回访外呼 on their softphone: they are talking (hearing the ringing), the
+    engine dials the citizen, and the outbound call leg (statistics) starts."""
+    if agent is not None and agent.state != "talking":
+        _set_agent(agent, "talking", at, reason="回访外呼", call_uuid=call.uuid)
+    call.state = "dialing"
+    call.save()
+    leg = _open_leg(call, at, "followup")
+    if agent is not None:
+        leg.agent, leg.user = agent.id, agent.user_id
+        leg.save()
+    _log(call, "click_agent", at, call.agent_id)
+
+
+def _click_result(call: Call, ev: dict[str, Any]) -> None:
+    """What became of a 回访外呼: `not_placed` (the agent's softphone did not take it: no try),
+    `busy` / `no_answer` (the citizen was not reached: a try, counting toward the plan's retries,
+    recorded through the engine's `callback` action as 未接通), `reached` (the agent records the
+    answers on the callback screen)."""
+    from node.auth.service import actor_for
+    from node.errors import DomainError
+    from node.followup import service as followup
+    from node.followup.models import VisitAttempt, VisitTask
+    from node.workflow import service as workflow
+
+    at, outcome = ev["at"], str(ev.get("outcome", ""))
+    if outcome not in ("not_placed", "busy", "no_answer", "reached"):
+        raise ValidationError(f"回访外呼结果无效：{outcome}")
+    note = str(ev.get("note") or END_REASONS.get(outcome, ""))[:200]
+    task = VisitTask.get_or_none(VisitTask.id == call.visit_task)
+    user = call.agent.user if call.agent_id else None
+    actor = actor_for(user) if user is not None else None
+    error = ""
+    if outcome in ("busy", "no_answer"):
+        _end_leg(_current_leg(call), at, "unreached")
+    if outcome in ("busy", "no_answer"):
+        _order_hooks()
+    if task is not None and actor is not None and outcome == "not_placed":
+        followup.record_not_placed(task, actor, call.uuid, note)
+    elif task is not None and actor is not None and outcome in ("busy", "no_answer"):
+        try:
+            with write_tx():
+                workflow.perform(
+                    actor,
+                    call.order_number,
+                    "callback",
+                    {"reached": False, "method": "phone", "call_id": call.uuid, "note": f"回访外呼{note}"},
+                )
+                VisitAttempt.update(outcome=outcome).where(VisitAttempt.call_id == call.uuid).execute()
+        except DomainError as exc:  # the order moved on (reopened, archived) while it rang
+            error = exc.message
+    _log(call, "click_result", at, call.agent_id, outcome=outcome, note=note, error=error)
+
+
+def _order_hooks() -> None:
+    """An engine process records a 未接通 attempt through the work-order engine: the follow-up,
+    supervision and citizen-notice hooks the web and worker install must run there too (loaded
+    on first use: engines that never place a 回访外呼 do not import them)."""
+    from node.followup import service as followup
+    from node.followup import supervision
+    from node.outbox import service as outbox
+
+    followup.install()
+    supervision.install()
+    outbox.install()
+
+
+def _click_over(agent: Agent | None, at: dt.datetime, wrapup_s: float, call_uuid: str) -> None:
+    """A 回访外呼 ended: the agent goes back to what they were before it (示忙 with its reason,
+    离线), or to wrap-up then ready if they were ready."""
+    if agent is None:
+        return
+    call = Call.get(Call.uuid == call_uuid)
+    placed = CallEvent.get_or_none(CallEvent.call == call, CallEvent.kind == "click_dial")
+    data = placed.data or {} if placed is not None else {}
+    prev, reason = str(data.get("prev_state", "ready")), str(data.get("prev_reason", ""))
+    if prev in ("ready", "wrapup") and agent.state == "talking":
+        _to_wrapup(agent, at, wrapup_s, call_uuid)
+    elif prev in ("ready", "wrapup"):
+        agent.idle_since = at
+        _set_agent(agent, "ready", at, call_uuid=call_uuid)
+    else:
+        if agent.state == "talking":
+            _plan_wrapup(agent, call, 0.0)
+        _set_agent(
+            agent, prev if prev in AGENT_STATES else "not_ready", at, reason=reason, call_uuid=call_uuid
+        )
+
+
+def click_dial_state(actor: Actor, call_uuid: str) -> dict[str, Any]:
+    """The callback screen's view of a 回访外呼 (the agent who placed it, or `monitor.view`)."""
+    call = Call.get_or_none(Call.uuid == call_uuid)
+    if call is None or call.visit_task is None:
+        raise NotFound("回访外呼不存在")
+    own = call.agent_id is not None and call.agent.user_id == actor.user_id
+    if not (own or actor.can("monitor.view")):
+        raise PermissionDenied("只能查看自己的回访外呼")
+    result = (
+        CallEvent.select()
+        .where(CallEvent.call == call, CallEvent.kind == "click_result")
+        .order_by(CallEvent.seq.desc())
+        .first()
+    )
+    outcome = (result.data or {}).get("outcome", "") if result is not None else ""
+    text = CLICK_PHASES.get(call.state, CALL_STATES.get(call.state, ""))
+    if call.state == "ended":
+        text = {
+            "not_placed": "您的软电话未接听，未外呼（不计回访次数）",
+            "busy": "市民电话占线，已记为未接通",
+            "no_answer": "市民无人接听，已记为未接通",
+        }.get(outcome, "通话已结束，请填写回访结果并保存")
+    return {
+        "call_id": call.uuid,
+        "order_number": call.order_number,
+        "state": call.state,
+        "text": text,
+        "outcome": outcome,
+        "ended": call.state == "ended",
+        "reached": call.answered_at is not None,
+        "number": call.caller_masked,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# IVR order query: the state, and a rating of a closed order (source 电话按键（查询时）)
+# ---------------------------------------------------------------------------------------------
+RATEABLE_STATES = ("answered", "closed", "visited")
+
+
+def order_query(number: str, query_code: str) -> tuple[str | None, bool]:
+    """(state label, whether the caller may rate it now): a closed order not yet rated by an IVR
+    query in its current round. (None, False) when number and code do not match."""
+    from node.followup.models import Rating
+    from node.workflow import states
+    from node.workflow.models import WorkOrder
+
+    label = order_progress(number, query_code)
+    if label is None:
+        return None, False
+    order = WorkOrder.get(WorkOrder.number == number)
+    while order.master_id is not None:
+        order = WorkOrder.get_by_id(order.master_id)
+    rated = (
+        Rating.select()
+        .where(Rating.order == order, Rating.round == order.reopen_count, Rating.source == "ivr_query")
+        .exists()
+    )
+    return states.label(order.state), order.state in RATEABLE_STATES and not rated
+
+
+def _query_rated(call: Call, ev: dict[str, Any]) -> None:
+    """A caller who queried a closed order rated its result (1/2/3): one rating per order, round,
+    source and dimension; 不满意 opens the dissatisfaction case (node/followup)."""
+    from node.followup import service as followup
+    from node.workflow.models import WorkOrder
+
+    score = int(ev["score"])
+    if score not in RATINGS:
+        raise ValidationError(f"评价按键无效：{score}")
+    number = str(ev.get("order_number", ""))
+    order = WorkOrder.get_or_none(WorkOrder.number == number)
+    while order is not None and order.master_id is not None:
+        order = WorkOrder.get_by_id(order.master_id)
+    recorded = False
+    if order is not None and order.state in RATEABLE_STATES:
+        with contextlib.suppress(Conflict):  # rated already (another call about it)
+            followup.record_rating(order, "ivr_query", {"result": str(score)})
+            recorded = True
+    _log(
+        call,
+        "query_rated",
+        ev["at"],
+        order_number=number,
+        score=score,
+        label=RATINGS[score],
+        recorded=recorded,
+    )
+
+
+def click_dial_button(actor: Actor, order: Any) -> dict[str, Any] | None:
+    """The 外呼回访 button for an order (callback screen and order page): None when the actor may
+    not call back or nothing is to be called back; else whether it is enabled, why not, a warning
+    (softphone unregistered: a click is refused and recorded as not placed) and the 回访外呼 in
+    progress, if any."""
+    from node.followup import service as followup
+
+    if not actor.can("order.callback") or order.state not in ("closed", "answered"):
+        return None
+    task = followup.open_task(order)
+    if task is None:
+        return None
+    seat = Agent.get_or_none(Agent.user == actor.user_id) if actor.user_id else None
+    active = (
+        Call.select(Call.uuid)
+        .where(Call.visit_task == task.id, Call.state != "ended", Call.agent == (seat.id if seat else 0))
+        .order_by(Call.id.desc())
+        .scalar()
+    )
+    reason = warning = ""
+    if order.anonymous:
+        reason = "匿名工单不外呼回访"
+    elif not (order.contact_phone_cipher or order.caller_phone_cipher):
+        reason = "工单没有联系电话"
+    elif seat is None:
+        reason = "您没有坐席分机，不能外呼"
+    elif active or seat.state in ("ringing", "talking"):
+        reason = "通话中，结束后可再次外呼"
+    elif not seat.sip_ha1 or seat.sip_registered is False:
+        warning = f"分机{seat.extension}的软电话未注册"
+    return {"enabled": not reason, "reason": reason, "warning": warning, "active_call": active or ""}

@@ -149,6 +149,12 @@ def monitor(call_id: str) -> Any:
     return jsonify(reply)
 
 
+@bp.get("/click-dial/<call_id>")
+def click_dial_state(call_id: str) -> Any:
+    """A 回访外呼's progress for the callback screen (the agent who placed it, or monitor.view)."""
+    return jsonify(service.click_dial_state(web.current_actor(), call_id))
+
+
 @bp.get("/wallboard")
 def wallboard_page() -> Any:
     """运行监控大屏: agents, queues, lines, today's figures, orders and system resources."""

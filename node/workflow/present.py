@@ -197,6 +197,7 @@ ACTION_LABELS = {t.action: t.label for t in states.TRANSITIONS.values()} | {
     "callback_sampled": "抽中回访",
     "callback_not_sampled": "未抽中回访",
     "callback_unreachable": "回访无法联系",
+    "callback_not_placed": "回访外呼未拨出",
     "dissatisfied": "不满意待整改",
     "dissat_explained": "不满意不重办（已说明）",
     "supervise": "督办",

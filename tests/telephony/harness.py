@@ -85,13 +85,16 @@ class UserAgent:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            with self.lock:
-                self.events.append(ev)
+        try:
+            for line in self.proc.stdout:
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                with self.lock:
+                    self.events.append(ev)
+        except (OSError, ValueError):  # close() closed the pipe while this thread was reading
+            return
 
     def send(self, **cmd: Any) -> None:
         assert self.proc.stdin is not None

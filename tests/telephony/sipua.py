@@ -6,7 +6,8 @@ node use this UA as its PSTN gateway: every number dialled there rings this proc
 
 Commands: {"op": "register", "user": "8001", "registrar": "sip:127.0.0.1:5060", "tone": 1400,
            "answer_after": 1.0, "talk": 3.0, "answer": true, "password": "digest secret (optional)",
-           "record": "/tmp/agent"}   (what the UA hears, to <record>-<call id>.wav)
+           "record": "/tmp/agent", "reject": 486}   (what the UA hears, to <record>-<call id>.wav;
+           `reject` answers every call with that status, e.g. 486 Busy Here)
           {"op": "call", "id": "c1", "uri": "sip:12328@127.0.0.1:5060", "from": "13800138000", "tone": 1000,
            "record": "/tmp/caller.wav"}
           {"op": "dtmf", "id": "c1", "digits": "1"}   (RFC 2833; "method": "info" sends SIP INFO, one
@@ -209,6 +210,10 @@ class Ua:
             emit(ev="incoming", id=obj.cid, user=beh.get("user"))
             op = pj.CallOpParam()
             op.statusCode = 180
+            if beh.get("reject"):  # e.g. 486 Busy Here
+                op.statusCode = int(beh["reject"])
+                obj.answer(op)
+                return
             obj.answer(op)
             if beh.get("answer", True):
                 self.after(float(beh.get("answer_after", 0.5)), lambda c=obj: self._answer(c))

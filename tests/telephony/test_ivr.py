@@ -59,6 +59,37 @@ def test_order_query_collects_number_and_code_then_reads_state() -> None:
     assert s.lookup_result(None).play[0].name == "order_not_found"
 
 
+def _queried(number: str = "2025001") -> ivr.IvrSession:
+    s = ivr.IvrSession(MENUS)
+    s.start()
+    s.key("4")
+    for d in number + "#1234#":
+        s.key(d)
+    return s
+
+
+def test_a_closed_order_queried_is_offered_a_rating_once() -> None:
+    s = _queried()
+    offer = s.lookup_result("已办结", rateable=True)
+    assert [p.name for p in offer.play] == ["", "query_rating"] and "已办结" in offer.play[0].text
+    assert s.mode == "rate" and offer.wait == "key" and offer.outcome == ""
+    rated = s.key("3")
+    assert rated is not None and (rated.outcome, rated.rating, rated.order_number) == ("rate", "3", "2025001")
+    assert rated.play[0].name == "query_rating_thanks" and rated.note == {"menu": "main"} and s.mode == "menu"
+    # 0 (or any other key) and silence go back to the main menu without a rating
+    s = _queried()
+    s.lookup_result("已办结", rateable=True)
+    skipped = s.key("0")
+    assert skipped is not None and skipped.outcome == "" and skipped.rating == "" and s.mode == "menu"
+    s = _queried()
+    s.lookup_result("即时答复", rateable=True)
+    quiet = s.timeout()
+    assert quiet.outcome == "" and quiet.note == {"menu": "main"} and s.mode == "menu"
+    # an order still being handled is only read out
+    s = _queried()
+    assert s.lookup_result("办理中", rateable=False).play[1].name == "menu_main" and s.mode == "menu"
+
+
 def test_invalid_keys_and_silence_end_at_an_agent() -> None:
     s = ivr.IvrSession(MENUS)
     s.start()

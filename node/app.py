@@ -8,8 +8,9 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, redirect, request, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from node import db, pii, validation
 from node import settings as node_settings
@@ -66,6 +67,18 @@ HTTP_MESSAGES = {
 }
 
 
+class RowId(IntegerConverter):
+    """`<int:…>` in every route: a row id, 1 … 2³¹−1 (ids are 32-bit on PostgreSQL; OpenAPI says so).
+    Anything else is no such page (404) instead of an overflow inside the database (500). Raised as
+    NotFound here: werkzeug's own range check answers 405 when another method's rule shares the path."""
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= 2**31 - 1:
+            raise NotFound()
+        return number
+
+
 def create_app(settings: node_settings.Settings | None = None, *, manage_connections: bool = True) -> Flask:
     """Build the web application. No database connection is opened here (safe before fork)."""
     settings = settings or node_settings.load()
@@ -75,6 +88,7 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
         db.bind(settings.database_url)
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId
     if settings.trusted_proxies:  # believe X-Forwarded-For/-Proto/-Host from that many proxies only
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app,

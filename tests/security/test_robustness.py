@@ -86,6 +86,17 @@ def test_huge_numbers_are_refused(client, token_for):
     _clear(client.get("/api/v1/orders?page=99999999999999999999999", headers=agent), 422)
 
 
+def test_row_ids_beyond_32_bits_name_nothing(client, token_for):
+    """Every <int:…> route takes 1 … 2³¹−1 (as OpenAPI says): a larger id once reached PostgreSQL's
+    integer column and came back a 500 (Schemathesis, PATCH /api/v1/text/lexicon/{entry_id})."""
+    admin = token_for("admin")
+    for entry in ("2147483648", "99999999999999", "0"):
+        resp = client.patch(f"/api/v1/text/lexicon/{entry}", json={"weight": 1.0}, headers=admin)
+        _clear(resp, 404)
+        _clear(client.get(f"/api/v1/files/{entry}", headers=admin), 404)
+    assert client.get("/api/v1/text/lexicon/2147483647", headers=admin).status_code == 404  # largest id: none
+
+
 @pytest.mark.parametrize(
     "url",
     [

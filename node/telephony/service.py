@@ -1416,9 +1416,13 @@ def click_dial_button(actor: Actor, order: Any) -> dict[str, Any] | None:
     (softphone unregistered: a click is refused and recorded as not placed) and the 回访外呼 in
     progress, if any."""
     from node.followup import service as followup
+    from node.settings import current
+    from node.telephony import config as tconfig
 
     if not actor.can("order.callback") or order.state not in ("closed", "answered"):
         return None
+    if not tconfig.load(current()).enabled:
+        return None  # a node without telephony: callbacks are made by hand, no button
     task = followup.open_task(order)
     if task is None:
         return None

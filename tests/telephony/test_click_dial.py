@@ -286,3 +286,19 @@ def test_callback_screen_and_order_page_show_the_button(
     assert client.get(f"/telephony/click-dial/{uuid}").status_code == 403
     page = client.get(f"/followup/callbacks/{order.number}?call={uuid}").get_data(as_text=True)
     assert 'data-call=""' in page
+    # a node without telephony ([telephony] enabled = false): no button, callbacks are made by hand
+    from node.settings import current
+
+    extra = current().extra
+    saved = extra.get("telephony")
+    extra["telephony"] = {**(saved or {}), "enabled": False}
+    try:
+        assert 'id="click-dial"' not in client.get(f"/followup/callbacks/{order.number}").get_data(
+            as_text=True
+        )
+        assert 'id="order-dial"' not in client.get(f"/orders/{order.number}").get_data(as_text=True)
+    finally:
+        if saved is None:
+            extra.pop("telephony", None)
+        else:
+            extra["telephony"] = saved

@@ -102,6 +102,11 @@ def create_app(settings: node_settings.Settings | None = None, *, manage_connect
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
+        # the cookie is written only when the session changes (sign-in, a flash message, sign-out):
+        # re-sent on every response, a background request (the 消息 badge) answered after a form's
+        # redirect put back the cookie it was sent with, and the form's flash message was lost.
+        # Idle and absolute expiry are kept on the server (UserSession), not by the cookie.
+        SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_MINUTES=settings.session_minutes,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         JSON_AS_ASCII=False,

@@ -34,6 +34,7 @@ from tests.telephony.test_sip import (
     make_agent,
     pytestmark,  # noqa: F401  (sip, slow, kamailio present)
     q,
+    query_order,
 )
 
 
@@ -256,23 +257,8 @@ def test_citizen_not_answering_is_unreached_after_citizen_ring_s(stack: Stack) -
 def test_ivr_query_of_a_closed_order_takes_a_rating_by_dtmf(stack: Stack) -> None:
     order = closed_order("13900139004")
     caller, call = dial_in(stack, "rate-q", "rq", "13800138044")
-    caller.send(op="dtmf", id="rq", digits="4")
-    time.sleep(0.6)
-    caller.send(op="dtmf", id="rq", digits=order.number + "#")
-    time.sleep(0.3 * len(order.number) + 0.5)
-    caller.send(op="dtmf", id="rq", digits=order.query_code + "#")
-    found = wait_until(
-        lambda: q(
-            lambda: [
-                e.data
-                for e in CallEvent.select().where(CallEvent.call == call, CallEvent.kind == "ivr")
-                if e.data and "found" in e.data
-            ]
-        ),
-        30,
-        "lookup",
-    )
-    assert found[0] == {"order_number": order.number, "found": True, "label": "已办结"}
+    found = query_order(caller, "rq", call, order.number, order.query_code)
+    assert found == {"order_number": order.number, "found": True, "label": "已办结"}
     time.sleep(0.5)
     caller.send(op="dtmf", id="rq", digits="3")  # 不满意
     rated = wait_until(lambda: event(call, "query_rated"), 15, "rating")

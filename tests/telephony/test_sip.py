@@ -108,6 +108,27 @@ def dial_in(stack: Stack, name: str, cid: str, number: str, **opts: Any) -> tupl
     return caller, call
 
 
+def query_order(caller: UserAgent, cid: str, call: Call, number: str, code: str) -> dict[str, Any]:
+    """In the IVR: key 4 (工单查询), the order number and its query code; returns the lookup's event."""
+    caller.send(op="dtmf", id=cid, digits="4")
+    time.sleep(0.6)
+    caller.send(op="dtmf", id=cid, digits=number + "#")
+    time.sleep(0.3 * len(number) + 0.5)
+    caller.send(op="dtmf", id=cid, digits=code + "#")
+    found = wait_until(
+        lambda: q(
+            lambda: [
+                e.data
+                for e in CallEvent.select().where(CallEvent.call == call, CallEvent.kind == "ivr")
+                if e.data and "found" in e.data
+            ]
+        ),
+        30,
+        "lookup",
+    )
+    return found[0]  # type: ignore[no-any-return]
+
+
 def finalized_recording(call: Call) -> Recording:
     return wait_until(  # type: ignore[no-any-return]
         lambda: q(
@@ -242,23 +263,8 @@ def test_order_progress_query_reads_back_state(stack: Stack) -> None:
     order = q(lambda: factories.make_order())
     label = states.label(order.state)
     caller, call = dial_in(stack, "caller2", "c2", "13800138002")
-    caller.send(op="dtmf", id="c2", digits="4")
-    time.sleep(0.6)
-    caller.send(op="dtmf", id="c2", digits=order.number + "#")
-    time.sleep(0.3 * len(order.number) + 0.5)
-    caller.send(op="dtmf", id="c2", digits=order.query_code + "#")
-    found = wait_until(
-        lambda: q(
-            lambda: [
-                e.data
-                for e in CallEvent.select().where(CallEvent.call == call, CallEvent.kind == "ivr")
-                if e.data and "found" in e.data
-            ]
-        ),
-        30,
-        "lookup",
-    )
-    assert found[0] == {"order_number": order.number, "found": True, "label": label}
+    found = query_order(caller, "c2", call, order.number, order.query_code)
+    assert found == {"order_number": order.number, "found": True, "label": label}
     # a wrong query code is refused
     caller.send(op="dtmf", id="c2", digits="4")
     time.sleep(0.6)

@@ -93,6 +93,7 @@ def phone_bar(actor: Actor, cfg: TelephonyConfig) -> dict[str, Any]:
             "state": row.state,
             "caller": _caller(actor, row),
             "business": "回访外呼" if row.visit_task is not None else ivr.BUSINESS.get(row.business, ""),
+            "outbound": row.visit_task is not None,  # the phone bar says 外呼 instead of 来电
             "since": _iso(row.bridged_at or row.offered_at),
             "on_hold": held == "hold" and row.state == "talking",
             "order_number": row.order_number,

@@ -18,7 +18,9 @@ from node.errors import Conflict, PermissionDenied
 from node.followup import service as followup
 from node.followup.models import Dissatisfaction, Rating, VisitAttempt, VisitTask
 from node.push import service as push
-from node.telephony import service
+from node.settings import current
+from node.telephony import config as tconfig
+from node.telephony import floor, service
 from node.telephony.models import Agent, AgentStateLog, Call, CallEvent, CallLeg
 from node.workflow import service as workflow
 from node.workflow.models import WorkOrder
@@ -92,6 +94,9 @@ def test_placing_rings_the_agent_first_audits_and_never_shows_the_number(db: str
     state = service.click_dial_state(actor, uuid)
     assert state["number"] == "*******5678" and "13812345678" not in str(state)
     assert state["text"] == "正在呼叫您的软电话，请接听"
+    # the phone bar shows it as an outbound 回访外呼, the number masked
+    bar = floor.phone_bar(actor, tconfig.load(current()))["call"]
+    assert (bar["outbound"], bar["business"], bar["caller"]) == (True, "回访外呼", "*******5678")
     # a second click while it rings is refused
     with pytest.raises(Conflict, match="正在通话或振铃"):
         service.place_click_dial(actor, order.number, "engine-1")
@@ -287,7 +292,6 @@ def test_callback_screen_and_order_page_show_the_button(
     page = client.get(f"/followup/callbacks/{order.number}?call={uuid}").get_data(as_text=True)
     assert 'data-call=""' in page
     # a node without telephony ([telephony] enabled = false): no button, callbacks are made by hand
-    from node.settings import current
 
     extra = current().extra
     saved = extra.get("telephony")

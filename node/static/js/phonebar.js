@@ -51,6 +51,7 @@
     var call = data.call, box = $("call");
     box.hidden = !call || (data.state !== "talking" && data.state !== "ringing");
     if (call) {
+      $("direction").textContent = call.outbound ? "外呼" : "来电";
       $("caller").textContent = call.caller;
       $("business").textContent = call.business;
       $("hold").hidden = !call.on_hold;

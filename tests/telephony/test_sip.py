@@ -63,8 +63,9 @@ def make_agent(stack: Stack, ext: str, ready: bool = True, role: str = "agent") 
         agent = service.enroll_agent(
             SYSTEM, user.id, ext, password=agent_password(ext), realm=stack.cfg.sip_realm
         )
-        if ready:
-            service.set_agent_state(SYSTEM, agent.id, "ready")
+        if ready:  # before its softphone registers: engine-1's registration poll may already
+            # have marked the new extension unregistered, which only asks for confirmation
+            service.set_agent_state(SYSTEM, agent.id, "ready", confirm_unregistered=True)
         return agent
 
     agent = q(go)

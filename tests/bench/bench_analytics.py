@@ -25,7 +25,7 @@ from node import pii
 from node import settings as node_settings
 from node.catalog import service as catalog
 from node.registry import all_models
-from tests import pg
+from tests.bench.harness import pg_bench_database
 
 MONTH = "2026-11"
 BASE = "2025-11-01"
@@ -38,10 +38,11 @@ def _series(n: int) -> str:
     return f"SELECT {{cols}} FROM generate_series(1, {n}) AS s(i)"
 
 
-def _at(days: str, seconds: str) -> str:
+def _at(days: str, seconds: str, base: str = BASE) -> str:
+    """SQL for `base` + days + seconds (SQL expressions) on either database."""
     if node_db.is_sqlite():
-        return f"datetime('{BASE}', '+' || ({days}) || ' days', '+' || ({seconds}) || ' seconds')"
-    return f"(TIMESTAMP '{BASE}' + ({days}) * INTERVAL '1 day' + ({seconds}) * INTERVAL '1 second')"
+        return f"datetime('{base}', '+' || ({days}) || ' days', '+' || ({seconds}) || ' seconds')"
+    return f"(TIMESTAMP '{base}' + ({days}) * INTERVAL '1 day' + ({seconds}) * INTERVAL '1 second')"
 
 
 def _plus(expr: str, days: str) -> str:
@@ -269,14 +270,8 @@ def main() -> None:
         node_settings.configure(s)
         pii.configure(s.data_key)
         bench_backend("SQLite", f"sqlite:///{home / 'bench.db'}", args.sqlite_orders, home)
-        url = pg.create_database("bench_stats")
-        try:
+        with pg_bench_database("bench_stats") as url:
             bench_backend("PostgreSQL", url, args.pg_orders, home)
-        finally:
-            node_db.database.close()
-            if hasattr(node_db.database.obj, "close_all"):
-                node_db.database.obj.close_all()
-            pg.drop_database(url)
         bench_import(home, args.import_rows)
 
 

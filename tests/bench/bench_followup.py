@@ -33,17 +33,17 @@ from node import db as node_db
 from node import settings as node_settings
 from node.catalog import service as catalog
 from node.registry import all_models
-from tests import factories, pg
+from tests import factories
+from tests.bench.bench_analytics import _at as analytics_at
 from tests.bench.bench_analytics import _fill, _plus
+from tests.bench.harness import pg_bench_database
 
 NOW = dt.datetime(2026, 11, 20, 10, 0)
 BASE = "2026-11-01"  # open orders are accepted from here on (deadlines at every stage by NOW)
 
 
 def _at(days: str, seconds: str) -> str:
-    if node_db.is_sqlite():
-        return f"datetime('{BASE}', '+' || ({days}) || ' days', '+' || ({seconds}) || ' seconds')"
-    return f"(TIMESTAMP '{BASE}' + ({days}) * INTERVAL '1 day' + ({seconds}) * INTERVAL '1 second')"
+    return analytics_at(days, seconds, BASE)
 
 
 def _minutes(expr: str, minutes: int) -> str:
@@ -348,14 +348,8 @@ def main() -> None:
         bench_backend("SQLite", f"sqlite:///{home / 'bench.db'}", args, home)
         if args.no_pg:
             return
-        url = pg.create_database("bench_followup")
-        try:
+        with pg_bench_database("bench_followup") as url:
             bench_backend("PostgreSQL", url, args, home)
-        finally:
-            node_db.database.close()
-            if hasattr(node_db.database.obj, "close_all"):
-                node_db.database.obj.close_all()
-            pg.drop_database(url)
 
 
 if __name__ == "__main__":

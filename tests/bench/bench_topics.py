@@ -19,8 +19,8 @@ from node import db as node_db
 from node import pii
 from node import settings as node_settings
 from node.catalog import service as catalog
-from tests import pg
 from tests.bench.bench_analytics import MONTH, _at, _fill, _plus, generate
+from tests.bench.harness import pg_bench_database
 
 
 def timed(label: str, fn: Any) -> Any:
@@ -147,14 +147,8 @@ def main() -> None:
         pii.configure(s.data_key)
         fresh_node(home / "fresh.db", args.fresh_orders)
         bench("SQLite", f"sqlite:///{home / 'bench.db'}", args.sqlite_orders)
-        url = pg.create_database("bench_topics")
-        try:
+        with pg_bench_database("bench_topics") as url:
             bench("PostgreSQL", url, args.pg_orders)
-        finally:
-            node_db.database.close()
-            if hasattr(node_db.database.obj, "close_all"):
-                node_db.database.obj.close_all()
-            pg.drop_database(url)
 
 
 if __name__ == "__main__":

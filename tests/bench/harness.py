@@ -164,3 +164,20 @@ def run_load(
             if status >= 400:
                 errors += 1
     return LoadResult(len(jobs), time.perf_counter() - t_start, latencies, errors)
+
+
+@contextmanager
+def pg_bench_database(prefix: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database for an in-process benchmark: on the way out the node's
+    connections to it (the bound database and its pool) are closed, then it is dropped."""
+    from node import db as node_db
+    from tests import pg
+
+    url = pg.create_database(prefix)
+    try:
+        yield url
+    finally:
+        node_db.database.close()
+        if hasattr(node_db.database.obj, "close_all"):
+            node_db.database.obj.close_all()
+        pg.drop_database(url)

@@ -151,11 +151,18 @@ def enqueue(order: WorkOrder, event: str, extra_key: str = "") -> CitizenMessage
         return CitizenMessage.get(CitizenMessage.key == key)  # type: ignore[no-any-return]
 
 
-def wechat_openids(order: WorkOrder) -> list[str]:
+def wechat_openids(order: WorkOrder, *, new: bool = False) -> list[str]:
     """The WeChat followers bound to the order: directly, through the intake record it was made
-    from, or through a later WeChat message an agent linked to it (关联已有工单); each once."""
+    from, or through a later WeChat message an agent linked to it (关联已有工单); each once.
+    An order being created (`new`) can only be bound through the record it was made from: no
+    binding or message names it yet, so an order without one costs no query at all."""
     from node.intake.models import Contact
 
+    if new:
+        if not order.contact_id:
+            return []
+        rows = WechatBinding.select(WechatBinding.openid).where(WechatBinding.contact_id == order.contact_id)
+        return list(dict.fromkeys(r.openid for r in rows.order_by(WechatBinding.id)))
     linked = Contact.select(Contact.id).where(Contact.order_number == order.number, Contact.channel == "03")
     cond = (WechatBinding.order == order) | WechatBinding.contact_id.in_(linked)
     if order.contact_id:
@@ -164,9 +171,12 @@ def wechat_openids(order: WorkOrder) -> list[str]:
     return list(dict.fromkeys(r.openid for r in rows))
 
 
-def enqueue_wechat(order: WorkOrder, event: str, extra_key: str = "") -> list[CitizenMessage]:
+def enqueue_wechat(
+    order: WorkOrder, event: str, extra_key: str = "", *, new: bool = False
+) -> list[CitizenMessage]:
     """Queue `event` as a WeChat template message to every follower bound to the order, in the
-    caller's transaction (none for 匿名 orders). Idempotent per order, event, round, key, openid."""
+    caller's transaction (none for 匿名 orders). Idempotent per order, event, round, key, openid.
+    `new`: the order is being created (see wechat_openids)."""
     if event not in EVENTS:
         raise ValueError(event)
     if order.anonymous:
@@ -174,7 +184,7 @@ def enqueue_wechat(order: WorkOrder, event: str, extra_key: str = "") -> list[Ci
     codec, now, out = pii.codec(), clock.now(), []
     # inside the caller's transaction no savepoint is needed (the order's creation runs this)
     with write_tx() if database.transaction_depth() == 0 else contextlib.nullcontext():
-        for openid in wechat_openids(order):
+        for openid in wechat_openids(order, new=new):
             digest = codec.digest_id(openid)
             key = f"{order.id}:{event}:{order.reopen_count}:{extra_key}:wx:{digest[:12]}"[:60]
             existing = CitizenMessage.get_or_none(CitizenMessage.key == key)
@@ -198,17 +208,18 @@ def enqueue_wechat(order: WorkOrder, event: str, extra_key: str = "") -> list[Ci
     return out
 
 
-def notify_citizen(order: WorkOrder, event: str, extra_key: str = "") -> None:
-    """Tell the order's citizen on every channel they can be reached on (SMS, WeChat)."""
+def notify_citizen(order: WorkOrder, event: str, extra_key: str = "", *, new: bool = False) -> None:
+    """Tell the order's citizen on every channel they can be reached on (SMS, WeChat); `new`: the
+    order is being created."""
     enqueue(order, event, extra_key)
-    enqueue_wechat(order, event, extra_key)
+    enqueue_wechat(order, event, extra_key, new=new)
 
 
 def on_change(order: WorkOrder, event: Any) -> None:
     """ON_CHANGE: which order events tell the citizen what."""
     action, data = event.action, event.data or {}
     if action == "create":
-        notify_citizen(order, "receipt")
+        notify_citizen(order, "receipt", new=True)
     elif action == "decide_extension" and data.get("approved"):
         notify_citizen(order, "extension", str(data.get("extension_id", "")))
     elif action in ("close", "answer"):

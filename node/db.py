@@ -11,7 +11,7 @@ import datetime as dt
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ SQLITE_PRAGMAS = {
 }
 
 Q = TypeVar("Q", bound=pw.Query)
+T = TypeVar("T")
 
 
 class BaseModel(pw.Model):
@@ -152,6 +153,109 @@ def write_tx() -> Iterator[None]:
     else:
         with database.atomic():
             yield
+
+
+class _Job:
+    __slots__ = ("error", "fn", "lead", "result", "wake")
+
+    def __init__(self, fn: Callable[[], Any]):
+        self.fn = fn
+        self.wake = threading.Event()
+        self.lead = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class _GroupCommit:
+    """Group commit for SQLite: the writes that threads of one process submit while another's
+    transaction runs are carried out together in the next one — one writer lock, one BEGIN, one
+    COMMIT and one full-text segment for the lot, each write in its own savepoint, so one that
+    fails rolls back alone and raises in the thread that submitted it. A thread alone on the
+    node writes at once (a batch of one); under load batches grow by themselves.
+
+    The first queued thread leads: it runs the batch on its connection while the others wait,
+    then hands the lead to the first thread that queued meanwhile."""
+
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._queue: list[_Job] = []
+        self._busy = False
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._mutex = threading.Lock()
+        self._queue, self._busy = [], False
+
+    def run(self, fn: Callable[[], T]) -> T:
+        job = _Job(fn)
+        with self._mutex:
+            self._queue.append(job)
+            job.lead = not self._busy
+            self._busy = True
+        if not job.lead:
+            job.wake.wait()
+            if not job.lead:  # done by a leader
+                return job.outcome()  # type: ignore[no-any-return]
+        batch: list[_Job] = []
+        try:
+            self._commit(batch)
+        finally:
+            with self._mutex:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].wake.set()
+                else:
+                    self._busy = False
+            for other in batch[1:]:
+                other.wake.set()
+        return job.outcome()  # type: ignore[no-any-return]
+
+    def _take(self, batch: list[_Job]) -> None:
+        """Move the queued jobs into `batch`: this leader's job first, then whoever queued while it
+        waited for the writer lock."""
+        with self._mutex:
+            batch.extend(self._queue[: self.LIMIT])
+            del self._queue[: self.LIMIT]
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            with write_tx():
+                self._take(batch)
+                for job in batch:
+                    try:
+                        with database.atomic():  # a savepoint
+                            job.result = job.fn()
+                    except Exception as exc:  # delivered to the thread that asked
+                        job.error = exc
+        except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch was written
+            if not batch:
+                self._take(batch)
+            for job in batch:
+                if job.error is None:
+                    job.error, job.result = exc, None
+            if not isinstance(exc, Exception):
+                raise
+
+
+_group = _GroupCommit()
+
+
+def group_write(fn: Callable[[], T]) -> T:
+    """Run `fn` in a write transaction and return its result (see `write_tx()`). On SQLite the
+    calls of concurrent threads share transactions (`_GroupCommit`): `fn` may then run on another
+    thread, so it must use only what it is given and the database, never `flask.request` or `g`.
+    Inside a transaction already, or on PostgreSQL, it simply runs in `write_tx()`."""
+    if not is_sqlite() or database.transaction_depth() > 0:
+        with write_tx():
+            return fn()
+    return _group.run(fn)
 
 
 def locked(query: Q) -> Q:

@@ -19,7 +19,7 @@ from node import clock, pii
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import execute, insert_rows, lock_named, locked, write_tx
+from node.db import execute, group_write, insert_rows, lock_named, locked, write_tx
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.settings import current as current_settings
 from node.validation import parse
@@ -521,7 +521,8 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
         order.state = "answered"
     elif data.submit:
         order.state = _submitted_state(order, policy)
-    with write_tx():
+
+    def write() -> WorkOrder:
         if data.external_number:  # unique per channel: a channel retrying gets its first order
             lock_named(f"external:{data.channel}:{data.external_number}")
             existing = WorkOrder.get_or_none(
@@ -543,7 +544,10 @@ def create_order(actor: Actor, body: schemas.OrderCreate | dict[str, Any]) -> Wo
             intake.link_order(
                 data.contact_id, order.number, "answered" if data.immediate_answer else "order_created"
             )
-    return order
+        return order
+
+    # concurrent creations share a transaction on SQLite (group commit): see node.db.group_write
+    return group_write(write)
 
 
 def _title_from(order: WorkOrder) -> str:

@@ -20,7 +20,7 @@ from node.audit import service as audit
 from node.auth.service import Actor
 from node.catalog import service as catalog
 from node.catalog.models import Unit
-from node.db import write_tx
+from node.db import group_write, write_tx
 from node.errors import NotFound, RateLimited, ValidationError
 from node.intake import service as intake
 from node.portal.models import PortalHit
@@ -162,7 +162,8 @@ def submit(address: str, body: PublicSubmission | dict[str, Any], *, limit: bool
         "anonymous": data.anonymous,
         "submit": bool(data.domain),  # without a domain an agent classifies it first (待提交 queue)
     }
-    with write_tx():
+
+    def write() -> Receipt:
         contact = intake.create_contact(
             PORTAL,
             {
@@ -173,7 +174,9 @@ def submit(address: str, body: PublicSubmission | dict[str, Any], *, limit: bool
             },
         )
         order = workflow.create_order(PORTAL, {**order_body, "contact_id": contact.id})
-    return Receipt(order.number, order.query_code, contact.id, order.accepted_at)
+        return Receipt(order.number, order.query_code, contact.id, order.accepted_at)
+
+    return group_write(write)  # shares SQLite transactions with concurrent creations
 
 
 def _code_failures(number: str) -> int:

@@ -116,6 +116,7 @@ def bench_backend(
         print(me.line("node stack: GET /api/v1/me (token, no write)"))
         created.clear()
         rates: dict[str, list[float]] = {"bare": [], "create": []}
+        cpu: dict[str, list[float]] = {"bare": [], "create": []}
         per_round = max(1, orders // rounds)
         for r in range(1, rounds + 1):
             for label, proc, port, job in (
@@ -123,13 +124,18 @@ def bench_backend(
                 ("create (受理)", web, node.port, create),
             ):
                 res, server_ms, client_ms = _round(proc, port, auth["agent"], job, per_round, threads)
-                rates["bare" if job is bare else "create"].append(res.rate)
+                kind = "bare" if job is bare else "create"
+                rates[kind].append(res.rate)
+                cpu[kind].append(server_ms)
                 print(
                     f"{res.line(f'round {r} {label}')}  server CPU {server_ms:.2f} ms/req, client {client_ms:.2f}"
                 )
         bare_rate, create_rate = statistics.median(rates["bare"]), statistics.median(rates["create"])
+        bare_cpu, create_cpu = statistics.median(cpu["bare"]), statistics.median(cpu["create"])
         print(
-            f"{'median of ' + str(rounds) + ' rounds':42} create {create_rate:.0f}/s, bare {bare_rate:.0f}/s"
+            f"{'median of ' + str(rounds) + ' rounds':42} create {create_rate:.0f}/s, bare {bare_rate:.0f}/s;"
+            f" server CPU per request {create_cpu:.2f} vs {bare_cpu:.2f} ms"
+            f" (a creation costs {create_cpu / bare_cpu:.1f} bare requests; 40 % needs ≤ 2.5)"
         )
         sample = created[:lifecycle]
         if not sample:

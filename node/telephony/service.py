@@ -467,6 +467,10 @@ def _incoming(ev: dict[str, Any]) -> Call:
         call.caller_cipher, call.caller_digest, call.caller_masked = p.cipher, p.digest, p.masked
     elif caller:
         call.caller_masked = pii.mask_phone(caller) if caller.isdigit() else "未知号码"
+    if call.direction == "outbound" and call.dialed:
+        # an outbound call (留号回电) dials the citizen: the number is kept encrypted above, only
+        # masked here (inbound calls keep the hotline number they dialled)
+        call.dialed = call.caller_masked or pii.mask_phone(call.dialed)
     call.save()
     _log(
         call,

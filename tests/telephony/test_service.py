@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from node import clock
+from node import clock, pii
 from node.auth.service import SYSTEM, actor_for
 from node.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from node.push import service as push
@@ -54,6 +54,54 @@ def test_incoming_stores_caller_encrypted_and_masked(engines: None) -> None:
     call = Call.get(Call.uuid == uid)
     assert call.caller_masked == "*******8000" and "13800138000" not in call.caller_cipher
     assert call.state == "ivr" and [e.kind for e in call.events] == ["incoming"]
+
+
+def test_outbound_call_keeps_the_dialled_citizen_number_masked(engines: None) -> None:
+    """留号回电: the engine reports the citizen's number as both caller and dialled number; only
+    the encrypted copy and masks are stored (an inbound call keeps the hotline number it dialled)."""
+    uid = uuidlib.uuid4().hex
+    with clock.frozen(T0):
+        ev(
+            "incoming",
+            uid,
+            T0,
+            engine="engine-1",
+            caller="13912345678",
+            dialed="13912345678",
+            direction="outbound",
+            callback_task=1,
+        )
+    call = Call.get(Call.uuid == uid)
+    assert call.direction == "outbound" and call.dialed == call.caller_masked == "*******5678"
+    assert pii.codec().reveal(call.caller_cipher) == "13912345678"
+    assert Call.get(Call.uuid == new_call(T0)).dialed == "12328"
+
+
+def test_migration_masks_clear_numbers_of_earlier_outbound_calls(engines: None) -> None:
+    import importlib
+
+    from node.db import database
+
+    migration = importlib.import_module("node.migrations.0101_outbound_dialed_masked")
+    rows = {
+        "clear": ("outbound", "13912345678", "*******5678"),
+        "uri": ("outbound", "+8613712345678@10.0.0.1", ""),
+        "clicked": ("outbound", "*******4321", "*******4321"),
+        "inbound": ("inbound", "12328", "*******8000"),
+    }
+    for uid, (direction, dialed, masked) in rows.items():
+        Call.create(
+            uuid=uid,
+            direction=direction,
+            engine="engine-1",
+            dialed=dialed,
+            caller_masked=masked,
+            started_at=T0,
+            state="ended",
+        )
+    migration.up(None, database)
+    got = {c.uuid: c.dialed for c in Call.select().where(Call.uuid.in_(list(rows)))}
+    assert got == {"clear": "*******5678", "uri": "*******5678", "clicked": "*******4321", "inbound": "12328"}
 
 
 def test_longest_idle_agent_gets_head_of_queue_and_no_answer_requeues_at_head(engines: None) -> None:

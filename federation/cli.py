@@ -23,7 +23,7 @@ class AdminGroup(click.Group):
         if self._real is None:
             from admin.keys import admin
 
-            for command in (report_cmd, rollup_cmd, bulletin_cmd, spot_check_cmd):
+            for command in (report_cmd, monthly_form_cmd, rollup_cmd, bulletin_cmd, spot_check_cmd):
                 admin.add_command(command)
             self._real = admin
         return self._real
@@ -80,6 +80,30 @@ def report_cmd(day: str, no_send: bool) -> None:
     click.echo(
         f"{settings.region} {report.report_date} 日报（修订 {report.revision}）：{len(report.counts)} 项计数，受理 {total} 件，{where}"
     )
+
+
+@click.command("monthly-form")
+@click.option("--month", required=True, help="月份 YYYY-MM（须已结束）")
+@click.option("--no-send", is_flag=True, help="只生成本节点月报表，不向上级报送")
+def monthly_form_cmd(month: str, no_send: bool) -> None:
+    """立即重新生成本节点某月的统计报表（附件A）并报送上级（补报、重报；新修订替换旧的）。"""
+    from node import clock
+    from node.analytics import jobs, periods
+    from node.db import connection
+    from node.errors import ValidationError
+
+    settings = click.get_current_context().find_root().obj.bind()
+    period = periods.parse_period(month)
+    if period.kind != "month":
+        raise ValidationError(f"应为年-月，如 2026-11：{month}", details={"month": "格式有误"})
+    if period.end > clock.today():
+        raise ValidationError(
+            f"{period.label}尚未结束，月报表须在月份结束后生成", details={"month": "未结束"}
+        )
+    with connection():
+        path = jobs.write_form(settings, period, send=not no_send)
+    where = "已排队报送上级" if not no_send and settings.level != "ministry" else "已保存"
+    click.echo(f"{settings.region} {period.label}统计报表：{path}，{where}")
 
 
 @click.command("rollup")

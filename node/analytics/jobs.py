@@ -24,27 +24,37 @@ def finished_periods(today: dt.date) -> list[periods.Period]:
     return out
 
 
+def form_path(settings: Settings, period: periods.Period) -> Path:
+    return settings.data_dir / "reports" / f"12328统计报表-{period.key}.xlsx"
+
+
+def write_form(settings: Settings, period: periods.Period, *, send: bool = True) -> Path:
+    """Build `period`'s annex A form, keep it as Excel under <data_dir>/reports/ and, for a month,
+    store it and queue it upward as a new revision (unless `send` is off). The worker job runs it
+    once per finished period; `hotline admin monthly-form` runs it again by hand."""
+    target = form_path(settings, period)
+    form = forms.build(period, settings.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(forms.to_xlsx(form))
+    if period.kind == "month":  # the monthly form goes up to the province and the ministry
+        from federation import forms as upward
+
+        upward.generate(settings.region, period.key, form, send=send)
+    return target
+
+
 def generate(settings: Settings, today: dt.date) -> list[Path]:
     """Write each finished period's form not written yet; returns the files written now."""
     from node.jobs.runner import run_once
 
-    folder = settings.data_dir / "reports"
     written: list[Path] = []
     for period in finished_periods(today):
-        path = folder / f"12328统计报表-{period.key}.xlsx"
 
-        def write(p: periods.Period = period, target: Path = path) -> str:
-            form = forms.build(p, settings.name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(forms.to_xlsx(form))
-            if p.kind == "month":  # the monthly form goes up to the province and the ministry
-                from federation import forms as upward
-
-                upward.generate(settings.region, p.key, form)
-            return str(target)
+        def write(p: periods.Period = period) -> str:
+            return str(write_form(settings, p))
 
         if run_once(JOB_NAME, period.key, write):
-            written.append(path)
+            written.append(form_path(settings, period))
     return written
 
 

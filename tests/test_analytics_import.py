@@ -155,29 +155,11 @@ def test_excel_file_and_bad_mappings(db: str, tmp_path: Path) -> None:
 
 def test_cli_prints_the_report(tmp_path: Path) -> None:
     """The command on a node directory of its own (SQLite): progress, report, throughput."""
-    from node.analytics import cli as analytics_cli
-    from node.cli import cli, main  # noqa: F401 — main registers the subsystem commands
+    from tests.cli_node import hotline, init_node
 
-    analytics_cli.register_cli(cli) if "import" not in cli.commands else None
-    runner = CliRunner()
+    runner, cli = CliRunner(), hotline()
     home = tmp_path / "node"
-    init = runner.invoke(
-        cli,
-        [
-            "init",
-            str(home),
-            "--level",
-            "city",
-            "--region",
-            "320100",
-            "--no-telephony",
-            "--admin",
-            "admin",
-            "--admin-password",
-            "Admin12345!x",
-        ],
-    )
-    assert init.exit_code == 0, init.output
+    init_node(runner, home)
     data, mapping = write(tmp_path, ROWS + BAD[:1])
     out = runner.invoke(
         cli,

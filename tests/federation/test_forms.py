@@ -199,32 +199,13 @@ def test_monthly_form_command_sends_a_new_revision_by_hand(tmp_path: Any) -> Non
     late corrections); each run is a new revision queued upward; unfinished months are refused."""
     from click.testing import CliRunner
 
-    from federation import cli as federation_cli
     from node import clock
     from node import db as node_db
-    from node.cli import cli
+    from tests.cli_node import hotline, init_node
 
-    if "admin" not in cli.commands:  # as node.cli.main() registers it
-        federation_cli.register_cli(cli)
-    runner = CliRunner()
+    runner, cli = CliRunner(), hotline()
     home = tmp_path / "node"
-    init = runner.invoke(
-        cli,
-        [
-            "init",
-            str(home),
-            "--level",
-            "city",
-            "--region",
-            CITY,
-            "--no-telephony",
-            "--admin",
-            "admin",
-            "--admin-password",
-            "Admin12345!x",
-        ],
-    )
-    assert init.exit_code == 0, init.output
+    init_node(runner, home, CITY)
     run = ["-c", str(home), "admin", "monthly-form", "--month"]
     with clock.frozen(dt.datetime(2026, 12, 3, 9, 0)):
         first = runner.invoke(cli, [*run, "2026-11"])
